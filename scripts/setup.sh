@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Set up everything segal-dsl needs in ./.venv, idempotently.
+#
+#   scripts/setup.sh            core + runtime stack (torch, mmcv-full, mmsegmentation, wandb) + test tools
+#   scripts/setup.sh --core     only the light front end (lark, pydantic, jinja2, rich) + test tools
+#
+# mmcv-full 1.7.2 ships only as source and must be compiled against the installed torch (~10 min on
+# 2 cores). The built wheel is cached OUTSIDE the repo, keyed by (mmcv-full, torch, Python, platform),
+# so a second setup on the same machine takes seconds. Traps handled here: see docs/runtime-stack.md.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+
+mode=full
+[[ "${1:-}" == "--core" ]] && mode=core
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+MMCV_VERSION=1.7.2
+MMSEG_VERSION=0.30.0
+case "$(uname -m)" in
+  x86_64)  TORCH_VERSION=2.14.1; TORCHVISION_VERSION=0.29.1 ;;
+  aarch64) TORCH_VERSION=2.9.1;  TORCHVISION_VERSION=0.24.1 ;;
+  *) echo "setup: unsupported machine $(uname -m)" >&2; exit 2 ;;
+esac
+CACHE_ROOT="${SEGAL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/segal-dsl}"
+
+log() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+
+if [[ ! -x .venv/bin/python ]]; then
+  log "creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+VPY="$here/.venv/bin/python"
+PIP=("$VPY" -m pip --disable-pip-version-check)
+
+# A stamp of everything that decides the install: skip all work when nothing changed.
+stamp_src="$mode $MMCV_VERSION $MMSEG_VERSION $TORCH_VERSION $(sha256sum pyproject.toml scripts/setup.sh | sha256sum)"
+stamp_file=.venv/.segal-setup-$mode
+if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp_src" ]]; then
+  log "up to date ($mode)"
+  exit 0
+fi
+
+log "core package + test tools"
+"${PIP[@]}" install -q -e ".[test]"
+
+if [[ "$mode" == full ]]; then
+  if ! "$VPY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+    log "torch $TORCH_VERSION + torchvision $TORCHVISION_VERSION"
+    "${PIP[@]}" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+  fi
+  py_tag="$("$VPY" -c 'import sys; print(f"cp{sys.version_info.major}{sys.version_info.minor}")')"
+  torch_full="$("$VPY" -c 'import torch; print(torch.__version__)')"
+  key="mmcv_full-$MMCV_VERSION-torch-${torch_full//+/_}-$py_tag-$(uname -s)-$(uname -m)"
+  wheel_dir="$CACHE_ROOT/wheels/$key"
+  if ! ls "$wheel_dir"/mmcv_full-*.whl >/dev/null 2>&1; then
+    log "building mmcv-full $MMCV_VERSION against torch $torch_full (cached at $wheel_dir; ~10 min on 2 cores)"
+    # mmcv-full's setup.py imports pkg_resources (setuptools<70) and needs torch visible: no isolation.
+    "${PIP[@]}" install -q "setuptools<70" wheel ninja
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+    "${PIP[@]}" download -q --no-deps --no-binary :all: --no-build-isolation "mmcv-full==$MMCV_VERSION" -d "$work"
+    tar -xzf "$work"/mmcv-full-"$MMCV_VERSION".tar.gz -C "$work"
+    src="$work/mmcv-full-$MMCV_VERSION"
+    # torch >= 2.10 headers need C++20; mmcv-full hard-codes -std=c++17.
+    sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
+    mkdir -p "$wheel_dir.partial"
+    MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${PIP[@]}" wheel -q --no-deps --no-build-isolation \
+      --no-cache-dir -w "$wheel_dir.partial" "$src"
+    rm -rf "$wheel_dir" && mv "$wheel_dir.partial" "$wheel_dir"   # publish the cache entry atomically
+  fi
+  if ! "$VPY" -c "import mmcv, sys; sys.exit(mmcv.__version__ != '$MMCV_VERSION')" 2>/dev/null; then
+    "${PIP[@]}" uninstall -q -y mmcv >/dev/null 2>&1 || true   # never mmcv and mmcv-full together
+    "${PIP[@]}" install -q --no-deps --force-reinstall "$wheel_dir"/mmcv_full-*.whl
+    "${PIP[@]}" install -q addict "yapf==0.40.1" packaging opencv-python numpy Pillow pyyaml regex
+  fi
+  log "mmsegmentation $MMSEG_VERSION, wandb, matplotlib"
+  "${PIP[@]}" install -q "mmsegmentation==$MMSEG_VERSION" "yapf==0.40.1" wandb matplotlib opencv-python prettytable
+  "$VPY" -c "import mmcv.ops, mmseg, wandb" || { echo "setup: runtime stack does not import" >&2; exit 1; }
+fi
+
+echo "$stamp_src" > "$stamp_file"
+log "done ($mode): $("$VPY" -m segal_dsl --version 2>/dev/null || echo 'segal-dsl installed')"
