@@ -1,0 +1,406 @@
+"""Seeded, deterministic selection of new labels with exact budgets (numpy only).
+
+Scores are "higher = more informative" maps from `heuristics`. Every function returns only NEW
+labels and takes exactly min(quota, #unlabelled) of them: already-labelled pixels never count.
+
+RNG policy: the caller derives one generator per (seed, round, image index) with `rng_for`, never
+one stream shared across images. A pick then depends only on (seed, round, index, scores, labels),
+not on iteration order, sharding or the number of ranks; the reference drew from the global numpy
+RNG, so forked workers replayed one stream and turning visualisation on changed later draws.
+Ties in scores are broken towards the lower (image index, flat pixel index), also order-free.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable
+
+import numpy as np
+
+Rng = np.random.Generator
+
+
+def rng_for(seed: int, round: int, index: int | None = None) -> Rng:
+    """The generator for one (seed, round, image) — or for a whole-pool pick when index is None."""
+    key = [seed, round] if index is None else [seed, round, index]
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 for v in key):
+        raise ValueError(f"rng_for needs non-negative ints, got seed={seed!r} round={round!r} index={index!r}")
+    return np.random.default_rng([int(v) for v in key])
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_numpy(x: Any) -> np.ndarray:
+    # Accept torch tensors without importing torch here.
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _prepare(scores: Any, labelled: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Flat float64 scores (NaN -> -inf: never preferred, still selectable) and the flat labelled mask."""
+    s = _as_numpy(scores)
+    lab = _as_numpy(labelled)
+    if s.ndim != 2:
+        raise ValueError(f"scores must be shaped (H, W), got {s.shape}")
+    if lab.shape != s.shape:
+        raise ValueError(f"labelled mask {lab.shape} does not match scores {s.shape}")
+    flat = s.astype(np.float64).ravel()
+    flat[np.isnan(flat)] = -np.inf
+    return flat, lab.astype(bool, copy=False).ravel()
+
+
+def _check_quota(quota: Any, what: str = "quota") -> int:
+    if isinstance(quota, bool) or not isinstance(quota, (int, np.integer)) or quota < 0:
+        raise ValueError(f"{what} must be an int >= 0, got {quota!r}")
+    return int(quota)
+
+
+def _check_threshold(threshold_pct: float | None) -> float | None:
+    # Reference §1a: `sample_threshold=False` asserted; None is the only "off" here.
+    if threshold_pct is None:
+        return None
+    if isinstance(threshold_pct, bool) or not 0 < threshold_pct <= 100:
+        raise ValueError(f"threshold must be a percentage in (0, 100], got {threshold_pct!r}")
+    return float(threshold_pct)
+
+
+def _pool_size(threshold_pct: float, n_pixels: int, need: int, available: int) -> int:
+    """ceil(t% of the pixels), widened to `need` and capped at what is available.
+
+    Reference §1a: a pool smaller than the quota raised ValueError mid-run; we widen it instead.
+    """
+    return min(max(math.ceil(threshold_pct / 100 * n_pixels), need), available)
+
+
+def top_k(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k largest values, ties -> lower position first; returned sorted ascending.
+
+    O(n) with np.partition; the boundary value's ties are resolved by position, which a bare
+    argpartition leaves arbitrary.
+    """
+    n = values.size
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    if k >= n:
+        return np.arange(n, dtype=np.int64)
+    v = np.partition(values, n - k)[n - k]
+    above = np.flatnonzero(values > v)
+    ties = np.flatnonzero(values == v)[: k - above.size]
+    return np.sort(np.concatenate([above, ties]))
+
+
+def _ranked(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """`positions` ordered by value descending, then position ascending."""
+    return positions[np.lexsort((positions, -values[positions]))]
+
+
+def _descending(values: np.ndarray, candidates: np.ndarray, first: int) -> Iterator[np.ndarray]:
+    """Yield `candidates` in (value desc, position asc) order in growing chunks.
+
+    Region selection usually consumes only a few thousand of ~10⁶ candidates: sorting lazily keeps
+    a query close to O(H·W) instead of a full O(H·W log H·W) sort per image.
+    """
+    remaining = candidates
+    chunk = max(first, 1)
+    while remaining.size:
+        take = top_k(values[remaining], chunk)
+        yield _ranked(values, remaining[take])
+        keep = np.ones(remaining.size, dtype=bool)
+        keep[take] = False
+        remaining = remaining[keep]
+        chunk *= 4
+
+
+# --------------------------------------------------------------------------- pixels
+
+
+def random_pixels(labelled: Any, quota: int, rng: Rng) -> np.ndarray:
+    """Uniform random new labels among the unlabelled pixels of one image, exactly min(quota, #unlabelled)."""
+    lab = _as_numpy(labelled).astype(bool, copy=False)
+    unl = np.flatnonzero(~lab.ravel())
+    k = min(_check_quota(quota), unl.size)
+    out = np.zeros(lab.size, dtype=bool)
+    out[unl[rng.choice(unl.size, size=k, replace=False)]] = True
+    return out.reshape(lab.shape)
+
+
+def select_pixels(
+    scores: Any,
+    labelled: Any,
+    quota: int,
+    threshold_pct: float | None = None,
+    rng: Rng | None = None,
+    *,
+    top_prop: float | None = None,
+) -> np.ndarray:
+    """New labels for one image: a bool (H, W) mask of exactly min(quota, #unlabelled) pixels.
+
+    No threshold: the top-`quota` scores among unlabelled pixels. Threshold t: a uniform random pick
+    of `quota` (with `rng`) from the top ceil(t/100·H·W) unlabelled pixels (PixelPick). top_prop p
+    (the config's `entropy_prop`): int(p·quota) top pixels, the rest uniform among the remaining
+    unlabelled ones (the reference's random part could re-pick labelled pixels).
+    """
+    flat, lab = _prepare(scores, labelled)
+    t = _check_threshold(threshold_pct)
+    unl = np.flatnonzero(~lab)
+    k = min(_check_quota(quota), unl.size)
+    out = np.zeros(flat.size, dtype=bool)
+    if t is not None and top_prop is not None:
+        raise ValueError("threshold_pct and top_prop are exclusive ways to add randomness")
+    if (t is not None or top_prop is not None) and rng is None:
+        raise ValueError("a threshold or top_prop selection needs rng (see rng_for)")
+    if top_prop is not None:
+        if not 0 <= top_prop <= 1:
+            raise ValueError(f"top_prop must be in [0, 1], got {top_prop!r}")
+        n_top = int(top_prop * k)
+        best = unl[top_k(flat[unl], n_top)]
+        out[best] = True
+        rest = np.flatnonzero(~lab & ~out)
+        out[rest[rng.choice(rest.size, size=k - n_top, replace=False)]] = True
+    elif t is None:
+        out[unl[top_k(flat[unl], k)]] = True
+    else:
+        pool = unl[top_k(flat[unl], _pool_size(t, flat.size, k, unl.size))]
+        out[pool[rng.choice(pool.size, size=k, replace=False)]] = True
+    return out.reshape(np.shape(_as_numpy(scores)))
+
+
+# --------------------------------------------------------------------------- regions
+
+
+def select_regions(
+    scores: Any,
+    labelled: Any,
+    quota_px: int,
+    radius: int = 1,
+    threshold_pct: float | None = None,
+    rng: Rng | None = None,
+) -> np.ndarray:
+    """New labels for one image as (2r+1)² squares (clipped at borders): exactly min(quota_px, #unlabelled).
+
+    Greedy over unlabelled centres by score (threshold t: the top ceil(t% of H·W) centres in a random
+    order from `rng`, so regions stay contiguous; the reference then picked single pixels). Only new
+    pixels count, and a square that would exceed the quota is cut to its highest-scoring new pixels,
+    so the sum is exact (the reference counted ⌊q/9⌋ whole squares, labelled or not). First pass:
+    squares that do not touch this query's earlier squares; if the image runs out of such centres,
+    later passes allow overlap (never double-counting) and, with a threshold, widen to all centres.
+    """
+    flat, lab = _prepare(scores, labelled)
+    h, w = np.shape(_as_numpy(scores))
+    r = _check_quota(radius, "radius")
+    t = _check_threshold(threshold_pct)
+    if t is not None and rng is None:
+        raise ValueError("a threshold selection needs rng (see rng_for)")
+    lab2 = lab.reshape(h, w)
+    unl = np.flatnonzero(~lab)
+    remaining = min(_check_quota(quota_px, "quota_px"), unl.size)
+    picked = np.zeros((h, w), dtype=bool)
+    # blocked: centres whose square would overlap labelled-this-query pixels (pass 1) or a labelled centre.
+    blocked = lab2.copy()
+    side = (2 * r + 1) ** 2
+    n_regions = -(-remaining // side)
+
+    def passes() -> Iterator[tuple[Iterable[np.ndarray], bool]]:
+        if t is None:
+            yield _descending(flat, unl, 4 * n_regions * side), True
+            yield _descending(flat, unl, 4 * n_regions * side), False
+            return
+        pool = unl[top_k(flat[unl], _pool_size(t, flat.size, n_regions, unl.size))]
+        order = pool[rng.permutation(pool.size)]
+        yield [order], True
+        yield [order], False
+        yield _descending(flat, unl, 4 * n_regions * side), False
+
+    for chunks, strict in passes():
+        for chunk in chunks:
+            for c in chunk.tolist():
+                if remaining == 0:
+                    return picked
+                y, x = divmod(c, w)
+                if blocked[y, x] if strict else (lab2[y, x] or picked[y, x]):
+                    continue
+                y0, y1, x0, x1 = max(y - r, 0), min(y + r + 1, h), max(x - r, 0), min(x + r + 1, w)
+                new = ~(lab2[y0:y1, x0:x1] | picked[y0:y1, x0:x1])
+                n_new = int(new.sum())
+                if n_new > remaining:
+                    # Partial last region: its best new pixels, ties -> lower flat index.
+                    ys, xs = np.nonzero(new)
+                    pos = (ys + y0) * w + (xs + x0)
+                    keep = top_k(flat[pos], remaining)
+                    new = np.zeros_like(new)
+                    new[ys[keep], xs[keep]] = True
+                    n_new = remaining
+                picked[y0:y1, x0:x1] |= new
+                remaining -= n_new
+                # Centres within 2r of this square's centre would overlap it.
+                blocked[max(y - 2 * r, 0) : y + 2 * r + 1, max(x - 2 * r, 0) : x + 2 * r + 1] = True
+        if remaining == 0:
+            break
+    return picked
+
+
+# --------------------------------------------------------------------------- whole pool
+
+
+class Selection(Mapping[int, np.ndarray]):
+    """image index -> new bool (H, W) mask, for images with at least one new label.
+
+    Holds only the selected flat indices (O(budget)); masks are built on access, so a pool-wide
+    result never materialises N·H·W booleans.
+    """
+
+    def __init__(self, flat: dict[int, np.ndarray], shapes: dict[int, tuple[int, int]]) -> None:
+        self._flat = flat
+        self._shapes = shapes
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        out = np.zeros(self._shapes[index], dtype=bool)
+        out.ravel()[self._flat[index]] = True
+        return out
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted(self._flat))
+
+    def __len__(self) -> int:
+        return len(self._flat)
+
+    def flat(self, index: int) -> np.ndarray:
+        """Sorted flat pixel indices selected in image `index`."""
+        return self._flat[index]
+
+    def count(self, index: int) -> int:
+        return int(self._flat[index].size) if index in self._flat else 0
+
+    def total(self) -> int:
+        return sum(int(v.size) for v in self._flat.values())
+
+
+def _top_keys(score: np.ndarray, img: np.ndarray, pos: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best (score desc, image asc, position asc) entries, order-independent."""
+    n = score.size
+    if k >= n:
+        return np.arange(n)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    v = np.partition(score, n - k)[n - k]
+    above = np.flatnonzero(score > v)
+    ties = np.flatnonzero(score == v)
+    ties = ties[np.lexsort((pos[ties], img[ties]))][: k - above.size]
+    return np.concatenate([above, ties])
+
+
+def select_global(
+    items: Iterable[tuple[int, Any, Any]],
+    budget: int,
+    threshold_pct: float | None = None,
+    rng: Rng | None = None,
+    *,
+    total_pixels: int | None = None,
+) -> Selection:
+    """One global top-`budget` over the whole pool (`sample_evenly=False`), streamed image by image.
+
+    `items` yields (index, scores (H, W), labelled (H, W)). A running best of (score, image, pixel)
+    is merged with each image's own top candidates, so peak memory is O(budget) whatever the pool
+    (the reference stacked N·H·W scores on one GPU). With a threshold t the pool is the top
+    ceil(t% of total_pixels) (the caller knows the pool sizes) and memory is O(that pool); then a
+    uniform pick of `budget` with `rng` (use rng_for(seed, round)).
+    """
+    budget = _check_quota(budget, "budget")
+    t = _check_threshold(threshold_pct)
+    keep = budget
+    if t is not None:
+        if rng is None or total_pixels is None:
+            raise ValueError("a global threshold selection needs rng and total_pixels")
+        keep = max(math.ceil(t / 100 * _check_quota(total_pixels, "total_pixels")), budget)
+    best_s = np.empty(0, dtype=np.float64)
+    best_i = np.empty(0, dtype=np.int64)
+    best_p = np.empty(0, dtype=np.int64)
+    shapes: dict[int, tuple[int, int]] = {}
+    for index, scores, labelled in items:
+        index = _check_quota(index, "image index")
+        if index in shapes:
+            raise ValueError(f"image index {index} appears twice in the pool")
+        flat, lab = _prepare(scores, labelled)
+        shapes[index] = np.shape(_as_numpy(scores))
+        unl = np.flatnonzero(~lab)
+        cand = unl[top_k(flat[unl], keep)]
+        s = np.concatenate([best_s, flat[cand]])
+        i = np.concatenate([best_i, np.full(cand.size, index, dtype=np.int64)])
+        p = np.concatenate([best_p, cand.astype(np.int64)])
+        sel = _top_keys(s, i, p, keep)
+        best_s, best_i, best_p = s[sel], i[sel], p[sel]
+    if t is not None and best_s.size > budget:
+        # Canonical order first, so the random pick does not depend on the streaming order.
+        order = np.lexsort((best_p, best_i))
+        pick = order[rng.choice(order.size, size=budget, replace=False)]
+        best_i, best_p = best_i[pick], best_p[pick]
+    result: dict[int, np.ndarray] = {}
+    for index in np.unique(best_i).tolist():
+        result[index] = np.sort(best_p[best_i == index])
+    return Selection(result, shapes)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def select_images(
+    image_scores: Any,
+    labelled: Any,
+    budget: int,
+    rng: Rng | None = None,
+    threshold_pct: float | None = None,
+) -> np.ndarray:
+    """Indices (ascending) of min(budget, #unlabelled) unlabelled images with the highest scores.
+
+    Reference §3e: per-image scores were cast to bool before ranking, so the order was arbitrary.
+    Threshold t: a uniform pick (with `rng`) from the top ceil(t% of N) unlabelled images.
+    """
+    s = _as_numpy(image_scores).astype(np.float64).ravel()
+    lab = _as_numpy(labelled).astype(bool).ravel()
+    if s.shape != lab.shape:
+        raise ValueError(f"{s.size} image scores but {lab.size} labelled flags")
+    s[np.isnan(s)] = -np.inf
+    t = _check_threshold(threshold_pct)
+    unl = np.flatnonzero(~lab)
+    k = min(_check_quota(budget, "budget"), unl.size)
+    if t is None:
+        return np.sort(unl[top_k(s[unl], k)])
+    if rng is None:
+        raise ValueError("a threshold selection needs rng (see rng_for)")
+    pool = unl[top_k(s[unl], _pool_size(t, s.size, k, unl.size))]
+    return np.sort(pool[rng.choice(pool.size, size=k, replace=False)])
+
+
+# --------------------------------------------------------------------------- initial labels
+
+
+def initial_pixels(
+    pool: Sequence[tuple[int, int] | np.ndarray],
+    quotas: Sequence[int],
+    rng: Rng | Callable[[int], Rng],
+) -> list[np.ndarray]:
+    """Uniform random initial labels per image: exactly min(quota, #unlabelled) new pixels each.
+
+    `pool` items are (H, W) sizes (nothing labelled yet) or current labelled masks. Pass
+    `rng=lambda i: rng_for(seed, 0, i)` for the order-free policy; a single Generator is used in
+    pool order.
+    """
+    if len(pool) != len(quotas):
+        raise ValueError(f"{len(pool)} pool images but {len(quotas)} quotas")
+    out = []
+    for i, (item, q) in enumerate(zip(pool, quotas)):
+        lab = item if isinstance(item, np.ndarray) else np.zeros(tuple(int(v) for v in item), dtype=bool)
+        g = rng if isinstance(rng, np.random.Generator) else rng(i)
+        out.append(random_pixels(lab, q, g))
+    return out
+
+
+def initial_images(n: int, k: int, rng: Rng) -> np.ndarray:
+    """`k` distinct images out of `n`, uniformly at random, ascending (the image-mode initial pool)."""
+    n, k = _check_quota(n, "pool size"), _check_quota(k, "initial_pool")
+    if k > n:
+        raise ValueError(f"initial_pool of {k} images exceeds the pool of {n} images")
+    return np.sort(rng.choice(n, size=k, replace=False))
