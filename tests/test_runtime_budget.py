@@ -1,0 +1,75 @@
+"""BudgetSpec resolution (docs/compiled-config.md): every unit, exact int distribution, clear errors."""
+
+import pytest
+
+from segal_dsl.runtime.budget import distribute, over_quota, per_image_quotas, total_budget
+
+SIZES = [(640, 1280), (10, 10), (7, 3)]
+
+
+def test_int_total_is_distributed_exactly():
+    assert per_image_quotas(10, SIZES) == [4, 3, 3]
+    assert per_image_quotas(2, SIZES) == [1, 1, 0]  # reference: 2 // 3 = 0 everywhere, nothing labelled
+    assert total_budget(10, SIZES) == 10
+    for total in range(0, 40):
+        q = distribute(total, 7)
+        assert sum(q) == total and max(q) - min(q) <= 1
+        assert q == sorted(q, reverse=True)  # the remainder goes to the first images in pool order
+
+
+def test_px_per_image():
+    assert per_image_quotas({"value": 50, "unit": "px/img"}, SIZES) == [50, 50, 50]
+    assert per_image_quotas({"value": 2.9, "unit": "px/img"}, SIZES) == [2, 2, 2]
+
+
+def test_percent_per_image_floors_like_the_reference():
+    assert per_image_quotas({"value": 1.0, "unit": "%/img"}, SIZES) == [8192, 1, 0]
+    assert total_budget({"value": 1.0, "unit": "%/img"}, SIZES) == 8193
+
+
+def test_percent_of_pool_is_an_int_total():
+    pixels = 640 * 1280 + 100 + 21
+    q = per_image_quotas({"value": 0.5, "unit": "%"}, SIZES)
+    assert sum(q) == int(pixels * 0.5 / 100)
+    assert q == distribute(int(pixels * 0.5 / 100), 3)
+
+
+def test_regions_per_image_uses_the_radius():
+    assert per_image_quotas({"value": 3, "unit": "regions/img"}, SIZES) == [27, 27, 27]
+    assert per_image_quotas({"value": 3, "unit": "regions/img"}, SIZES, radius=2) == [75, 75, 75]
+    assert per_image_quotas({"value": 3, "unit": "regions/img"}, SIZES, radius=0) == [3, 3, 3]
+
+
+def test_over_quota_flags_images_too_small():
+    assert over_quota(per_image_quotas({"value": 30, "unit": "px/img"}, SIZES), SIZES) == [2]
+
+
+@pytest.mark.parametrize(
+    "spec,match",
+    [
+        (-1, ">= 0"),
+        (True, "must be an int"),
+        (1.5, "int .total pixels. or dict"),
+        ("1%", "int .total pixels. or dict"),
+        ({"value": 1}, "missing \\['unit'\\]"),
+        ({"value": 1, "unit": "px/img", "per": 2}, "unexpected \\['per'\\]"),
+        ({"value": 1, "unit": "pixels"}, "unknown budget unit 'pixels'.*px/img"),
+        ({"value": -2, "unit": "px/img"}, ">= 0"),
+        ({"value": float("nan"), "unit": "%"}, "finite"),
+        ({"value": 101, "unit": "%/img"}, "exceeds 100%"),
+        ({"value": "3", "unit": "px/img"}, "must be a number"),
+    ],
+)
+def test_bad_specs_raise_clear_errors(spec, match):
+    with pytest.raises(ValueError, match=match):
+        per_image_quotas(spec, SIZES)
+
+
+def test_bad_pool_and_radius():
+    with pytest.raises(ValueError, match="pool image 1"):
+        per_image_quotas(5, [(4, 4), (0, 4)])
+    with pytest.raises(ValueError, match="empty pool"):
+        per_image_quotas(5, [])
+    assert per_image_quotas(0, []) == []
+    with pytest.raises(ValueError, match="radius"):
+        per_image_quotas({"value": 1, "unit": "regions/img"}, SIZES, radius=-1)
