@@ -302,9 +302,15 @@ class LabelState:
         for i, b in enumerate(self._bits):
             chunk = raw[offset : offset + b.size].copy()
             offset += b.size
-            h, w = self.sizes[i]
-            self._counts[i] = int(np.unpackbits(chunk, count=h * w).sum())
+            self._counts[i] = _popcount(chunk)
             self._bits[i] = chunk
+
+
+def _popcount(packed: np.ndarray) -> int:
+    # Padding bits are zero (np.packbits writes them so, and the sha256 vouches for the bytes).
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0: no 8x unpacked copy
+        return int(np.bitwise_count(packed).sum(dtype=np.int64))
+    return int(np.unpackbits(packed).sum())
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
