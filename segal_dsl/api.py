@@ -1,0 +1,128 @@
+"""The front end's façade: source -> parse -> build -> validate -> expand -> emit, diagnostics collected.
+
+Nothing here (or anything it imports) imports torch, mmcv or mmseg.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from segal_dsl.diagnostics import Diagnostic, Diagnostics, SegalError, Severity
+from segal_dsl.source import Source
+
+
+@dataclass
+class Result:
+    source: Source
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    plan: object | None = None  # segal_dsl.plan.Plan when the file is valid
+    config: str | None = None  # compiled config text (compile only)
+    plan_json: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+
+def read_source(path: str | os.PathLike) -> Source:
+    """Read a .seg file as UTF-8 (OSError / UnicodeDecodeError propagate: the CLI turns them into exit 2)."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        text = fh.read()
+    return Source(str(path), text)
+
+
+def analyse(source: Source, *, compile_to: str | None = None, emit_config: bool = False) -> Result:
+    """Run every stage that the input allows; never raises for bad input (only diagnostics come out)."""
+    diags = Diagnostics()
+    result = Result(source)
+    try:
+        _pipeline(source, diags, result, compile_to, emit_config)
+    except Exception as exc:  # a bug: say so, with enough to report it
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        diags.add("SEG900", f"internal error: {type(exc).__name__}: {exc}", source.whole(),
+                  help=f"this is a bug in segal-dsl ({os.path.basename(where.filename)}:{where.lineno}); "
+                       "please report it with the input file")
+        result.plan = result.config = result.plan_json = None
+    result.diagnostics = diags.sorted()
+    return result
+
+
+def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str | None, emit_config: bool) -> None:
+    from segal_dsl.build import build
+    from segal_dsl.parse import parse
+    from segal_dsl.plan import expand
+    from segal_dsl.validate import validate
+
+    tree = parse(source, diags)
+    if tree is None:
+        return
+    validated = validate(build(tree, source), diags)
+    if validated is None:
+        return
+    plan = expand(validated, diags)
+    if plan is None:
+        return
+    result.plan = plan
+    if emit_config:
+        from segal_dsl.emit import emit, plan_json
+
+        result.config = emit(plan, source, diags, out_dir)
+        result.plan_json = plan_json(plan, source) if result.config is not None else None
+
+
+def check_file(path: str | os.PathLike) -> Result:
+    return analyse(read_source(path))
+
+
+@dataclass
+class CompileResult:
+    config_path: Path
+    plan_path: Path
+    result: Result
+
+
+def plan_path_for(config_path: str | os.PathLike) -> Path:
+    """`cfg.py` -> `cfg.plan.json`, next to it."""
+    p = Path(config_path)
+    return p.with_name((p.name[:-3] if p.name.endswith(".py") else p.name) + ".plan.json")
+
+
+def compile_source(source: Source, out_path: str | os.PathLike) -> Result:
+    """Compile in memory; relative `_base_` paths are rewritten for the directory of `out_path`."""
+    return analyse(source, compile_to=os.path.dirname(str(out_path)) or ".", emit_config=True)
+
+
+def compile_file(seg_path: str | os.PathLike, out_path: str | os.PathLike) -> CompileResult:
+    """Compile `seg_path` to `out_path` (+ `.plan.json`), atomically. Raises SegalError on errors:
+    then nothing is written and existing outputs stay untouched."""
+    source = read_source(seg_path)
+    result = compile_source(source, out_path)
+    if not result.ok or result.config is None:
+        raise SegalError(result.diagnostics, {source.path: source})
+    config_path, plan_path = Path(out_path), plan_path_for(out_path)
+    write_atomic({config_path: result.config, plan_path: result.plan_json})
+    return CompileResult(config_path, plan_path, result)
+
+
+def write_atomic(files: dict[Path, str]) -> None:
+    """Write every file to a temporary sibling first, then rename all: a failure leaves old files intact."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -1,0 +1,224 @@
+"""Lark parse tree -> typed AST (`segal_dsl.nodes`) with spans. Never raises: lark would wrap it."""
+
+from __future__ import annotations
+
+from lark import Token, Transformer, Tree, v_args
+
+from segal_dsl import nodes as n
+from segal_dsl.source import Source
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
+
+
+def unescape(body: str) -> str:
+    """Decode a string literal's body. Known escapes: \\n \\t \\r \\0 \\\\ \\" \\' \\uXXXX.
+    An unknown escape is kept as written, so Windows-style `C:\\data` survives."""
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            nxt = body[i + 1]
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+                continue
+            if nxt == "u" and i + 6 <= len(body):
+                digits = body[i + 2 : i + 6]
+                if all(c in "0123456789abcdefABCDEF" for c in digits):
+                    code = int(digits, 16)
+                    if not 0xD800 <= code <= 0xDFFF:  # a lone surrogate cannot be written to UTF-8
+                        out.append(chr(code))
+                        i += 6
+                        continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def parse_number(text: str) -> int | float:
+    clean = text.replace("_", "")
+    if any(c in clean for c in ".eE"):
+        return float(clean)
+    return int(clean)
+
+
+class _Builder(Transformer):
+    def __init__(self, source: Source):
+        super().__init__()
+        self.src = source
+
+    # -- helpers
+    def _tok(self, tok: Token) -> n.Span:
+        return self.src.span(tok.start_pos, tok.end_pos)
+
+    def _meta(self, meta, children=()) -> n.Span:
+        if not getattr(meta, "empty", True):
+            return self.src.span(meta.start_pos, meta.end_pos)
+        spans = [c.span for c in children if hasattr(c, "span")]
+        if spans:
+            return self.src.span(spans[0].start, spans[-1].end)
+        return self.src.whole()
+
+    # -- atoms
+    def number(self, children):
+        (tok,) = children
+        return n.Number(parse_number(str(tok)), str(tok), self._tok(tok))
+
+    def percent(self, children):
+        (tok,) = children
+        return n.Percent(float(str(tok)[:-1].replace("_", "")), str(tok), self._tok(tok))
+
+    def string(self, children):
+        (tok,) = children
+        return n.String(unescape(str(tok)[1:-1]), self._tok(tok))
+
+    def word(self, children):
+        (tok,) = children
+        return n.Word(str(tok), self._tok(tok))
+
+    def dims(self, children):
+        (tok,) = children
+        text = str(tok).replace("×", "x")
+        w, h = text.split("x")
+        return n.Dims(int(w), int(h), self._tok(tok))
+
+    def comma(self, children):
+        (tok,) = children
+        return n.Comma(self.src.span(tok.start_pos, tok.start_pos + 1))
+
+    # -- statements
+    @v_args(meta=True)
+    def setting(self, meta, children):
+        key, *rest = children
+        block = rest.pop() if rest and isinstance(rest[-1], n.Block) else None
+        return n.Setting(str(key), self._tok(key), tuple(rest), block, self._meta(meta))
+
+    @v_args(meta=True)
+    def block(self, meta, children):
+        return n.Block(tuple(children), self._meta(meta, children))
+
+    @v_args(meta=True)
+    def experiment(self, meta, children):
+        name, block = children
+        return n.Experiment(str(name), self._tok(name), block, self._meta(meta))
+
+    def start(self, children):
+        return children[0]
+
+    # -- schedule
+    def _repeat(self, tok: Token) -> n.Repeat:
+        digits = str(tok)[1:].strip()
+        return n.Repeat(int(digits), self._tok(tok))
+
+    @v_args(meta=True)
+    def schedule_stmt(self, meta, children):
+        unit = None
+        if children and isinstance(children[0], Token):
+            unit = n.Word(str(children[0]), self._tok(children[0]))
+            children = children[1:]
+        (seq,) = children
+        span = self._meta(meta)
+        key_span = self.src.span(span.start, span.start + len("schedule"))
+        return n.Schedule(unit, seq, span, key_span)
+
+    def sched_seq(self, children):
+        return tuple(children)
+
+    @v_args(meta=True)
+    def train_step(self, meta, children):
+        length = n.Number(parse_number(str(children[0])), str(children[0]), self._tok(children[0]))
+        repeat = self._repeat(children[1]) if len(children) > 1 else None
+        return n.TrainStep(length, repeat, self._meta(meta))
+
+    @v_args(meta=True)
+    def query_step(self, meta, children):
+        return n.QueryStep(self._meta(meta))
+
+    @v_args(meta=True)
+    def warmup_step(self, meta, children):
+        tok = children[0]
+        return n.WarmupStep(n.Number(parse_number(str(tok)), str(tok), self._tok(tok)), self._meta(meta))
+
+    @v_args(meta=True)
+    def group(self, meta, children):
+        seq, rep = children
+        return n.Group(seq, self._repeat(rep), self._meta(meta))
+
+    @v_args(meta=True)
+    def unknown_step(self, meta, children):
+        name, *args = children
+        return n.UnknownStep(str(name), tuple(args), self._meta(meta))
+
+    # -- mmseg overrides
+    @v_args(meta=True)
+    def mmseg_stmt(self, meta, children):
+        span = self._meta(meta)
+        return n.Mmseg(tuple(children), span, self.src.span(span.start, span.start + len("mmseg")))
+
+    @v_args(meta=True)
+    def override(self, meta, children):
+        (key, key_span), value = children
+        return n.Override(key, key_span, value, self._meta(meta))
+
+    def dotted_key(self, children):
+        parts = tuple(str(t) for t in children)
+        return parts, self.src.span(children[0].start_pos, children[-1].end_pos)
+
+    def constant(self, children):
+        (tok,) = children
+        return n.LitConst(str(tok), self._tok(tok))
+
+    def _items(self, children):
+        return tuple(c for c in children if not isinstance(c, (Token, n.Comma)))
+
+    @v_args(meta=True)
+    def list(self, meta, children):
+        items = self._items(children)
+        return n.LitList(tuple(self._lit(c) for c in items), self._meta(meta, items))
+
+    @v_args(meta=True)
+    def tuple(self, meta, children):
+        items = self._items(children)
+        return n.LitTuple(tuple(self._lit(c) for c in items), self._meta(meta, items))
+
+    @v_args(meta=True)
+    def dict(self, meta, children):
+        pairs = self._items(children)
+        return n.LitDict(tuple(pairs), self._meta(meta))
+
+    @v_args(meta=True)
+    def dict_call(self, meta, children):
+        return n.LitDictCall(tuple(self._items(children)), self._meta(meta))
+
+    def pair(self, children):
+        key, value = children
+        return (self._lit(key), self._lit(value))
+
+    def kwarg(self, children):
+        name, value = children
+        return (str(name), self._lit(value))
+
+    @staticmethod
+    def _lit(value):
+        # Inside literals the atom rules (number/string) are shared with settings: convert them.
+        if isinstance(value, n.Number):
+            return n.LitNumber(value.value, value.span)
+        if isinstance(value, n.String):
+            return n.LitString(value.value, value.span)
+        return value
+
+
+def build(tree: Tree, source: Source) -> n.Experiment:
+    """Turn a parse tree into the typed AST."""
+    exp = _Builder(source).transform(tree)
+    # Override values are literals; convert the shared atoms at the top level too.
+    block = exp.block
+    items = []
+    for item in block.items:
+        if isinstance(item, n.Mmseg):
+            item = n.Mmseg(
+                tuple(n.Override(o.key, o.key_span, _Builder._lit(o.value), o.span) for o in item.overrides),
+                item.span, item.key_span)
+        items.append(item)
+    return n.Experiment(exp.name, exp.name_span, n.Block(tuple(items), block.span), exp.span)

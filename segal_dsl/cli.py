@@ -1,0 +1,262 @@
+"""The `segal` command line. Core commands never import torch, mmcv or mmseg; `run`/`doctor` do, lazily.
+
+Exit codes: 0 clean (warnings allowed unless --strict), 1 errors in the input, 2 usage or I/O error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+from pathlib import Path
+
+from segal_dsl import __version__
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _expand_inputs(patterns: list[str]) -> list[str]:
+    """Files, directories (every *.seg below) and globs, in a stable order, without duplicates."""
+    files: list[str] = []
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                raise UsageError(f"no file matches `{pattern}`")
+            files += matches
+        elif os.path.isdir(pattern):
+            found = sorted(str(p) for p in Path(pattern).rglob("*.seg"))
+            if not found:
+                raise UsageError(f"no .seg file under `{pattern}`")
+            files += found
+        else:
+            files.append(pattern)
+    seen: set[str] = set()
+    return [f for f in files if not (f in seen or seen.add(f))]
+
+
+def _colour(stream) -> bool:
+    return stream.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
+
+
+def _print_diagnostics(results, fmt: str, stream) -> None:
+    from segal_dsl import render
+
+    diags = [d for r in results for d in r.diagnostics]
+    if fmt == "json":
+        stream.write(render.render_json(diags))
+        return
+    sources = {r.source.path: r.source for r in results}
+    for d in diags:
+        if fmt == "github":
+            print(render.render_github(d), file=stream)
+        elif fmt == "concise":
+            print(render.render_concise(d), file=stream)
+        else:
+            print(render.render_text(d, sources.get(d.span.path) if d.span else None, _colour(stream)), file=stream)
+            print(file=stream)
+
+
+def _summary(results, strict: bool) -> int:
+    errors = sum(d.severity.value == "error" for r in results for d in r.diagnostics)
+    warnings = sum(d.severity.value == "warning" for r in results for d in r.diagnostics)
+    return EXIT_ERRORS if errors or (strict and warnings) else EXIT_OK
+
+
+def _read(path: str):
+    from segal_dsl.api import read_source
+
+    try:
+        return read_source(path)
+    except FileNotFoundError:
+        raise UsageError(f"cannot read `{path}`: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"cannot read `{path}`: it is a directory") from None
+    except UnicodeDecodeError as err:
+        raise UsageError(f"cannot read `{path}`: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise UsageError(f"cannot read `{path}`: {err.strerror}") from None
+
+
+# ---- commands ----------------------------------------------------------------------------------------
+def cmd_check(args) -> int:
+    from segal_dsl.api import analyse
+
+    results = [analyse(_read(path)) for path in _expand_inputs(args.files)]
+    stream = sys.stdout
+    _print_diagnostics(results, args.format, stream)
+    code = _summary(results, args.strict)
+    if args.format in ("text", "concise") and not args.quiet:
+        errors = sum(d.severity.value == "error" for r in results for d in r.diagnostics)
+        warnings = sum(d.severity.value == "warning" for r in results for d in r.diagnostics)
+        n = len(results)
+        print(f"checked {n} file{'s' * (n != 1)}: {errors} error{'s' * (errors != 1)}, "
+              f"{warnings} warning{'s' * (warnings != 1)}", file=sys.stderr)
+    return code
+
+
+def cmd_plan(args) -> int:
+    from segal_dsl.api import analyse
+
+    result = analyse(_read(args.file))
+    if result.diagnostics:
+        _print_diagnostics([result], "json" if args.format == "json" and not result.ok else "text", sys.stderr)
+    if not result.ok:
+        return EXIT_ERRORS
+    if args.format == "json":
+        from segal_dsl.emit import plan_json
+
+        sys.stdout.write(plan_json(result.plan, result.source))
+    else:
+        from segal_dsl.table import render_plan
+
+        sys.stdout.write(render_plan(result.plan, colour=_colour(sys.stdout)))
+    return _summary([result], args.strict)
+
+
+def cmd_compile(args) -> int:
+    from segal_dsl.api import compile_source, plan_path_for, write_atomic
+
+    source = _read(args.file)
+    out = args.output
+    result = compile_source(source, out or "config.py")
+    if result.diagnostics:
+        _print_diagnostics([result], args.format, sys.stderr)
+    if not result.ok or result.config is None:
+        return EXIT_ERRORS
+    if args.strict and any(d.severity.value == "warning" for d in result.diagnostics):
+        return EXIT_ERRORS
+    if out is None or out == "-":
+        sys.stdout.write(result.config)
+        return EXIT_OK
+    try:
+        write_atomic({Path(out): result.config, plan_path_for(out): result.plan_json})
+    except OSError as err:
+        raise UsageError(f"cannot write `{out}`: {err.strerror or err}") from None
+    print(f"wrote {out} and {plan_path_for(out)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from segal_dsl.model import json_schema
+
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.output:
+        from segal_dsl.api import write_atomic
+
+        write_atomic({Path(args.output): text})
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_explain(args) -> int:
+    from segal_dsl.codes import CODES, explain, render_catalogue
+
+    if args.all:
+        sys.stdout.write(render_catalogue())
+        return EXIT_OK
+    if not args.code:
+        raise UsageError("name a code, e.g. `segal explain SEG304`, or use --all")
+    code = args.code.upper()
+    if code not in CODES:
+        from segal_dsl.validate import did_you_mean
+
+        hint = did_you_mean(code, CODES) or ""
+        raise UsageError(f"unknown code `{args.code}` {hint}".strip())
+    print(explain(code))
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    try:
+        from segal_dsl.runtime.launch import run_experiment
+    except ImportError as err:
+        print(f"segal run needs the runtime stack (torch, mmcv-full, mmsegmentation): {err}\n"
+              "fix: bash scripts/setup.sh   (then `segal doctor` to verify)", file=sys.stderr)
+        return EXIT_USAGE
+    return run_experiment(args.file, work_dir=args.work_dir, resume=args.resume, seed=args.seed,
+                          launcher=args.launcher)
+
+
+def cmd_doctor(args) -> int:
+    try:
+        from segal_dsl.runtime.doctor import doctor
+    except ImportError as err:
+        print(f"cannot load the runtime diagnostics: {err}\nfix: bash scripts/setup.sh", file=sys.stderr)
+        return EXIT_USAGE
+    return doctor()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="segal", description="Check, plan, compile and run active-learning "
+                                "experiments for semantic segmentation (.seg files).")
+    p.add_argument("--version", action="version", version=f"segal-dsl {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, func, help_):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(func=func)
+        return sp
+
+    fmt_help = "diagnostics format (default: text)"
+    sp = add("check", cmd_check, "validate .seg files (files, directories or globs); what CI calls")
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp.add_argument("--format", choices=["text", "concise", "json", "github"], default="text", help=fmt_help)
+    sp.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+
+    sp = add("plan", cmd_plan, "print the expanded round-by-round plan")
+    sp.add_argument("file", metavar="FILE")
+    sp.add_argument("--format", choices=["table", "json"], default="table")
+    sp.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+
+    sp = add("compile", cmd_compile, "write the mmseg config (and CFG.plan.json next to it)")
+    sp.add_argument("file", metavar="FILE")
+    sp.add_argument("-o", "--output", metavar="CFG.py", help="output config (default: print to stdout)")
+    sp.add_argument("--format", choices=["text", "concise", "json", "github"], default="text", help=fmt_help)
+    sp.add_argument("--strict", action="store_true", help="fail on warnings too")
+
+    sp = add("schema", cmd_schema, "print the JSON Schema of a validated experiment")
+    sp.add_argument("-o", "--output", metavar="FILE")
+
+    sp = add("explain", cmd_explain, "explain a diagnostic code, e.g. SEG304")
+    sp.add_argument("code", nargs="?", metavar="CODE")
+    sp.add_argument("--all", action="store_true", help="print the whole catalogue as Markdown")
+
+    sp = add("run", cmd_run, "compile and run the whole active-learning experiment")
+    sp.add_argument("file", metavar="FILE")
+    sp.add_argument("--work-dir", metavar="DIR", help="default: work_dirs/<experiment name>")
+    sp.add_argument("--resume", action="store_true", help="continue a killed run from its last completed step")
+    sp.add_argument("--seed", type=int, help="override the experiment's seed")
+    sp.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+
+    add("doctor", cmd_doctor, "report the installed runtime stack and what is missing")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except UsageError as err:
+        print(f"segal: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

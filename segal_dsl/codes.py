@@ -1,0 +1,189 @@
+"""The catalogue of diagnostic codes: one entry per rule, the source of docs/diagnostics.md.
+
+SEG1xx syntax, 2xx values and schema, 3xx schedule, 4xx budget and sampling, 5xx emit, 9xx internal.
+Codes are stable: never renumber or reuse one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from segal_dsl.diagnostics import Severity
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    name: str  # slug naming the problem, not the fix
+    default: str  # "error" | "warning" | "note"
+    summary: str
+    why: str
+    example: str
+    fix: str
+
+    @property
+    def severity(self) -> "Severity":
+        from segal_dsl.diagnostics import Severity
+
+        return Severity(self.default)
+
+
+_ALL = [
+    # ---- SEG1xx: syntax --------------------------------------------------------------------------
+    Code("SEG100", "syntax-error", "error", "The text does not follow the grammar.",
+         "The parser met a token it cannot place; the message names what it expected in words.",
+         "experiment a { seed = 3 }", "Write settings as `key value`: `seed 3`."),
+    Code("SEG101", "unterminated-string", "error", "A string literal is not closed on its line.",
+         "Strings cannot span lines; an unclosed quote swallows the rest of the line.",
+         'load_from "model.pth', 'Close the quote: `load_from "model.pth"`.'),
+    Code("SEG102", "unclosed-block", "error", "The file ends inside a `{ … }` block or a group.",
+         "Every `{` and `(` needs its closing partner before the end of the file.",
+         "experiment a {\n  seed 1\n", "Add the missing `}`."),
+    Code("SEG103", "unexpected-character", "error", "A character that no token of the language starts with.",
+         "Only names, numbers, strings, percentages, punctuation `{ } ( ) [ ] , ; = : .` and comments are valid.",
+         "seed 3 @", "Remove the character, or put the text in quotes."),
+    Code("SEG104", "missing-separator", "error", "Two statements on one line without `;` between them.",
+         "Statements are separated by a line break or `;`.",
+         "schedule epochs { train 1 query }", "Add `;`: `train 1; query`."),
+    # ---- SEG2xx: values and schema ---------------------------------------------------------------
+    Code("SEG201", "unknown-key", "error", "A setting name that this block does not have.",
+         "Hand-written mmseg configs silently ignore a misspelt key; segal-dsl rejects it.",
+         "sample pixel { budjet 1% per image }", "Use one of the listed keys (`budget`)."),
+    Code("SEG202", "duplicate-key", "error", "A setting appears twice in one block.",
+         "The second value would silently win; say it once.",
+         "seed 1\nseed 2", "Remove one of them."),
+    Code("SEG203", "missing-key", "error", "A required setting is absent.",
+         "The reference crashed with AttributeError at run time when keys such as `sample_mode` were missing.",
+         "experiment a { base \"m.py\" }", "Add the setting named in the message."),
+    Code("SEG204", "wrong-type", "error", "A value has the wrong type.",
+         "Types are checked before anything runs, with pydantic in strict mode: no silent coercion.",
+         'seed "3"', "Write a value of the expected type: `seed 3`."),
+    Code("SEG205", "out-of-range", "error", "A number is outside the range the setting accepts.",
+         "Zero or negative sizes, intervals and counts crash or silently disable features at run time.",
+         "visualize { size 0 }", "Use a value in the stated range."),
+    Code("SEG206", "unknown-name", "error", "A value is not one of the names this setting accepts.",
+         "Runner kinds, sample modes, heuristics and units are closed sets.",
+         "heuristic entorpy", "Use one of the listed names (`entropy`)."),
+    Code("SEG207", "malformed-value", "error", "The words after a setting do not have the expected shape.",
+         "Each setting has a fixed shape, e.g. `log every 20 iters`, `budget 1% per image`.",
+         "log 20", "Write the value in the shape the help line shows."),
+    Code("SEG208", "parameter-not-taken", "error", "A heuristic parameter that the chosen heuristic does not take.",
+         "The reference raised NotImplementedError for `heuristic_cfg` with any heuristic but RIPU/MPS.",
+         "heuristic entropy { k 1 }", "Remove the parameter, or pick a heuristic that takes it."),
+    Code("SEG209", "multitask-needs-pixel-or-region", "error", "The multitask runner with image sampling.",
+         "MultiTaskActiveRunner masks segmentation labels per pixel; image sampling is not supported by it.",
+         "runner multitask\nsample image { … }", "Use `sample pixel` or `sample region`, or `runner active`."),
+    Code("SEG210", "multitask-only-setting", "error", "A setting that only the multitask runner reads.",
+         "The reference silently ignored `mae_viz_dir` etc. with the plain runner.",
+         "runner active { mae_viz_dir \"x\" }", "Remove it, or use `runner multitask`."),
+    Code("SEG211", "override-conflict", "error", "Two pass-through overrides set the same key, or a key and a key inside it.",
+         "`a.b = 1` and `a.b.c = 2` cannot both hold.", "mmseg { optimizer.lr = 0.1; optimizer.lr = 0.2 }",
+         "Keep one override per key."),
+    Code("SEG212", "override-has-syntax", "error", "A pass-through override sets a key that has its own statement.",
+         "Keys such as `workflow`, `runner` and `active_learning` are generated from the experiment; overriding them "
+         "would bypass every check.", "mmseg { workflow = [] }", "Use the dedicated statement (`schedule`)."),
+    Code("SEG213", "unrepresentable-number", "error", "A number that is not finite or not representable.",
+         "`1e999` is infinity, which is not a Python literal.", "mmseg { optimizer.lr = 1e999 }",
+         "Use a finite number."),
+    Code("SEG214", "unknown-override-constant", "error", "A bare name in an override that is not a literal constant.",
+         "Only `true`/`false`/`True`/`False`/`None`/`null` are constants; anything else must be quoted.",
+         "mmseg { model.type = EncoderDecoder }", "Quote it: `\"EncoderDecoder\"`."),
+    # ---- SEG3xx: schedule ------------------------------------------------------------------------
+    Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
+         "An AL experiment trains between queries; without training no labels are used.",
+         "schedule epochs { query }", "Add `train N` steps."),
+    Code("SEG302", "schedule-without-query", "error", "The schedule never queries.",
+         "Without a query no labels are bought: it is plain training, so use mmseg directly.",
+         "schedule epochs { train 10 }", "Add `query` between trainings, e.g. `train 5; query; train 5`."),
+    Code("SEG303", "consecutive-queries", "error", "Two queries with no training between them.",
+         "The reference's `('query', 2)` silently bought twice the budget from the same model.",
+         "train 5; query; query; train 5", "Remove one `query`, or double the budget."),
+    Code("SEG304", "query-after-last-train", "warning", "A query after the last training step.",
+         "It buys labels no model will use.",
+         "train 10; query; train 14; query", "Remove this `query`, or add a `train` step after it."),
+    Code("SEG305", "query-before-train", "error", "The schedule starts with a query.",
+         "Rounds are (train, query) pairs; the reference's regular workflow asserted that it starts with train.",
+         "query; train 10", "Start with `train N`."),
+    Code("SEG306", "zero-length-training", "error", "A `train` step of zero (or negative) length.",
+         "A zero-length round silently skips training before a query.",
+         "train 0; query", "Use a positive length, or remove the step."),
+    Code("SEG307", "bad-repeat", "error", "A repeat count `xK` below 1.",
+         "`x0` would silently drop the steps.", "train 2 x0", "Use K ≥ 1."),
+    Code("SEG308", "unknown-schedule-step", "error", "A schedule step that is not `train`, `query`, `warmup` or a group.",
+         "The schedule language has exactly these steps.", "schedule epochs { trian 10 }", "Use `train N`."),
+    Code("SEG309", "misplaced-warmup", "error", "`warmup N` anywhere but first, or without the multitask runner.",
+         "MAE warm-up is a reconstruction-only stage before the first round of the multitask runner.",
+         "train 5; warmup 2", "Put `warmup N` first and use `runner multitask`."),
+    Code("SEG310", "unknown-schedule-unit", "error", "A schedule unit other than `epochs` or `iters`.",
+         "Training lengths count epochs or iterations.", "schedule steps { … }", "Write `schedule epochs` or `schedule iters`."),
+    # ---- SEG4xx: budget and sampling -------------------------------------------------------------
+    Code("SEG401", "non-positive-budget", "error", "A budget of zero or less.",
+         "A query that buys nothing wastes a round; the reference silently bought 0 px when budget < images.",
+         "budget 0 px", "Use a positive budget."),
+    Code("SEG402", "unit-mode-mismatch", "error", "A unit that the sample mode cannot use.",
+         "Image sampling counts images; pixel sampling counts pixels; regions need region sampling.",
+         "sample image { budget 1% per image }", "Use a unit of the mode (see the help line)."),
+    Code("SEG403", "budget-exceeds-pool", "error", "Initial labels plus all queries buy more than the pool holds.",
+         "Later queries would find nothing left to label.",
+         "pool { images 10 }\nsample image { initial 8 images; budget 2 images }", "Lower the budget or the number of queries."),
+    Code("SEG404", "budget-below-one-per-image", "error", "A total pixel budget smaller than the number of images with even allocation.",
+         "The reference floored `budget // N` to 0 and silently labelled nothing.",
+         "pool { images 2975 }\nsample pixel { budget 1000 px }", "Raise the budget, or state it per image."),
+    Code("SEG405", "threshold-out-of-range", "error", "A threshold outside (0, 100].",
+         "The threshold is the top-t% candidate pool; the reference asserted t > 0 and rejected `False`.",
+         "threshold top 0%", "Use 0 < t ≤ 100, or omit `threshold` for strict top-k."),
+    Code("SEG406", "threshold-pool-smaller-than-quota", "warning", "The top-t% candidate pool holds fewer pixels than one query's quota.",
+         "The reference crashed with ValueError; segal-dsl widens the pool to the quota, which makes the pick deterministic top-k.",
+         "threshold top 1%\nbudget 5% per image", "Raise the threshold above the per-image budget."),
+    Code("SEG407", "region-needs-even-allocation", "error", "Region sampling with `evenly false`.",
+         "Regions are allocated per image.", "sample region { evenly false }", "Remove `evenly false`."),
+    Code("SEG408", "fractional-count", "error", "A pixel, region or image count that is not a whole number.",
+         "Labels are bought in whole pixels, regions and images.", "budget 10.5 px", "Use an integer."),
+    Code("SEG409", "unusual-ignore-index", "warning", "An ignore_index other than 255.",
+         "mmseg pads segmentation maps with 255 (`seg_pad_val`); another value makes padding count as a class.",
+         "ignore_index 0", "Use 255 unless your pipelines pad with the same value."),
+    Code("SEG410", "initial-exceeds-pool", "error", "The initial labels alone exceed the pool or an image.",
+         "The reference raised ValueError/AssertionError at start-up.", "initial 120% per image", "Lower `initial`."),
+    # ---- SEG5xx: emit ----------------------------------------------------------------------------
+    Code("SEG501", "unrepresentable-value", "error", "A value that cannot be written as a Python literal.",
+         "Everything in the compiled config is a literal, so no string from a .seg file can become code.",
+         "(internal)", "Report the value; use a string, number, bool or container of them."),
+    # ---- SEG9xx: internal ------------------------------------------------------------------------
+    Code("SEG900", "internal-error", "error", "A bug in segal-dsl.",
+         "The front end should only ever produce diagnostics; this means it crashed.",
+         "(none)", "Please report it with the input file."),
+]
+
+CODES: dict[str, Code] = {c.code: c for c in _ALL}
+assert len(CODES) == len(_ALL), "duplicate diagnostic code"
+
+
+def render_catalogue() -> str:
+    """docs/diagnostics.md, generated from this table (a test keeps the file in sync)."""
+    out = [
+        "# Diagnostics",
+        "",
+        "Every check of segal-dsl has a stable code. `segal explain CODE` prints one entry.",
+        "SEG1xx syntax · SEG2xx values and schema · SEG3xx schedule · SEG4xx budget and sampling · "
+        "SEG5xx emit · SEG9xx internal.",
+        "This file is generated from `segal_dsl/codes.py` (`segal explain --all > docs/diagnostics.md`).",
+        "",
+        "| code | name | severity | summary |",
+        "|---|---|---|---|",
+    ]
+    out += [f"| [{c.code}](#{c.code.lower()}) | `{c.name}` | {c.default} | {c.summary} |" for c in _ALL]
+    for c in _ALL:
+        out += ["", explain(c.code, markdown=True)]
+    return "\n".join(out) + "\n"
+
+
+def explain(code: str, markdown: bool = False) -> str:
+    c = CODES[code.upper()]
+    fence = "```"
+    if markdown:
+        return (f"## {c.code}\n\n`{c.name}` ({c.default}): {c.summary}\n\n{c.why}\n\n"
+                f"Example:\n\n{fence}\n{c.example}\n{fence}\n\nFix: {c.fix}")
+    return (f"{c.code} {c.name} ({c.default})\n\n{c.summary}\n\nWhy: {c.why}\n\n"
+            f"Example:\n    " + c.example.replace("\n", "\n    ") + f"\n\nFix: {c.fix}")

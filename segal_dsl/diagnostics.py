@@ -1,0 +1,86 @@
+"""Diagnostics as data: what every stage reports, collected rather than raised."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from segal_dsl.codes import CODES
+from segal_dsl.source import Span
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str  # "SEG304"; slug and docs come from codes.py
+    severity: Severity
+    message: str  # one phrase; offending value in backticks; no trailing period
+    span: Span | None
+    label: str | None = None  # printed under the caret
+    help: str | None = None  # what to do about it
+    notes: tuple[tuple[Span, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return CODES[self.code].name
+
+    def sort_key(self) -> tuple:
+        if self.span is None:
+            return ("", 0, 0, self.code)
+        return (*self.span.sort_key(), self.code)
+
+
+@dataclass
+class Diagnostics:
+    """An ordered collection that stages append to and keep going."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        *,
+        label: str | None = None,
+        help: str | None = None,
+        severity: Severity | None = None,
+        notes: tuple[tuple[Span, str], ...] = (),
+    ) -> Diagnostic:
+        diag = Diagnostic(code, severity or CODES[code].severity, message, span, label, help, notes)
+        self.items.append(diag)
+        return diag
+
+    def extend(self, other: "Diagnostics | list[Diagnostic]") -> None:
+        self.items.extend(other.items if isinstance(other, Diagnostics) else other)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.items, key=Diagnostic.sort_key)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class SegalError(Exception):
+    """Raised by the Python API when a file has errors; holds every diagnostic of the run."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict | None = None):
+        self.diagnostics = diagnostics
+        self.sources = sources or {}
+        errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+        first = errors[0] if errors else (diagnostics[0] if diagnostics else None)
+        summary = f"{first.code}: {first.message}" if first else "failed"
+        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        super().__init__(summary + more)

@@ -1,0 +1,68 @@
+"""Source text and spans: every diagnostic points at `path:line:col` through a `Span`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of one source file; lines and columns are 1-based, the end is exclusive."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    start: int  # character offsets into the text
+    end: int
+
+    def sort_key(self) -> tuple[str, int, int]:
+        return (self.path, self.line, self.column)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A `.seg` file's text and the path as the user typed it."""
+
+    path: str
+    text: str
+
+    @cached_property
+    def line_starts(self) -> tuple[int, ...]:
+        starts = [0]
+        for i, ch in enumerate(self.text):
+            if ch == "\n":
+                starts.append(i + 1)
+        return tuple(starts)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def line(self, number: int) -> str:
+        """The text of 1-based line `number`, without its line break."""
+        starts = self.line_starts
+        if not 1 <= number <= len(starts):
+            return ""
+        begin = starts[number - 1]
+        end = starts[number] - 1 if number < len(starts) else len(self.text)
+        return self.text[begin:end].rstrip("\r")
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset."""
+        import bisect
+
+        offset = max(0, min(offset, len(self.text)))
+        index = bisect.bisect_right(self.line_starts, offset) - 1
+        return index + 1, offset - self.line_starts[index] + 1
+
+    def span(self, start: int, end: int) -> Span:
+        line, column = self.position(start)
+        end_line, end_column = self.position(max(start, end))
+        return Span(self.path, line, column, end_line, end_column, start, max(start, end))
+
+    def whole(self) -> Span:
+        return self.span(0, 0)

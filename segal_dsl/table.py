@@ -1,0 +1,67 @@
+"""Render a Plan as the table `segal plan` prints (rich, colour only on a terminal)."""
+
+from __future__ import annotations
+
+import io
+
+from segal_dsl.plan import Budget, Plan
+
+
+def _fmt_px(b: Budget | None, plan: Plan) -> tuple[str, str]:
+    if b is None:
+        return "—", "—"
+    if b.unit == "images":
+        return "—", f"{b.total:,} img" if b.total is not None else "?"
+    if b.per_image is not None:
+        per = f"{b.per_image:,.0f} px" if float(b.per_image).is_integer() else f"{b.per_image:,.1f} px"
+        if b.per_image_percent is not None:
+            per += f" ({b.per_image_percent:.4g}%)"
+    elif b.per_image_percent is not None:
+        per = f"{b.per_image_percent:.4g}%"
+    else:
+        per = "?"
+    total = f"{b.total:,} px" if b.total is not None else "per pool"
+    return per, total
+
+
+def render_plan(plan: Plan, colour: bool = False, width: int = 110) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    exp = plan.experiment
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system="standard" if colour else None, highlight=False,
+                      force_terminal=colour, soft_wrap=False)
+    unit = plan.unit
+    s = exp.sample
+    console.print(f"experiment [bold]{exp.name}[/bold]: runner {exp.runner.kind}, sample {s.mode}, "
+                  f"heuristic {exp.heuristic.name}, schedule in {unit}")
+    pool = exp.pool
+    pool_text = ", ".join(x for x in (f"{pool.images:,} images" if pool.images else "",
+                                      f"{pool.resolution[0]}x{pool.resolution[1]}" if pool.resolution else "") if x)
+    console.print(f"pool: {pool_text or 'size not stated (budgets resolved at run time)'}")
+    if plan.warmup_only:
+        console.print(f"MAE warm-up only: {plan.warmup} {unit}, no queries")
+        return _strip(buf.getvalue())
+    per, total = _fmt_px(plan.initial, plan)
+    console.print(f"initial labels: {per} per image, {total}" if s.mode != "image" else f"initial labels: {total}")
+    table = Table(show_lines=False, header_style="bold" if colour else None, box=None, pad_edge=False)
+    for col, justify in (("round", "right"), (f"train ({unit})", "right"), ("at", "right"), ("query", "center"),
+                         ("budget / image", "right"), ("budget total", "right"),
+                         ("labels held / image", "right"), ("labels held", "right"), ("reset", "center")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    if plan.warmup:
+        table.add_row("0", str(plan.warmup), f"0→{plan.warmup}", "—", "—", "—", "—", "—", "—")
+    for r in plan.rounds:
+        b_per, b_total = _fmt_px(r.budget, plan)
+        c_per, c_total = _fmt_px(r.cumulative, plan)
+        table.add_row(str(r.index), str(r.train), f"{r.train_start}→{r.train_start + r.train}",
+                      "yes" if r.query else "—", b_per, b_total, c_per, c_total, "yes" if r.reset else "—")
+    console.print(table)
+    console.print(f"total: {plan.total_train + plan.warmup} {unit} of training, {plan.queries} queries"
+                  + ("; weights, optimizer state and LR schedule reset after every query" if exp.reset_each_round else ""))
+    return _strip(buf.getvalue())
+
+
+def _strip(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"

@@ -1,0 +1,757 @@
+"""Typed AST -> validated `model.Experiment`. Emits SEG2xx (and SEG4xx rules that need no pool).
+
+Each setting's words are read into a plain dict while a `loc -> Span` index is recorded; pydantic then
+checks types and ranges, and each pydantic error is reported at the span of its `loc`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from segal_dsl import model as m
+from segal_dsl import nodes as n
+from segal_dsl.diagnostics import Diagnostics, Severity
+from segal_dsl.source import Span
+
+
+@dataclass
+class SpanIndex:
+    """Where each value of the raw experiment dict came from."""
+
+    spans: dict[tuple, Span] = field(default_factory=dict)
+    key_spans: dict[tuple, Span] = field(default_factory=dict)
+    fallback: Span | None = None
+
+    def __call__(self, loc: tuple) -> Span | None:
+        loc = tuple(loc)
+        while loc:
+            if loc in self.spans:
+                return self.spans[loc]
+            loc = loc[:-1]
+        return self.fallback
+
+    def key(self, loc: tuple) -> Span | None:
+        return self.key_spans.get(tuple(loc)) or self(loc)
+
+
+@dataclass
+class Validated:
+    experiment: m.Experiment
+    spans: SpanIndex
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{match[0]}`?" if match else None
+
+
+def _choices(choices) -> str:
+    return ", ".join(f"`{c}`" for c in choices)
+
+
+def span_of(items, default: Span) -> Span:
+    items = [i for i in items if hasattr(i, "span")]
+    if not items:
+        return default
+    first, last = items[0].span, items[-1].span
+    return Span(first.path, first.line, first.column, last.end_line, last.end_column, first.start, last.end)
+
+
+class _Reader:
+    """Reads settings into a raw dict, recording spans and shape errors (SEG201/202/207/213)."""
+
+    def __init__(self, diags: Diagnostics, spans: SpanIndex):
+        self.d = diags
+        self.spans = spans
+
+    # -- generic helpers --------------------------------------------------------------------------
+    def record(self, loc: tuple, setting: n.Setting) -> None:
+        self.spans.spans[loc] = span_of(setting.args, setting.key_span)
+        self.spans.key_spans[loc] = setting.key_span
+
+    def malformed(self, setting: n.Setting, expected: str, example: str) -> None:
+        self.d.add("SEG207", f"`{setting.key}` expects {expected}", span_of(setting.args, setting.key_span),
+                   label="not understood", help=f"write it like `{example}`")
+
+    def atom(self, atom: n.Atom) -> Any:
+        """One word as a plain value: numbers, strings, true/false, other words as their text."""
+        if isinstance(atom, n.Number):
+            if isinstance(atom.value, float) and not math.isfinite(atom.value):
+                self.d.add("SEG213", f"`{atom.text}` is not a finite number", atom.span)
+                return 0
+            return atom.value
+        if isinstance(atom, n.String):
+            return atom.value
+        if isinstance(atom, n.Word):
+            return {"true": True, "false": False}.get(atom.name, atom.name)
+        if isinstance(atom, n.Percent):
+            return atom.text
+        if isinstance(atom, n.Dims):
+            return f"{atom.width}x{atom.height}"
+        return ","
+
+    def scalar(self, setting: n.Setting, loc: tuple, example: str) -> Any:
+        self.record(loc, setting)
+        if len(setting.args) != 1 or setting.block is not None:
+            self.malformed(setting, "one value", example)
+            return _INVALID
+        return self.atom(setting.args[0])
+
+    def strings(self, setting: n.Setting, loc: tuple, example: str) -> Any:
+        self.record(loc, setting)
+        values, expect_item = [], True
+        for atom in setting.args:
+            if expect_item and isinstance(atom, n.String):
+                values.append(atom.value)
+                self.spans.spans[(*loc, len(values) - 1)] = atom.span
+                expect_item = False
+            elif not expect_item and isinstance(atom, n.Comma):
+                expect_item = True
+            else:
+                self.malformed(setting, "strings separated by commas", example)
+                return _INVALID
+        if not values or expect_item:
+            self.malformed(setting, "strings separated by commas", example)
+            return _INVALID
+        return tuple(values)
+
+    def block(self, setting: n.Setting, loc: tuple, keys: dict[str, Callable], where: str,
+              required_block: bool = True) -> dict:
+        """Read a `{ … }` block whose keys are listed in `keys` (key -> reader(setting, loc))."""
+        out: dict[str, Any] = {}
+        if setting.block is None:
+            if required_block:
+                self.d.add("SEG207", f"`{setting.key}` needs a block `{{ … }}`", setting.span,
+                           help=f"settings of {where}: {_choices(keys)}")
+            return out
+        self.spans.spans.setdefault(loc, setting.block.span)
+        self.spans.key_spans.setdefault(loc, setting.key_span)
+        self.read_items(setting.block.items, loc, keys, where, out)
+        return out
+
+    def read_items(self, items, loc: tuple, keys: dict[str, Callable], where: str, out: dict) -> None:
+        seen: dict[str, Span] = {}
+        for item in items:
+            if not isinstance(item, n.Setting):
+                what = "schedule" if isinstance(item, n.Schedule) else "mmseg"
+                self.d.add("SEG201", f"`{what}` is not a setting of {where}", item.key_span,
+                           help="`schedule` and `mmseg` belong directly in the experiment block")
+                continue
+            if item.key not in keys:
+                hint = did_you_mean(item.key, keys)
+                self.d.add("SEG201", f"unknown setting `{item.key}` in {where}", item.key_span,
+                           label=hint or "unknown", help=f"{where} has: {_choices(keys)}")
+                continue
+            if item.key in seen:
+                self.d.add("SEG202", f"`{item.key}` is set twice in {where}", item.key_span,
+                           label="second time", notes=((seen[item.key], "first set here"),),
+                           help="remove one of them")
+                continue
+            seen[item.key] = item.key_span
+            value = keys[item.key](item, (*loc, item.key))
+            if value is not _INVALID:
+                out[item.key] = value
+
+    # -- amounts: `1% per image per round`, `8192 px per image`, `100 images`, `0` -----------------
+    def amount(self, setting: n.Setting, loc: tuple, allow_per_round: bool) -> Any:
+        self.record(loc, setting)
+        args = list(setting.args)
+        example = "budget 1% per image per round" if allow_per_round else "initial 1% per image"
+        if not args or not isinstance(args[0], (n.Number, n.Percent)):
+            self.malformed(setting, "an amount with a unit", example)
+            return _INVALID
+        head, rest = args[0], [a for a in args[1:]]
+        words = []
+        for a in rest:
+            if not isinstance(a, n.Word):
+                self.malformed(setting, "an amount with a unit", example)
+                return _INVALID
+            words.append(a.name.lower())
+        if isinstance(head, n.Number) and isinstance(head.value, float) and not math.isfinite(head.value):
+            self.d.add("SEG213", f"`{head.text}` is not a finite number", head.span)
+            return _INVALID
+        # Strip the trailing `per round` (budgets only) and `per image`.
+        per_round = per_image = False
+        if words[-2:] == ["per", "round"]:
+            if not allow_per_round:
+                self.d.add("SEG207", "the initial labels are bought once, not `per round`",
+                           span_of(rest[-2:], setting.key_span), help="remove `per round`")
+                return _INVALID
+            per_round, words = True, words[:-2]
+        if words[-2:] in (["per", "image"], ["per", "img"]) or words[-1:] == ["/img"]:
+            per_image, words = True, words[:-2]
+        unit_word = words[0] if words else None
+        if len(words) > 1:
+            self.malformed(setting, "an amount with a unit", example)
+            return _INVALID
+        value = head.value
+        if isinstance(head, n.Percent):
+            if unit_word is not None:
+                self.malformed(setting, "a percentage followed by `per image` or nothing", "budget 1% per image")
+                return _INVALID
+            return {"value": value, "unit": "%/img" if per_image else "%"}
+        units = {"px": "px", "pixel": "px", "pixels": "px", "image": "images", "images": "images",
+                 "region": "regions", "regions": "regions"}
+        if unit_word is None:
+            if value == 0 and not per_image:
+                return {"value": 0, "unit": None}
+            self.d.add("SEG207", f"the amount `{head.text}` needs a unit", head.span, label="which unit?",
+                       help="write `px`, `px per image`, `% per image`, `images` or `regions per image`")
+            return _INVALID
+        if unit_word not in units:
+            hint = did_you_mean(unit_word, units)
+            self.d.add("SEG206", f"unknown unit `{unit_word}`", rest[0].span, label=hint or "unknown unit",
+                       help="units: `px`, `px per image`, `% per image`, `%`, `images`, `regions`, `regions per image`")
+            return _INVALID
+        unit = units[unit_word]
+        if per_image:
+            if unit == "images":
+                self.malformed(setting, "images without `per image`", "budget 10 images")
+                return _INVALID
+            unit += "/img"
+        return {"value": value, "unit": unit}
+
+
+class _Invalid:
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+_INVALID = _Invalid()
+
+
+# ---------------------------------------------------------------------------------------------------
+class _ExperimentReader(_Reader):
+    def scalar_reader(self, example: str):
+        return lambda s, loc: self.scalar(s, loc, example)
+
+    def read(self, exp: n.Experiment) -> tuple[dict, dict]:
+        raw: dict[str, Any] = {"name": exp.name}
+        self.spans.spans[("name",)] = exp.name_span
+        self.spans.fallback = exp.name_span
+        sc = self.scalar_reader
+        keys: dict[str, Callable] = {
+            "base": lambda s, loc: self.strings(s, loc, 'base "configs/_base_/models/model.py", "data.py"'),
+            "imports": lambda s, loc: self.strings(s, loc, 'imports "experiments._base_.dataset_gtav"'),
+            "allow_failed_imports": sc("allow_failed_imports false"),
+            "load_from": sc('load_from "checkpoints/model.pth"'),
+            "work_dir": sc('work_dir "work_dirs/exp"'),
+            "seed": sc("seed 0"),
+            "deterministic": sc("deterministic true"),
+            "source_free": sc("source_free false"),
+            "reset_each_round": sc("reset_each_round true"),
+            "runner": self.runner,
+            "sample": self.sample,
+            "heuristic": self.heuristic,
+            "visualize": self.visualize,
+            "pool": self.pool,
+            "log": self.log,
+            "evaluation": self.evaluation,
+            "checkpoint": self.checkpoint,
+        }
+        settings = [i for i in exp.block.items if isinstance(i, n.Setting)]
+        self.read_items(settings, (), keys, "an experiment", raw)
+        schedules = [i for i in exp.block.items if isinstance(i, n.Schedule)]
+        mmsegs = [i for i in exp.block.items if isinstance(i, n.Mmseg)]
+        for extra in schedules[1:] + mmsegs[1:]:
+            first = (schedules if isinstance(extra, n.Schedule) else mmsegs)[0]
+            word = "schedule" if isinstance(extra, n.Schedule) else "mmseg"
+            self.d.add("SEG202", f"`{word}` is given twice", extra.key_span,
+                       notes=((first.key_span, "first given here"),), help=f"merge both into one `{word}` block")
+        if schedules:
+            raw["schedule"] = self.schedule(schedules[0])
+        if mmsegs:
+            raw["overrides"] = self.overrides(mmsegs[0])
+        for key, example in (("base", 'base "configs/_base_/models/model.py"'), ("sample", "sample pixel { … }"),
+                             ("heuristic", "heuristic entropy"), ("schedule", "schedule epochs { train 5; query; train 5 }")):
+            if key not in raw and key not in self.failed:
+                self.d.add("SEG203", f"the experiment has no `{key}`", exp.name_span,
+                           label=f"`{key}` missing", help=f"add e.g. `{example}`")
+        return raw, {}
+
+    failed: set = set()
+
+    def word_and_block(self, setting: n.Setting, loc: tuple, example: str) -> Any:
+        words = [a for a in setting.args]
+        self.spans.spans[(*loc, "__word__")] = span_of(words, setting.key_span)
+        if len(words) != 1 or not isinstance(words[0], n.Word):
+            self.malformed(setting, "one name", example)
+            self.failed.add(loc[0])
+            return _INVALID
+        return words[0].name
+
+    # -- runner active|multitask { mask_dir "…" … }
+    def runner(self, setting: n.Setting, loc: tuple) -> Any:
+        kind = self.word_and_block(setting, loc, "runner active")
+        if kind is _INVALID:
+            return _INVALID
+        self.spans.spans[(*loc, "kind")] = self.spans.spans[(*loc, "__word__")]
+        sc = self.scalar_reader
+        keys = {"mask_dir": sc('mask_dir "masks"'), "mae_viz_dir": sc('mae_viz_dir "reconstructed_images"'),
+                "validation_interval": sc("validation_interval 200"), "mae_val_interval": sc("mae_val_interval 200")}
+        out = self.block(setting, loc, keys, f"`runner {kind}`", required_block=False)
+        return {"kind": kind, **out}
+
+    # -- sample pixel { initial …; budget …; threshold top 5%; evenly true; ignore_index 255; radius 1 }
+    def sample(self, setting: n.Setting, loc: tuple) -> Any:
+        mode = self.word_and_block(setting, loc, "sample pixel { budget 1% per image }")
+        if mode is _INVALID:
+            return _INVALID
+        self.spans.spans[(*loc, "mode")] = self.spans.spans[(*loc, "__word__")]
+        sc = self.scalar_reader
+        keys = {"initial": lambda s, l: self.amount(s, l, False), "budget": lambda s, l: self.amount(s, l, True),
+                "threshold": self.threshold, "evenly": sc("evenly true"), "ignore_index": sc("ignore_index 255"),
+                "radius": sc("radius 1")}
+        per_mode = {"image": ("initial", "budget"), "pixel": ("initial", "budget", "threshold", "evenly", "ignore_index"),
+                    "region": ("initial", "budget", "threshold", "evenly", "ignore_index", "radius")}
+        allowed = per_mode.get(mode, tuple(keys))
+        if setting.block is not None:
+            for item in setting.block.items:
+                if isinstance(item, n.Setting) and item.key in keys and item.key not in allowed:
+                    modes = [k for k, v in per_mode.items() if item.key in v]
+                    self.d.add("SEG201", f"`{item.key}` is not a setting of `sample {mode}`", item.key_span,
+                               help=f"it applies to `sample {'`/`sample '.join(modes)}`")
+        out = self.block(setting, loc, {k: v for k, v in keys.items() if k in allowed}
+                         if mode in per_mode else keys, f"`sample {mode}`")
+        if setting.block is not None and "budget" not in out and not any(
+                isinstance(i, n.Setting) and i.key == "budget" for i in setting.block.items):
+            self.d.add("SEG203", f"`sample {mode}` has no `budget`", setting.key_span,
+                       help="add e.g. `budget 1% per image per round`" if mode != "image" else "add e.g. `budget 10 images`")
+            out["budget"] = _INVALID
+        if any(v is _INVALID for v in out.values()) or setting.block is None:
+            self.failed.add("sample")
+            return _INVALID
+        return {"mode": mode, **out}
+
+    def threshold(self, setting: n.Setting, loc: tuple) -> Any:
+        self.record(loc, setting)
+        args = list(setting.args)
+        if args and isinstance(args[0], n.Word) and args[0].name == "top":
+            args = args[1:]
+        if len(args) != 1 or not isinstance(args[0], (n.Percent, n.Number)):
+            self.malformed(setting, "a percentage", "threshold top 5%")
+            return _INVALID
+        self.spans.spans[loc] = args[0].span
+        value = args[0].value
+        return float(value)
+
+    # -- heuristic ripu { k 1; use_entropy true; categories 19 }
+    def heuristic(self, setting: n.Setting, loc: tuple) -> Any:
+        name = self.word_and_block(setting, loc, "heuristic ripu { k 1 }")
+        if name is _INVALID:
+            return _INVALID
+        name = name.replace("-", "_")
+        self.spans.spans[(*loc, "name")] = self.spans.spans[(*loc, "__word__")]
+        params: dict[str, Any] = {}
+        if setting.block is not None:
+            self.spans.spans[(*loc, "params")] = setting.block.span
+            seen: dict[str, Span] = {}
+            for item in setting.block.items:
+                if not isinstance(item, n.Setting):
+                    self.d.add("SEG201", "only parameters belong in a heuristic block", item.key_span)
+                    continue
+                if item.key in seen:
+                    self.d.add("SEG202", f"`{item.key}` is set twice", item.key_span,
+                               notes=((seen[item.key], "first set here"),))
+                    continue
+                seen[item.key] = item.key_span
+                value = self.scalar(item, (*loc, "params", item.key), f"{item.key} 1")
+                if value is not _INVALID:
+                    params[item.key] = value
+        return {"name": name, "params": params}
+
+    def visualize(self, setting: n.Setting, loc: tuple) -> Any:
+        if setting.args:
+            self.malformed(setting, "a block", 'visualize { size 20; overlay true; dir "viz" }')
+        sc = self.scalar_reader
+        return self.block(setting, loc, {"size": sc("size 20"), "overlay": sc("overlay true"), "dir": sc('dir "viz"')},
+                          "`visualize`")
+
+    def pool(self, setting: n.Setting, loc: tuple) -> Any:
+        if setting.args:
+            self.malformed(setting, "a block", "pool { images 2975; resolution 1280x640 }")
+        return self.block(setting, loc, {"images": self.scalar_reader("images 2975"), "resolution": self.dims},
+                          "`pool`")
+
+    def dims(self, setting: n.Setting, loc: tuple) -> Any:
+        self.record(loc, setting)
+        args = setting.args
+        if len(args) == 1 and isinstance(args[0], n.Dims):
+            return (args[0].width, args[0].height)
+        if (len(args) == 3 and isinstance(args[0], n.Number) and isinstance(args[1], n.Word)
+                and args[1].name in ("x", "×") and isinstance(args[2], n.Number)):
+            return (args[0].value, args[2].value)
+        self.malformed(setting, "a size `WIDTHxHEIGHT`", "resolution 1280x640")
+        return _INVALID
+
+    # -- log every 20 iters { text; wandb { … } }
+    def every(self, setting: n.Setting, loc: tuple, units: tuple[str, ...], example: str) -> Any:
+        args = list(setting.args)
+        self.spans.spans[(*loc, "interval")] = span_of(args, setting.key_span)
+        self.spans.key_spans[loc] = setting.key_span
+        if not args or not (isinstance(args[0], n.Word) and args[0].name == "every"):
+            self.malformed(setting, "`every N` and a unit", example)
+            return _INVALID, None
+        args = args[1:]
+        if not args or not isinstance(args[0], n.Number):
+            self.malformed(setting, "`every N` and a unit", example)
+            return _INVALID, None
+        interval = self.atom(args[0])
+        self.spans.spans[(*loc, "interval")] = args[0].span
+        unit = None
+        if len(args) == 2 and isinstance(args[1], n.Word):
+            word = args[1].name
+            canon = {"iter": "iters", "iters": "iters", "iteration": "iters", "iterations": "iters",
+                     "epoch": "epochs", "epochs": "epochs"}.get(word)
+            if canon is None or canon not in units:
+                hint = did_you_mean(word, units)
+                self.d.add("SEG206", f"`{word}` is not a unit of `{setting.key}`", args[1].span,
+                           label=hint or "unknown unit", help=f"use {_choices(units)}")
+                return _INVALID, None
+            unit = canon
+        elif len(args) != 1:
+            self.malformed(setting, "`every N` and a unit", example)
+            return _INVALID, None
+        return interval, unit
+
+    def log(self, setting: n.Setting, loc: tuple) -> Any:
+        interval, _unit = self.every(setting, loc, ("iters",), "log every 20 iters { text }")
+        sc = self.scalar_reader
+        keys = {"text": self.flag, "wandb": self.wandb}
+        out = self.block(setting, loc, keys, "`log`", required_block=False)
+        if setting.block is None:
+            out["text"] = True
+        else:
+            out.setdefault("text", False)
+        if interval is not _INVALID:
+            out["interval"] = interval
+        del sc
+        return out
+
+    def flag(self, setting: n.Setting, loc: tuple) -> Any:
+        self.record(loc, setting)
+        if not setting.args:
+            return True
+        return self.scalar(setting, loc, f"{setting.key}")
+
+    def wandb(self, setting: n.Setting, loc: tuple) -> Any:
+        sc = self.scalar_reader
+        keys = {"entity": sc('entity "team"'), "project": sc('project "al"'), "name": sc('name "run"'),
+                "group": sc('group "g"'), "tags": lambda s, l: self.strings(s, l, 'tags "ripu", "region"')}
+        return self.block(setting, loc, keys, "`wandb`", required_block=False)
+
+    def evaluation(self, setting: n.Setting, loc: tuple) -> Any:
+        interval, unit = self.every(setting, loc, ("iters", "epochs"), "evaluation every 1 epochs")
+        sc = self.scalar_reader
+        out = self.block(setting, loc, {"metric": sc('metric "mIoU"'), "save_best": sc('save_best "mIoU"'),
+                                        "pre_eval": sc("pre_eval true")}, "`evaluation`", required_block=False)
+        return self._every_result(out, interval, unit, setting)
+
+    def checkpoint(self, setting: n.Setting, loc: tuple) -> Any:
+        interval, unit = self.every(setting, loc, ("iters", "epochs"), "checkpoint every 1 epochs")
+        out = self.block(setting, loc, {"max_keep": self.scalar_reader("max_keep 3")}, "`checkpoint`",
+                         required_block=False)
+        return self._every_result(out, interval, unit, setting)
+
+    def _every_result(self, out: dict, interval, unit, setting: n.Setting) -> Any:
+        if interval is _INVALID:
+            return _INVALID
+        if unit is None:
+            self.d.add("SEG207", f"`{setting.key}` needs a unit: `epochs` or `iters`", setting.key_span,
+                       help=f"write `{setting.key} every {interval} epochs`")
+            return _INVALID
+        return {"interval": interval, "by_epoch": unit == "epochs", **out}
+
+    # -- schedule -------------------------------------------------------------------------------
+    def schedule(self, sched: n.Schedule) -> Any:
+        unit = "epochs"
+        self.spans.spans[("schedule",)] = sched.key_span
+        if sched.unit is not None:
+            canon = {"epoch": "epochs", "epochs": "epochs", "iter": "iters", "iters": "iters",
+                     "iteration": "iters", "iterations": "iters"}.get(sched.unit.name)
+            if canon is None:
+                hint = did_you_mean(sched.unit.name, ("epochs", "iters"))
+                self.d.add("SEG310", f"unknown schedule unit `{sched.unit.name}`", sched.unit.span,
+                           label=hint or "unknown", help="write `schedule epochs { … }` or `schedule iters { … }`")
+            else:
+                unit = canon
+        steps = tuple(self.step(s, ("schedule", "steps", i)) for i, s in enumerate(sched.items))
+        return {"unit": unit, "steps": tuple(s for s in steps if s is not None)}
+
+    def step(self, step: n.Step, loc: tuple) -> dict | None:
+        self.spans.spans[loc] = step.span
+        if isinstance(step, n.TrainStep):
+            length = self.step_length(step.length)
+            out = {"kind": "train", "length": length, "loc": loc}
+            if step.repeat is not None:
+                self.spans.spans[(*loc, "repeat")] = step.repeat.span
+                out["repeat"] = step.repeat.count
+            return out
+        if isinstance(step, n.QueryStep):
+            return {"kind": "query", "loc": loc}
+        if isinstance(step, n.WarmupStep):
+            return {"kind": "warmup", "length": self.step_length(step.length), "loc": loc}
+        if isinstance(step, n.Group):
+            self.spans.spans[(*loc, "repeat")] = step.repeat.span
+            items = tuple(self.step(s, (*loc, "items", i)) for i, s in enumerate(step.items))
+            return {"kind": "group", "repeat": step.repeat.count, "items": tuple(i for i in items if i), "loc": loc}
+        hint = did_you_mean(step.name, ("train", "query", "warmup"))
+        self.d.add("SEG308", f"unknown schedule step `{step.name}`", step.span, label=hint or "unknown step",
+                   help="steps: `train N`, `train N xK`, `query`, `warmup N`, `( … ) xK`")
+        return None
+
+    def step_length(self, number: n.Number) -> int:
+        if isinstance(number.value, float):
+            if number.value.is_integer() and math.isfinite(number.value):
+                return int(number.value)
+            self.d.add("SEG408", f"a training length must be a whole number, not `{number.text}`", number.span)
+            return 1
+        return number.value
+
+    # -- mmseg { key.path = literal } --------------------------------------------------------------
+    def overrides(self, block: n.Mmseg) -> dict:
+        out: dict[str, Any] = {}
+        leaf_spans: dict[tuple, Span] = {}
+        for ov in block.overrides:
+            loc = ("overrides", *ov.key)
+            self.spans.spans[loc] = ov.value.span
+            self.spans.key_spans[loc] = ov.key_span
+            if ov.key[0] in RESERVED_KEYS:
+                self.d.add("SEG212", f"`{ov.key[0]}` is generated from the experiment", ov.key_span,
+                           label="set by segal-dsl", help=RESERVED_KEYS[ov.key[0]])
+                continue
+            value = self.literal(ov.value)
+            if value is _INVALID:
+                continue
+            conflict = next((p for p in leaf_spans if p[: len(ov.key)] == ov.key or ov.key[: len(p)] == p), None)
+            if conflict is not None and not (conflict != ov.key and isinstance(self._get(out, conflict), dict)):
+                self.d.add("SEG211", f"`{'.'.join(ov.key)}` is set again", ov.key_span,
+                           notes=((leaf_spans[conflict], f"`{'.'.join(conflict)}` set here"),),
+                           help="keep one override per key")
+                continue
+            node = out
+            for part in ov.key[:-1]:
+                node = node.setdefault(part, {})
+            node[ov.key[-1]] = value
+            leaf_spans[ov.key] = ov.key_span
+        return out
+
+    @staticmethod
+    def _get(tree: dict, path: tuple) -> Any:
+        for part in path:
+            tree = tree[part]
+        return tree
+
+    def literal(self, lit: n.Literal) -> Any:
+        if isinstance(lit, (n.LitNumber, n.Number)):
+            if isinstance(lit.value, float) and not math.isfinite(lit.value):
+                self.d.add("SEG213", "not a finite number", lit.span, help="use a finite number")
+                return _INVALID
+            return lit.value
+        if isinstance(lit, (n.LitString, n.String)):
+            return lit.value
+        if isinstance(lit, n.LitConst):
+            consts = {"true": True, "True": True, "false": False, "False": False, "None": None, "null": None,
+                      "none": None}
+            if lit.name in consts:
+                return consts[lit.name]
+            self.d.add("SEG214", f"`{lit.name}` is not a constant", lit.span, label="bare name",
+                       help=f'quote it: "{lit.name}" (only true/false/None are bare constants)')
+            return _INVALID
+        if isinstance(lit, (n.LitList, n.LitTuple)):
+            items = [self.literal(i) for i in lit.items]
+            if any(i is _INVALID for i in items):
+                return _INVALID
+            return items if isinstance(lit, n.LitList) else tuple(items)
+        if isinstance(lit, n.LitDict):
+            out = {}
+            for k, v in lit.pairs:
+                key, value = self.literal(k), self.literal(v)
+                if key is _INVALID or value is _INVALID:
+                    return _INVALID
+                if not isinstance(key, (str, int, float, bool, type(None))):
+                    self.d.add("SEG204", "a dict key must be a string, number, bool or None", k.span)
+                    return _INVALID
+                out[key] = value
+            return out
+        if isinstance(lit, n.LitDictCall):
+            out = {}
+            for name, v in lit.kwargs:
+                value = self.literal(v)
+                if value is _INVALID:
+                    return _INVALID
+                out[name] = value
+            return out
+        self.d.add("SEG900", "unknown literal", getattr(lit, "span", None))
+        return _INVALID
+
+
+RESERVED_KEYS = {
+    "_base_": "use `base`", "custom_imports": "use `imports`", "load_from": "use `load_from`",
+    "work_dir": "use `work_dir` or `segal run --work-dir`", "active_learning": "use `sample`, `heuristic`, "
+    "`visualize`, `reset_each_round`", "workflow": "use `schedule`", "runner": "use `runner` and `schedule`",
+    "log_config": "use `log`", "evaluation": "use `evaluation every N epochs`",
+    "checkpoint_config": "use `checkpoint every N epochs`", "mask_dir": "use `runner { mask_dir … }`",
+    "mae_viz_dir": "use `runner multitask { mae_viz_dir … }`", "mae_warmup_epochs": "use `warmup N` in the schedule",
+    "seed": "use `seed`", "deterministic": "use `deterministic`", "source_free": "use `source_free`",
+    "scale_size": "use `pool { resolution WxH }`", "segal_meta": "written by the compiler",
+    "multitask_validation_iter": "use `runner multitask { validation_interval N }`",
+    "mae_val_iter": "use `runner multitask { mae_val_interval N }`",
+}
+
+
+# ---------------------------------------------------------------------------------------------------
+_RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
+
+
+def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics, prefix: tuple = ()) -> None:
+    for e in err.errors(include_url=False):
+        loc = (*prefix, *e["loc"])
+        # Unions report one error per member (`value.int`, `value.float`); report the first only.
+        shown = ".".join(str(p) for p in loc if not isinstance(p, int) and p not in ("int", "float", "tuple[int, int]"))
+        key = shown or "value"
+        span = spans(loc)
+        kind = e["type"]
+        msg = e["msg"][0].lower() + e["msg"][1:]
+        if kind == "missing":
+            parent = loc[:-1]
+            where = ".".join(str(p) for p in parent) or "the experiment"
+            diags.add("SEG203", f"`{loc[-1]}` is missing in `{where}`", spans.key(parent), help=f"add `{loc[-1]}`")
+        elif kind == "literal_error":
+            value = e.get("input")
+            expected = e.get("ctx", {}).get("expected", "")
+            choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
+            hint = did_you_mean(str(value), choices)
+            diags.add("SEG206", f"`{value}` is not a valid {key.split('.')[-1]}", span, label=hint or "unknown",
+                      help=f"use one of {_choices(choices)}")
+        elif loc[:2] == ("sample", "threshold") and kind in _RANGE_TYPES:
+            diags.add("SEG405", f"threshold must be in (0, 100]: {msg}", span,
+                      help="omit `threshold` for strict top-k; `threshold top 100%` means a random pick")
+        elif kind in _RANGE_TYPES:
+            diags.add("SEG205", f"`{key}`: {msg}", span, label=f"got {e.get('input')!r}"[:60])
+        else:
+            got = e.get("input")
+            diags.add("SEG204", f"`{key}`: {msg}", span, label=f"got {got!r}"[:60])
+
+
+def _dedupe_union(err: ValidationError) -> ValidationError:
+    return err
+
+
+def validate(exp: n.Experiment, diags: Diagnostics) -> Validated | None:
+    """Read, type-check and cross-check one experiment. Returns None when it has errors."""
+    spans = SpanIndex()
+    reader = _ExperimentReader(diags, spans)
+    reader.failed = set()
+    raw, _ = reader.read(exp)
+    start = len(diags)
+    raw = {k: v for k, v in raw.items() if v is not _INVALID}
+    for key in list(raw):
+        if isinstance(raw[key], dict):
+            raw[key] = {k: v for k, v in raw[key].items() if v is not _INVALID}
+    # Skip keys whose reading already failed; pydantic would only add "missing" noise for them.
+    if "sample" in reader.failed or "sample" not in raw:
+        raw.setdefault("sample", None)
+    try:
+        model = m.Experiment.model_validate(_drop_none_required(raw, reader.failed))
+    except ValidationError as err:
+        _report_pydantic(_filter_union_noise(err), spans, diags)
+        model = None
+    if model is not None:
+        _check_heuristic(model, spans, diags)
+        _check_cross_fields(model, spans, diags)
+    if diags.has_errors or len(diags) > start and any(d.severity is Severity.ERROR for d in diags.items[start:]):
+        return None
+    return Validated(model, spans) if model is not None else None
+
+
+def _drop_none_required(raw: dict, failed: set) -> dict:
+    # A failed `sample`/`heuristic`/`runner` reading was already reported: validate the rest without it
+    # by substituting nothing (pydantic then reports only *other* problems).
+    if raw.get("sample") is None:
+        raw.pop("sample", None)
+    return raw
+
+
+def _filter_union_noise(err: ValidationError) -> ValidationError:
+    return err
+
+
+def _check_heuristic(model: m.Experiment, spans: SpanIndex, diags: Diagnostics) -> None:
+    h = model.heuristic
+    params_model = m.HEURISTIC_PARAMS[h.name]
+    allowed = set(params_model.model_fields)
+    for key in h.params:
+        if key not in allowed:
+            takers = [name for name, pm in m.HEURISTIC_PARAMS.items() if key in pm.model_fields]
+            span = spans.key(("heuristic", "params", key))
+            if takers:
+                diags.add("SEG208", f"`{h.name}` takes no parameter `{key}`", span, label="not a parameter here",
+                          help=f"`{key}` is a parameter of {_choices(takers)}"
+                          + (f"; `{h.name}` takes {_choices(allowed)}" if allowed else f"; `{h.name}` takes none"))
+            else:
+                hint = did_you_mean(key, allowed)
+                diags.add("SEG201", f"unknown parameter `{key}` of `{h.name}`", span, label=hint or "unknown",
+                          help=f"`{h.name}` takes {_choices(allowed)}" if allowed else f"`{h.name}` takes no parameters")
+    known = {k: v for k, v in h.params.items() if k in allowed}
+    try:
+        params_model.model_validate(known)
+    except ValidationError as err:
+        _report_pydantic(err, spans, diags, prefix=("heuristic", "params"))
+
+
+def _check_cross_fields(model: m.Experiment, spans: SpanIndex, diags: Diagnostics) -> None:
+    s, runner, h = model.sample, model.runner, model.heuristic
+    if runner.kind == "multitask" and s.mode == "image":
+        diags.add("SEG209", "the multitask runner cannot sample whole images", spans(("sample", "mode")),
+                  notes=((spans(("runner", "kind")), "multitask runner chosen here"),),
+                  help="use `sample pixel` or `sample region`, or `runner active`")
+    if runner.kind == "active":
+        for key in ("mae_viz_dir", "validation_interval", "mae_val_interval"):
+            if getattr(runner, key) is not None:
+                diags.add("SEG210", f"`{key}` is read only by the multitask runner", spans.key(("runner", key)),
+                          help="remove it, or use `runner multitask`")
+        if h.name == "mps":
+            diags.add("SEG210", "the `mps` heuristic needs the multitask runner (its MAE decoder)",
+                      spans(("heuristic", "name")), help="use `runner multitask`, or another heuristic")
+    if h.name == "entropy" and "prop" in h.params and s.mode != "pixel":
+        diags.add("SEG208", "entropy's `prop` applies to pixel sampling only", spans.key(("heuristic", "params", "prop")),
+                  help="remove `prop`")
+    # Units must fit the mode; counts must be whole and positive.
+    units_of = {"image": ("images",), "pixel": ("px", "px/img", "%/img", "%"),
+                "region": ("px", "px/img", "%/img", "%", "regions", "regions/img")}
+    for key in ("initial", "budget"):
+        amount = getattr(s, key)
+        if amount is None or amount.unit is None:
+            continue
+        span = spans(("sample", key))
+        if amount.unit not in units_of[s.mode]:
+            diags.add("SEG402", f"`{_unit_text(amount.unit)}` cannot be used with `sample {s.mode}`", span,
+                      label="wrong unit", help=f"`sample {s.mode}` counts in "
+                      + ", ".join(f"`{_unit_text(u)}`" for u in units_of[s.mode]))
+            continue
+        if amount.unit in ("px", "px/img", "images", "regions", "regions/img") and not float(amount.value).is_integer():
+            diags.add("SEG408", f"`{amount.value}` {_unit_text(amount.unit)} is not a whole number", span)
+        elif key == "budget" and amount.value <= 0:
+            diags.add("SEG401", "the budget per round must be positive", span, label="buys nothing",
+                      help="each query must buy at least one label")
+        elif key == "initial" and amount.value < 0:
+            diags.add("SEG205", "the initial labels cannot be negative", span)
+        elif amount.unit in ("%/img", "%") and amount.value > 100:
+            code = "SEG410" if key == "initial" else "SEG403"
+            diags.add(code, f"`{amount.value}%` is more than the whole image", span, help="use at most 100%")
+    if s.mode == "region" and not s.evenly:
+        diags.add("SEG407", "region sampling allocates regions per image", spans(("sample", "evenly")),
+                  help="remove `evenly false`")
+    if s.ignore_index != 255:
+        diags.add("SEG409", f"ignore_index `{s.ignore_index}` differs from mmseg's padding value 255",
+                  spans(("sample", "ignore_index")), help="use 255 unless every pipeline pads with this value")
+
+
+def _unit_text(unit: str) -> str:
+    return {"%/img": "% per image", "px/img": "px per image", "regions/img": "regions per image"}.get(unit, unit)
