@@ -13,8 +13,8 @@ Ties in scores are broken towards the lower (image index, flat pixel index), als
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +39,8 @@ def _as_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def _prepare(scores: Any, labelled: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Flat float64 scores (NaN -> -inf: never preferred, still selectable) and the flat labelled mask."""
+def _prepare(scores: Any, labelled: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Flat float64 scores (NaN -> -inf: never preferred, still selectable), flat labelled mask, (H, W)."""
     s = _as_numpy(scores)
     lab = _as_numpy(labelled)
     if s.ndim != 2:
@@ -49,7 +49,7 @@ def _prepare(scores: Any, labelled: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"labelled mask {lab.shape} does not match scores {s.shape}")
     flat = s.astype(np.float64).ravel()
     flat[np.isnan(flat)] = -np.inf
-    return flat, lab.astype(bool, copy=False).ravel()
+    return flat, lab.astype(bool, copy=False).ravel(), (int(s.shape[0]), int(s.shape[1]))
 
 
 def _check_quota(quota: Any, what: str = "quota") -> int:
@@ -143,7 +143,7 @@ def select_pixels(
     (the config's `entropy_prop`): int(p·quota) top pixels, the rest uniform among the remaining
     unlabelled ones (the reference's random part could re-pick labelled pixels).
     """
-    flat, lab = _prepare(scores, labelled)
+    flat, lab, shape = _prepare(scores, labelled)
     t = _check_threshold(threshold_pct)
     unl = np.flatnonzero(~lab)
     k = min(_check_quota(quota), unl.size)
@@ -165,7 +165,7 @@ def select_pixels(
     else:
         pool = unl[top_k(flat[unl], _pool_size(t, flat.size, k, unl.size))]
         out[pool[rng.choice(pool.size, size=k, replace=False)]] = True
-    return out.reshape(np.shape(_as_numpy(scores)))
+    return out.reshape(shape)
 
 
 # --------------------------------------------------------------------------- regions
@@ -188,8 +188,7 @@ def select_regions(
     squares that do not touch this query's earlier squares; if the image runs out of such centres,
     later passes allow overlap (never double-counting) and, with a threshold, widen to all centres.
     """
-    flat, lab = _prepare(scores, labelled)
-    h, w = np.shape(_as_numpy(scores))
+    flat, lab, (h, w) = _prepare(scores, labelled)
     r = _check_quota(radius, "radius")
     t = _check_threshold(threshold_pct)
     if t is not None and rng is None:
@@ -323,8 +322,7 @@ def select_global(
         index = _check_quota(index, "image index")
         if index in shapes:
             raise ValueError(f"image index {index} appears twice in the pool")
-        flat, lab = _prepare(scores, labelled)
-        shapes[index] = np.shape(_as_numpy(scores))
+        flat, lab, shapes[index] = _prepare(scores, labelled)
         unl = np.flatnonzero(~lab)
         cand = unl[top_k(flat[unl], keep)]
         s = np.concatenate([best_s, flat[cand]])
