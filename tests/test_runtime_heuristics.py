@@ -101,7 +101,9 @@ def _naive_ripu(probs, k, use_entropy, categories):
     return out
 
 
-@pytest.mark.parametrize("k,use_entropy,categories", [(1, True, None), (2, False, None), (1, True, 19), (0, True, None)])
+@pytest.mark.parametrize(
+    "k,use_entropy,categories", [(1, True, None), (2, False, None), (1, True, 19), (0, True, None), (6, True, 7)]
+)
 def test_ripu_matches_naive_loop_batch_gt_1(k, use_entropy, categories):
     g = torch.Generator().manual_seed(0)
     # few classes and a smooth-ish field so windows are neither all pure nor all mixed
