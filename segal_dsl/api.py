@@ -54,14 +54,15 @@ def analyse(source: Source, *, compile_to: str | None = None, emit_config: bool 
 def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str | None, emit_config: bool) -> None:
     from segal_dsl.build import build
     from segal_dsl.parse import parse
-    from segal_dsl.plan import expand
+    from segal_dsl.plan import check_schedule, expand
     from segal_dsl.validate import validate
 
     tree = parse(source, diags)
     if tree is None:
         return
     validated = validate(build(tree, source), diags)
-    if validated is None:
+    if validated.experiment is None:
+        check_schedule(validated, diags)
         return
     plan = expand(validated, diags)
     if plan is None:

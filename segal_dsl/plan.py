@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from segal_dsl import model as m
 from segal_dsl.diagnostics import Diagnostics
@@ -115,7 +116,7 @@ def flatten(steps: tuple[m.Step, ...], spans: SpanIndex, diags: Diagnostics) -> 
     return out
 
 
-def _check_sequence(flat: list[FlatStep], exp: m.Experiment, spans: SpanIndex, diags: Diagnostics) -> bool:
+def _check_sequence(flat: list[FlatStep], runner_kind: str, spans: SpanIndex, diags: Diagnostics) -> bool:
     """SEG301–SEG305, SEG309. Returns whether the schedule is warm-up only."""
     sched_span = spans(("schedule",))
     warmups = [i for i, s in enumerate(flat) if s.kind == "warmup"]
@@ -123,7 +124,7 @@ def _check_sequence(flat: list[FlatStep], exp: m.Experiment, spans: SpanIndex, d
         if i != 0:
             diags.add("SEG309", "`warmup` must be the first step of the schedule", flat[i].span,
                       help="move `warmup N` to the front")
-        elif exp.runner.kind != "multitask":
+        elif runner_kind != "multitask":
             diags.add("SEG309", "`warmup` (MAE reconstruction) needs `runner multitask`", flat[i].span,
                       help="use `runner multitask`, or remove the warm-up")
     body = [s for s in flat if s.kind != "warmup"]
@@ -247,7 +248,7 @@ def expand(validated: Validated, diags: Diagnostics) -> Plan | None:
     exp, spans = validated.experiment, validated.spans
     start = len(diags.items)
     flat = flatten(exp.schedule.steps, spans, diags)
-    warmup_only = _check_sequence(flat, exp, spans, diags)
+    warmup_only = _check_sequence(flat, exp.runner.kind, spans, diags)
     warmup = flat[0].length if flat and flat[0].kind == "warmup" else 0
     body = [s for s in flat if s.kind != "warmup"]
     initial = _budget(exp.sample.initial, exp)
@@ -265,3 +266,20 @@ def expand(validated: Validated, diags: Diagnostics) -> Plan | None:
     if any(d.severity.value == "error" for d in diags.items[start:]):
         return None
     return Plan(exp, exp.schedule.unit, warmup, warmup_only, rounds, initial, spans)
+
+
+def check_schedule(validated: Validated, diags: Diagnostics) -> None:
+    """The schedule rules alone, for a file whose other sections have errors (all errors in one run)."""
+    schedule = validated.sections.get("schedule")
+    if schedule is None:
+        return
+    sections, spans = validated.sections, validated.spans
+    runner = sections.get("runner", m.Runner())
+    flat = flatten(schedule.steps, spans, diags)
+    if _check_sequence(flat, runner.kind, spans, diags) or "sample" not in sections:
+        return
+    # Budget-vs-pool rules need only the sample and pool sections.
+    partial = SimpleNamespace(sample=sections["sample"], pool=sections.get("pool", m.Pool()))
+    queries = sum(q for _, q in _rounds([s for s in flat if s.kind != "warmup"]))
+    initial, budget = _budget(partial.sample.initial, partial), _budget(partial.sample.budget, partial)
+    _check_pool(partial, initial, budget, queries, spans, diags)

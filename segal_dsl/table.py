@@ -24,7 +24,7 @@ def _fmt_px(b: Budget | None, plan: Plan) -> tuple[str, str]:
     return per, total
 
 
-def render_plan(plan: Plan, colour: bool = False, width: int = 110) -> str:
+def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
     from rich.console import Console
     from rich.table import Table
 
@@ -47,8 +47,8 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 110) -> str:
     console.print(f"initial labels: {per} per image, {total}" if s.mode != "image" else f"initial labels: {total}")
     table = Table(show_lines=False, header_style="bold" if colour else None, box=None, pad_edge=False)
     for col, justify in (("round", "right"), (f"train ({unit})", "right"), ("at", "right"), ("query", "center"),
-                         ("budget / image", "right"), ("budget total", "right"),
-                         ("labels held / image", "right"), ("labels held", "right"), ("reset", "center")):
+                         ("buys / image", "right"), ("buys in total", "right"),
+                         ("holds / image", "right"), ("holds in total", "right"), ("reset", "center")):
         table.add_column(col, justify=justify, no_wrap=True)
     if plan.warmup:
         table.add_row("0", str(plan.warmup), f"0→{plan.warmup}", "—", "—", "—", "—", "—", "—")

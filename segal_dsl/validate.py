@@ -11,7 +11,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pydantic import ValidationError
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from segal_dsl import model as m
 from segal_dsl import nodes as n
@@ -41,8 +44,9 @@ class SpanIndex:
 
 @dataclass
 class Validated:
-    experiment: m.Experiment
+    experiment: m.Experiment | None  # None when the file has errors
     spans: SpanIndex
+    sections: dict[str, Any] = field(default_factory=dict)  # every section that validated on its own
 
 
 def did_you_mean(word: str, choices) -> str | None:
@@ -316,8 +320,8 @@ class _ExperimentReader(_Reader):
                     modes = [k for k, v in per_mode.items() if item.key in v]
                     self.d.add("SEG201", f"`{item.key}` is not a setting of `sample {mode}`", item.key_span,
                                help=f"it applies to `sample {'`/`sample '.join(modes)}`")
-        out = self.block(setting, loc, {k: v for k, v in keys.items() if k in allowed}
-                         if mode in per_mode else keys, f"`sample {mode}`")
+        out = self.block(setting, loc, keys, f"`sample {mode}`")
+        out = {k: v for k, v in out.items() if k in allowed}
         if setting.block is not None and "budget" not in out and not any(
                 isinstance(i, n.Setting) and i.key == "budget" for i in setting.block.items):
             self.d.add("SEG203", f"`sample {mode}` has no `budget`", setting.key_span,
@@ -606,6 +610,7 @@ RESERVED_KEYS = {
 
 
 # ---------------------------------------------------------------------------------------------------
+_NOUNS = {("heuristic", "name"): "heuristic", ("runner", "kind"): "runner kind", ("sample", "mode"): "sample mode"}
 _RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
 
 
@@ -627,7 +632,8 @@ def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics,
             expected = e.get("ctx", {}).get("expected", "")
             choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
             hint = did_you_mean(str(value), choices)
-            diags.add("SEG206", f"`{value}` is not a valid {key.split('.')[-1]}", span, label=hint or "unknown",
+            noun = _NOUNS.get(tuple(loc), key.split(".")[-1])
+            diags.add("SEG206", f"`{value}` is not a valid {noun}", span, label=hint or "unknown",
                       help=f"use one of {_choices(choices)}")
         elif loc[:2] == ("sample", "threshold") and kind in _RANGE_TYPES:
             diags.add("SEG405", f"threshold must be in (0, 100]: {msg}", span,
@@ -639,51 +645,60 @@ def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics,
             diags.add("SEG204", f"`{key}`: {msg}", span, label=f"got {got!r}"[:60])
 
 
-def _dedupe_union(err: ValidationError) -> ValidationError:
-    return err
+SECTIONS: dict[str, type] = {
+    "runner": m.Runner, "sample": m.Sample, "heuristic": m.Heuristic, "visualize": m.Visualize, "pool": m.Pool,
+    "log": m.Log, "evaluation": m.Evaluation, "checkpoint": m.Checkpoint, "schedule": m.Schedule,
+}
 
 
-def validate(exp: n.Experiment, diags: Diagnostics) -> Validated | None:
-    """Read, type-check and cross-check one experiment. Returns None when it has errors."""
+@lru_cache(maxsize=None)
+def _field_adapter(name: str) -> TypeAdapter:
+    info = m.Experiment.model_fields[name]
+    annotation = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    return TypeAdapter(annotation, config=ConfigDict(strict=True))
+
+
+def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
+    """Read, type-check and cross-check one experiment.
+
+    Each section is validated on its own so that one bad section does not hide the checks of the
+    others; `Validated.experiment` is set only when the whole file is clean of errors.
+    """
     spans = SpanIndex()
     reader = _ExperimentReader(diags, spans)
     reader.failed = set()
+    start = len(diags.items)
     raw, _ = reader.read(exp)
-    start = len(diags)
     raw = {k: v for k, v in raw.items() if v is not _INVALID}
-    for key in list(raw):
-        if isinstance(raw[key], dict):
-            raw[key] = {k: v for k, v in raw[key].items() if v is not _INVALID}
-    # Skip keys whose reading already failed; pydantic would only add "missing" noise for them.
-    if "sample" in reader.failed or "sample" not in raw:
-        raw.setdefault("sample", None)
-    try:
-        model = m.Experiment.model_validate(_drop_none_required(raw, reader.failed))
-    except ValidationError as err:
-        _report_pydantic(_filter_union_noise(err), spans, diags)
-        model = None
-    if model is not None:
-        _check_heuristic(model, spans, diags)
-        _check_cross_fields(model, spans, diags)
-    if diags.has_errors or len(diags) > start and any(d.severity is Severity.ERROR for d in diags.items[start:]):
-        return None
-    return Validated(model, spans) if model is not None else None
+    sections: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in SECTIONS:
+            if isinstance(value, dict):
+                value = {k: v for k, v in value.items() if v is not _INVALID}
+            try:
+                sections[key] = SECTIONS[key].model_validate(value)
+            except ValidationError as err:
+                _report_pydantic(err, spans, diags, prefix=(key,))
+        elif key in ("name", "overrides"):
+            sections[key] = value
+        else:
+            try:
+                sections[key] = _field_adapter(key).validate_python(value)
+            except ValidationError as err:
+                _report_pydantic(err, spans, diags, prefix=(key,))
+    if "heuristic" in sections:
+        _check_heuristic(sections["heuristic"], spans, diags)
+    _check_cross_fields(sections, spans, diags)
+    model = None
+    if not any(d.severity is Severity.ERROR for d in diags.items[start:]):
+        try:
+            model = m.Experiment.model_validate(sections)
+        except ValidationError as err:  # only "missing" can be left, and that was reported by the reader
+            _report_pydantic(err, spans, diags)
+    return Validated(model, spans, sections)
 
 
-def _drop_none_required(raw: dict, failed: set) -> dict:
-    # A failed `sample`/`heuristic`/`runner` reading was already reported: validate the rest without it
-    # by substituting nothing (pydantic then reports only *other* problems).
-    if raw.get("sample") is None:
-        raw.pop("sample", None)
-    return raw
-
-
-def _filter_union_noise(err: ValidationError) -> ValidationError:
-    return err
-
-
-def _check_heuristic(model: m.Experiment, spans: SpanIndex, diags: Diagnostics) -> None:
-    h = model.heuristic
+def _check_heuristic(h: m.Heuristic, spans: SpanIndex, diags: Diagnostics) -> None:
     params_model = m.HEURISTIC_PARAMS[h.name]
     allowed = set(params_model.model_fields)
     for key in h.params:
@@ -705,23 +720,25 @@ def _check_heuristic(model: m.Experiment, spans: SpanIndex, diags: Diagnostics) 
         _report_pydantic(err, spans, diags, prefix=("heuristic", "params"))
 
 
-def _check_cross_fields(model: m.Experiment, spans: SpanIndex, diags: Diagnostics) -> None:
-    s, runner, h = model.sample, model.runner, model.heuristic
-    if runner.kind == "multitask" and s.mode == "image":
-        diags.add("SEG209", "the multitask runner cannot sample whole images", spans(("sample", "mode")),
-                  notes=((spans(("runner", "kind")), "multitask runner chosen here"),),
-                  help="use `sample pixel` or `sample region`, or `runner active`")
+def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) -> None:
+    runner = sections.get("runner", m.Runner())
+    s, h = sections.get("sample"), sections.get("heuristic")
+    if h is not None and s is not None:
+        _check_heuristic_mode(h, s, spans, diags)
+    if runner.kind == "active" and h is not None and h.name == "mps":
+        diags.add("SEG210", "the `mps` heuristic needs the multitask runner (its MAE decoder)",
+                  spans(("heuristic", "name")), help="use `runner multitask`, or another heuristic")
     if runner.kind == "active":
         for key in ("mae_viz_dir", "validation_interval", "mae_val_interval"):
             if getattr(runner, key) is not None:
                 diags.add("SEG210", f"`{key}` is read only by the multitask runner", spans.key(("runner", key)),
                           help="remove it, or use `runner multitask`")
-        if h.name == "mps":
-            diags.add("SEG210", "the `mps` heuristic needs the multitask runner (its MAE decoder)",
-                      spans(("heuristic", "name")), help="use `runner multitask`, or another heuristic")
-    if h.name == "entropy" and "prop" in h.params and s.mode != "pixel":
-        diags.add("SEG208", "entropy's `prop` applies to pixel sampling only", spans.key(("heuristic", "params", "prop")),
-                  help="remove `prop`")
+    if s is None:
+        return
+    if runner.kind == "multitask" and s.mode == "image":
+        diags.add("SEG209", "the multitask runner cannot sample whole images", spans(("sample", "mode")),
+                  notes=((spans(("runner", "kind")), "multitask runner chosen here"),),
+                  help="use `sample pixel` or `sample region`, or `runner active`")
     # Units must fit the mode; counts must be whole and positive.
     units_of = {"image": ("images",), "pixel": ("px", "px/img", "%/img", "%"),
                 "region": ("px", "px/img", "%/img", "%", "regions", "regions/img")}
@@ -751,6 +768,12 @@ def _check_cross_fields(model: m.Experiment, spans: SpanIndex, diags: Diagnostic
     if s.ignore_index != 255:
         diags.add("SEG409", f"ignore_index `{s.ignore_index}` differs from mmseg's padding value 255",
                   spans(("sample", "ignore_index")), help="use 255 unless every pipeline pads with this value")
+
+
+def _check_heuristic_mode(h: m.Heuristic, s: m.Sample, spans: SpanIndex, diags: Diagnostics) -> None:
+    if h.name == "entropy" and "prop" in h.params and s.mode != "pixel":
+        diags.add("SEG208", "entropy's `prop` applies to pixel sampling only",
+                  spans.key(("heuristic", "params", "prop")), help="remove `prop`")
 
 
 def _unit_text(unit: str) -> str:

@@ -1,0 +1,113 @@
+"""`WandbLoggerHookWithVal`: mmcv's W&B hook + validation metrics, a monotonic step and AL metrics.
+
+Reference §8 only added a `global_step` field and logged val metrics at iter+1 with commit=False;
+with reset_each_round the step went backwards (W&B drops such points) and no AL metric was logged.
+Here every row carries `global_step` = the runner's global iteration (never reset) and W&B plots
+against it via define_metric, so train/val rows never collide on a step; after each round an `al/*`
+row records round, labelled pixels/images and mIoU. The run config holds the .seg source and plan.
+"""
+
+from __future__ import annotations
+
+import json
+import netrc
+import os
+import os.path as osp
+from typing import Any
+
+from mmcv.runner import HOOKS
+from mmcv.runner.dist_utils import master_only
+from mmcv.runner.hooks.logger.wandb import WandbLoggerHook
+
+
+def _has_wandb_login() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def _read(path: str | None) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, TypeError):
+        return None
+
+
+def run_config(runner) -> dict[str, Any]:
+    """What the W&B run config records: the compiled config, the .seg source text and the plan."""
+    data = getattr(runner, "data", None)
+    cfg = getattr(data, "cfg", None)
+    if cfg is None:
+        return {}
+    meta = dict(cfg.get("segal_meta") or {})
+    out: dict[str, Any] = {"segal": meta, "mmseg_config": cfg.pretty_text if hasattr(cfg, "pretty_text") else None}
+    src = meta.get("source")
+    seg_copy = osp.join(runner.work_dir, "experiment.seg")
+    out["seg_source"] = _read(seg_copy) or _read(src)
+    filename = getattr(cfg, "filename", None) or ""
+    for cand in (osp.splitext(filename)[0] + ".plan.json", filename + ".plan.json"):
+        text = _read(cand)
+        if text:
+            try:
+                out["plan"] = json.loads(text)
+            except json.JSONDecodeError:
+                out["plan"] = text
+            break
+    out["seed"] = getattr(data, "seed", None)
+    return out
+
+
+@HOOKS.register_module()
+class WandbLoggerHookWithVal(WandbLoggerHook):
+    """Drop-in for WandbLoggerHook in `log_config.hooks`; works offline with no account."""
+
+    def __init__(self, *args, log_artifact: bool = False, **kwargs):
+        # log_artifact defaults off: uploading work-dir files is slow and rarely wanted per run
+        super().__init__(*args, log_artifact=log_artifact, **kwargs)
+
+    @master_only
+    def before_run(self, runner) -> None:
+        init = dict(self.init_kwargs or {})
+        if not os.environ.get("WANDB_MODE") and "mode" not in init and not _has_wandb_login():
+            init["mode"] = "offline"  # never block on a login prompt
+            runner.logger.info("wandb: no login found, logging offline (sync later with `wandb sync`)")
+        if not os.environ.get("WANDB_DIR"):
+            init.setdefault("dir", runner.work_dir)
+        config = dict(init.get("config") or {})
+        config.update(run_config(runner))
+        init["config"] = config
+        self.init_kwargs = init
+        super().before_run(runner)
+        self.wandb.define_metric("global_step")
+        self.wandb.define_metric("*", step_metric="global_step")
+
+    def _step(self, runner) -> int:
+        return int(getattr(runner, "global_iter", runner.iter))
+
+    @master_only
+    def log(self, runner) -> None:
+        tags = self.get_loggable_tags(runner)
+        if tags:
+            tags["global_step"] = self._step(runner)
+            self.wandb.log(tags, commit=self.commit)
+
+    @master_only
+    def log_al(self, runner, entry: dict) -> None:
+        """One row per round: `al/round`, `al/labelled`, `al/labelled_images`, `al/mIoU`, planned."""
+        row = {f"al/{k}": v for k, v in entry.items() if k in
+               ("round", "planned", "labelled", "labelled_images", "added", "mIoU", "mAcc", "aAcc")}
+        row["global_step"] = self._step(runner)
+        self.wandb.log(row, commit=True)
+        for k, v in row.items():
+            self.wandb.run.summary[k] = v
+
+    @master_only
+    def after_run(self, runner) -> None:
+        if self.log_artifact and hasattr(self.wandb, "join"):
+            super().after_run(runner)  # uploads the artifact, then join()
+        else:
+            self.wandb.finish()  # newer wandb dropped wandb.join, which mmcv's hook calls

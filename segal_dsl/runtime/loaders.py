@@ -1,0 +1,107 @@
+"""Data loaders for the AL loop: seeded per-epoch shuffling, pool sharding, CPU-safe defaults.
+
+Reference §5b: no DistSamplerSeedHook, so every DDP epoch (and every rebuilt loader) replayed one
+shuffle order. Here every train sampler is re-seeded with (seed, global epoch) before each epoch,
+with or without DDP, which also makes a resumed run replay exactly the order it would have had.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import partial
+
+import numpy as np
+import torch
+from mmcv.parallel import collate
+from mmcv.runner import get_dist_info
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+class EpochSeededSampler(Sampler):
+    """Shuffles indices[rank::world] (padded to equal length) with torch.Generator(seed, epoch)."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True):
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+        self.rank, self.world = get_dist_info()
+        self.per_rank = -(-n // self.world) if n else 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+        else:
+            order = list(range(self.n))
+        order += order[: self.per_rank * self.world - self.n]  # equal shards: DDP steps stay in lockstep
+        return iter(order[self.rank :: self.world])
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+
+def _worker_init(worker_id: int) -> None:
+    # torch gives each worker base_seed + id, with base_seed drawn from the (seeded) main process at
+    # every iter(loader); mmseg's worker_init_fn reseeded identically every epoch.
+    s = torch.initial_seed() % 2**32
+    np.random.seed(s)
+    random.seed(s)
+
+
+def train_loader(dataset: Dataset, loader_cfg: dict, seed: int) -> DataLoader:
+    """Shuffled train loader; drop_last as mmseg, unless the set is smaller than one batch."""
+    spg = int(loader_cfg.get("samples_per_gpu", 1))
+    workers = int(loader_cfg.get("workers_per_gpu", 0))
+    sampler = EpochSeededSampler(len(dataset), seed)
+    return DataLoader(
+        dataset,
+        batch_size=spg,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=partial(collate, samples_per_gpu=spg),
+        pin_memory=bool(loader_cfg.get("pin_memory", False)),
+        drop_last=len(sampler) >= spg,
+        # runtime-stack.md trap: persistent workers with 0 workers is an error in torch
+        persistent_workers=workers > 0 and bool(loader_cfg.get("persistent_workers", True)),
+        worker_init_fn=_worker_init if workers > 0 else None,
+    )
+
+
+def iters_per_epoch(n: int, spg: int) -> int:
+    """Length of `train_loader` over n images on this world size (without building it)."""
+    _, world = get_dist_info()
+    per_rank = -(-n // world) if n else 0
+    if per_rank >= spg:
+        return per_rank // spg
+    return 1 if per_rank else 0
+
+
+class IndexedDataset(Dataset):
+    """Items of `base` at `indices`, each tagged with its pool index (for query sharding)."""
+
+    def __init__(self, base, indices):
+        self.base, self.indices = base, list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int):
+        item = self.base[self.indices[k]]
+        item["pool_index"] = self.indices[k]
+        return item
+
+
+def shard_loader(dataset, indices, loader_cfg: dict) -> DataLoader:
+    """Batch-1, in-order loader over this rank's share (indices[rank::world]) of `indices`."""
+    rank, world = get_dist_info()
+    workers = int(loader_cfg.get("workers_per_gpu", 0))
+    return DataLoader(
+        IndexedDataset(dataset, list(indices)[rank::world]),
+        batch_size=1,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=partial(collate, samples_per_gpu=1),
+        pin_memory=False,
+        persistent_workers=False,
+    )

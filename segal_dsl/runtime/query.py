@@ -1,0 +1,226 @@
+"""One query step: posteriors over the pool -> heuristic scores -> seeded selection -> new labels.
+
+Posteriors are the model's `inference(..., rescale=True)` output: logits resized to the image's own
+size, softmax over classes (reference §4 took a *spatial* softmax), under the config's `test_cfg`
+(the reference always ran `whole` inference at `scale_size`, §10). Scores stream image by image; only
+new-label bits (or, in global mode, each rank's top candidates) cross ranks. Every rank applies the
+same gathered result, and rank 0 alone writes; no sleeps (reference §3c step 6).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from mmcv.parallel import scatter
+from mmcv.runner import get_dist_info
+
+from . import budget as budget_mod
+from . import selection as sel
+from .heuristics import get_heuristic, image_scores
+
+
+@dataclass
+class QueryResult:
+    """What one query bought: planned vs added (new labels only), per image for visualisation."""
+
+    round: int
+    planned: int
+    added: int
+    per_image: dict[int, int] = field(default_factory=dict)
+    viz_scores: dict[int, np.ndarray] = field(default_factory=dict)
+    short: list[int] = field(default_factory=list)
+
+
+def _all_gather(obj: Any) -> list[Any]:
+    rank, world = get_dist_info()
+    if world == 1:
+        return [obj]
+    out: list[Any] = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _device_of(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def posteriors(model, data: dict, label_shape: tuple[int, int]) -> torch.Tensor:
+    """Class posteriors (1, C, H, W) at the label resolution for one collated test-pipeline item."""
+    module = getattr(model, "module", model)
+    dev = _device_of(module)
+    data = scatter(data, [dev.index if dev.type == "cuda" else -1])[0]
+    img, metas = data["img"][0], data["img_metas"][0]
+    probs = module.inference(img, metas, rescale=True)  # softmax over classes at ori_shape
+    if tuple(probs.shape[-2:]) != tuple(label_shape):
+        probs = F.interpolate(probs, size=label_shape, mode="bilinear", align_corners=False)
+    return probs
+
+
+def _scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: int, index: int) -> torch.Tensor:
+    fn = get_heuristic(heuristic)
+    if heuristic == "random":
+        g = torch.Generator().manual_seed(int(sel.rng_for(seed, rnd, index).integers(2**62)))
+        return fn(probs, generator=g)
+    return fn(probs, **params)
+
+
+class _TopCandidates:
+    """A rank's running top-`keep` (score, image, pixel) entries, for global selection under DDP."""
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.s = np.empty(0, np.float64)
+        self.i = np.empty(0, np.int64)
+        self.p = np.empty(0, np.int64)
+
+    def add(self, index: int, scores: np.ndarray, labelled: np.ndarray) -> None:
+        flat = scores.astype(np.float64).ravel()
+        unl = np.flatnonzero(~labelled.ravel())
+        cand = unl[sel.top_k(flat[unl], self.keep)]
+        s = np.concatenate([self.s, flat[cand]])
+        i = np.concatenate([self.i, np.full(cand.size, index, np.int64)])
+        p = np.concatenate([self.p, cand])
+        if s.size > self.keep:  # exact: keep more only on ties, which select_global resolves
+            cut = np.partition(s, s.size - self.keep)[s.size - self.keep]
+            m = s >= cut
+            s, i, p = s[m], i[m], p[m]
+        self.s, self.i, self.p = s, i, p
+
+
+def _global_items(parts: list[tuple], labels, shapes: dict[int, tuple[int, int]]):
+    """Rebuild per-image sparse score maps (-inf elsewhere) from the gathered candidates.
+
+    Exact: a pixel outside its rank's top-`keep` cannot be in the pool-wide top-`keep`.
+    """
+    s = np.concatenate([p[0] for p in parts])
+    i = np.concatenate([p[1] for p in parts])
+    px = np.concatenate([p[2] for p in parts])
+    for index in sorted(shapes):
+        m = i == index
+        dense = np.full(shapes[index][0] * shapes[index][1], -np.inf)
+        dense[px[m]] = s[m]
+        yield index, dense.reshape(shapes[index]), labels.mask(index)
+
+
+def run_query(runner, rnd: int, loader, labels, al: dict, mode: str, seed: int,
+              viz_indices: set[int], progress=None) -> QueryResult:
+    """Score the pool shard of this rank, select, gather, and apply new labels on every rank.
+
+    `rnd` is the 1-based query number (rng streams: rng_for(seed, rnd, image)). The caller saves
+    `labels` (rank 0) and barriers afterwards.
+    """
+    settings = al["settings"][mode]
+    heuristic, params = al["heuristic"], dict(al.get("heuristic_cfg") or {})
+    threshold = settings.get("sample_threshold")
+    model = runner.model
+    model.eval()
+    sizes = labels.sizes
+    result = QueryResult(round=rnd, planned=0, added=0)
+    evenly = settings.get("sample_evenly", True)
+    radius = int(settings.get("radius", 1))
+
+    if mode == "image":
+        planned = min(int(settings["budget_per_round"]), len(labels) - labels.total())
+        result.planned = int(settings["budget_per_round"])
+    elif evenly:
+        quotas = budget_mod.per_image_quotas(settings["budget_per_round"], sizes, radius)
+        result.planned = sum(quotas)
+    else:
+        total = budget_mod.total_budget(settings["budget_per_round"], sizes, radius)
+        result.planned = total
+        keep = total if threshold is None else max(math.ceil(threshold / 100 * sum(h * w for h, w in sizes)), total)
+        top = _TopCandidates(keep)
+
+    local_new: dict[int, np.ndarray] = {}   # image -> flat indices of new pixels (evenly mode)
+    local_img: dict[int, float] = {}        # image mode: image -> score
+    for data in loader:
+        index = int(data.pop("pool_index")[0])
+        if mode == "image" and labels.count(index):
+            if progress:
+                progress()
+            continue
+        with torch.no_grad():
+            probs = posteriors(model, data, sizes[index])
+            scores = _scores(probs, heuristic, params, seed, rnd, index)
+        lab = labels.mask(index)
+        if mode == "image":
+            local_img[index] = float(image_scores(scores)[0])
+        else:
+            s = scores[0].float().cpu().numpy()
+            if index in viz_indices:
+                result.viz_scores[index] = s
+            if not evenly:
+                top.add(index, s, lab)
+            else:
+                rng = sel.rng_for(seed, rnd, index)
+                if mode == "region":
+                    new = sel.select_regions(s, lab, quotas[index], radius, threshold, rng)
+                elif settings.get("entropy_prop") is not None and heuristic == "entropy":
+                    new = sel.select_pixels(s, lab, quotas[index], None, rng, top_prop=settings["entropy_prop"])
+                else:
+                    new = sel.select_pixels(s, lab, quotas[index], threshold, rng)
+                local_new[index] = np.flatnonzero(new.ravel()).astype(np.int64)
+        if progress:
+            progress()
+
+    # ---- gather + apply identically on every rank
+    if mode == "image":
+        scores_all = {}
+        for part in _all_gather(local_img):
+            scores_all.update(part)
+        flags = labels.images()
+        vec = np.full(len(labels), -np.inf)
+        for i, v in scores_all.items():
+            vec[i] = v
+        chosen = sel.select_images(vec, flags, planned, sel.rng_for(seed, rnd), threshold)
+        for i in chosen.tolist():
+            result.per_image[i] = labels.add(i, True)
+    elif evenly:
+        for part in _all_gather(local_new):
+            for i, flat in part.items():
+                m = np.zeros(sizes[i][0] * sizes[i][1], bool)
+                m[flat] = True
+                n = labels.add(i, m.reshape(sizes[i]))
+                result.per_image[i] = n
+        result.short = [i for i, q in enumerate(quotas) if result.per_image.get(i, 0) < q]
+    else:
+        parts = _all_gather((top.s, top.i, top.p))
+        shapes = {i: sizes[i] for i in range(len(sizes))}
+        picked = sel.select_global(_global_items(parts, labels, shapes), result.planned, threshold,
+                                   sel.rng_for(seed, rnd), total_pixels=sum(h * w for h, w in sizes))
+        for i in picked:
+            result.per_image[i] = labels.add(i, picked[i])
+    result.added = sum(result.per_image.values())
+    if result.added < result.planned:
+        warnings.warn(f"query {rnd}: only {result.added} new labels were left to buy of the "
+                      f"{result.planned} planned; took all that was left", stacklevel=2)
+    return result
+
+
+def initial_labels(labels, al: dict, mode: str, seed: int) -> int:
+    """Round-0 labels, uniformly at random with the rng_for(seed, 0, …) streams; returns how many."""
+    settings = al["settings"][mode]
+    if mode == "image":
+        k = int(settings.get("initial_pool", 0))
+        return labels.add_images(sel.initial_images(len(labels), k, sel.rng_for(seed, 0)).tolist())
+    radius = int(settings.get("radius", 1))
+    quotas = budget_mod.per_image_quotas(settings.get("initial_label_pixels", 0), labels.sizes, radius)
+    added = 0
+    for i, q in enumerate(quotas):
+        if not q:
+            continue
+        rng = sel.rng_for(seed, 0, i)
+        zeros = np.zeros(labels.sizes[i], bool)
+        if mode == "region":  # random whole regions, not scattered pixels (reference §3b FIXME)
+            new = sel.select_regions(rng.random(labels.sizes[i]), zeros, q, radius, None, None)
+        else:
+            new = sel.random_pixels(zeros, q, rng)
+        added += labels.add(i, new)
+    return added

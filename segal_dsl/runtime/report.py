@@ -1,0 +1,85 @@
+"""The final report in the work dir: report.json, report.csv and learning_curve.png (mIoU vs labels).
+
+One entry per round, written by rank 0 after the run (and rebuilt from progress.json on resume, so a
+resumed run reports every round, not only those after the restart).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os.path as osp
+from typing import Any
+
+from .labels import atomic_write_bytes
+
+FIELDS = ("round", "planned", "labelled", "added", "labelled_images", "mIoU", "mAcc", "aAcc",
+          "global_iter", "global_epoch")
+
+
+def round_entry(r: int, labels, previous: list[dict], global_iter: int, global_epoch: int,
+                metrics: dict[str, float]) -> dict[str, Any]:
+    """The report line of round r, measured after its training: labels it trained on and its scores.
+
+    `planned` and `labelled` are cumulative (pixels, or images in image mode); `added` is what the
+    query before this round bought (round 0: the initial labels).
+    """
+    recs = labels.records
+    rec = recs[r] if r < len(recs) else {"planned": 0, "added": 0}
+    planned = sum(int(x["planned"]) for x in recs[: r + 1])
+    entry: dict[str, Any] = {
+        "round": r,
+        "planned": planned,
+        "labelled": labels.total(),
+        "added": int(rec["added"]),
+        "labelled_images": labels.total() if labels.mode == "image"
+        else sum(1 for i in range(len(labels)) if labels.count(i)),
+        "global_iter": global_iter,
+        "global_epoch": global_epoch,
+    }
+    for k in ("mIoU", "mAcc", "aAcc"):
+        if k in metrics:
+            entry[k] = round(float(metrics[k]), 6)
+    return entry
+
+
+def write(work_dir: str, rounds: list[dict], labels, mode: str) -> None:
+    """report.json + report.csv + learning_curve.png (the plot only when matplotlib is importable)."""
+    unit = "images" if mode == "image" else "pixels"
+    doc = {"sample_mode": mode, "unit": unit, "pool": len(labels), "rounds": rounds,
+           "label_records": labels.records}
+    atomic_write_bytes(osp.join(work_dir, "report.json"),
+                       (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for e in rounds:
+        w.writerow(e)
+    atomic_write_bytes(osp.join(work_dir, "report.csv"), buf.getvalue().encode())
+    curve(osp.join(work_dir, "learning_curve.png"), rounds, unit)
+
+
+def curve(path: str, rounds: list[dict], unit: str) -> None:
+    """mIoU (%) against cumulative labels bought, one point per round."""
+    pts = [(e["labelled"], 100 * e["mIoU"]) for e in rounds if "mIoU" in e]
+    if not pts:
+        return
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.5), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    xs, ys = zip(*pts)
+    ax.plot(xs, ys, marker="o")
+    for (x, y), e in zip(pts, [e for e in rounds if "mIoU" in e]):
+        ax.annotate(f"r{e['round']}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    ax.set_xlabel(f"labelled {unit} (cumulative)")
+    ax.set_ylabel("mIoU (%)")
+    ax.set_title("learning curve")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    canvas.print_png(buf)
+    atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,497 @@
+"""`ActiveLearningRunner`: drives the compiled workflow (train -> query -> label -> retrain) on mmcv.
+
+Input: the model/optimizer/hooks mmcv's `build_runner` wires up, plus an `ALData` bundle from
+`train.py`. Output: trained weights, the label state and `progress.json` in the work dir, and the
+per-round report. Reference defects fixed here are cited inline (segal-reference.md §n).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import os.path as osp
+import random
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from mmcv.runner import RUNNERS, EpochBasedRunner, load_checkpoint, save_checkpoint
+from mmcv.runner.hooks import CheckpointHook, LoggerHook
+
+from . import report, visualize
+from .labels import LabelState
+from .loaders import iters_per_epoch, shard_loader, train_loader
+from .pipelines import LabelMaskedDataset, image_subset, with_source
+from .progress import Progress
+from .query import initial_labels, run_query
+
+STATE_DIR = "al_state"
+
+
+class WorkflowError(ValueError):
+    """The workflow cannot be run; raised before any training (reference §2c failed mid-run)."""
+
+
+@dataclass(frozen=True)
+class Round:
+    index: int
+    train: int
+    query: bool
+
+
+def parse_workflow(workflow: Any, sample_rounds: int | None) -> list[Round]:
+    """Validate the irregular workflow up front: one `(('train', N), ('query', 1))` tuple per round.
+
+    Reference §2c checked each round's shape only when that round started (a missing trailing
+    comma crashed after hours of training) and silently accepted ('query', 2) or 'val' steps.
+    """
+    if not isinstance(workflow, (list, tuple)) or not workflow:
+        raise WorkflowError("workflow must be a non-empty list of rounds")
+    rounds: list[Round] = []
+    for r, rnd in enumerate(workflow):
+        where = f"workflow round {r} {rnd!r}"
+        if not isinstance(rnd, (list, tuple)) or not rnd or not all(
+            isinstance(s, (list, tuple)) and len(s) == 2 for s in rnd
+        ):
+            raise WorkflowError(
+                f"{where}: expected a tuple of (mode, count) steps; a one-step round needs a "
+                "trailing comma: (('train', 14),)"
+            )
+        for mode, n in rnd:
+            if mode not in ("train", "query"):
+                hint = " (periodic validation is the `evaluation` key)" if mode == "val" else ""
+                raise WorkflowError(f"{where}: unknown step {mode!r}{hint}")
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise WorkflowError(f"{where}: ({mode!r}, {n!r}) needs a positive int count")
+        modes = [m for m, _ in rnd]
+        if modes not in (["train"], ["train", "query"]):
+            raise WorkflowError(f"{where}: a round is ('train', N) optionally followed by ('query', 1)")
+        if len(rnd) == 2 and rnd[1][1] != 1:
+            raise WorkflowError(f"{where}: ('query', {rnd[1][1]}) would buy {rnd[1][1]} budgets back to back")
+        rounds.append(Round(r, int(rnd[0][1]), len(rnd) == 2))
+    queries = sum(r.query for r in rounds)
+    if sample_rounds is not None and int(sample_rounds) != queries:
+        raise WorkflowError(f"runner.sample_rounds={sample_rounds} but the workflow has {queries} queries")
+    if rounds[-1].query:
+        warnings.warn("the last round ends with a query: its labels are never trained on", stacklevel=2)
+    return rounds
+
+
+@dataclass
+class ALData:
+    """Everything the loop needs besides the model: datasets, loader settings, seed, flags."""
+
+    cfg: Any
+    train: Any                 # mmseg dataset over the pool images (masked pipeline in pixel/region)
+    query: Any                 # the pool with the test pipeline; its order is the label-state order
+    pool_index: list[int]      # train item -> pool index
+    val: Any = None
+    source: Any = None         # ADA: fully labelled source set
+    seed: int = 0
+    resume: bool = False
+    validate: bool = True
+
+
+def _barrier() -> None:
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _progress_bar(enabled: bool):
+    """A rich progress bar on an interactive rank-0 terminal, else a no-op."""
+    if not (enabled and sys.stderr.isatty()):
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), transient=True)
+
+
+@RUNNERS.register_module()
+class ActiveLearningRunner(EpochBasedRunner):
+    """Runs one train step per round, then that round's query; epochs or iterations per step."""
+
+    def __init__(self, *args, sample_mode: str, sample_rounds: int | None = None,
+                 schedule_unit: str = "epochs", warmup_only=None, max_epochs=None, max_iters=None, **kwargs):
+        if warmup_only is not None:
+            raise ValueError("runner.warmup_only belongs to MultiTaskActiveRunner")
+        if max_epochs is not None or max_iters is not None:
+            # reference §1b: max_epochs was silently overwritten and max_iters raised mid-setup
+            raise ValueError("runner.max_epochs/max_iters are derived from the workflow; remove them")
+        if sample_mode not in ("image", "pixel", "region"):
+            raise ValueError(f"runner.sample_mode must be image, pixel or region, got {sample_mode!r}")
+        if schedule_unit not in ("epochs", "iters"):
+            raise ValueError(f"runner.schedule_unit must be 'epochs' or 'iters', got {schedule_unit!r}")
+        super().__init__(*args, **kwargs)
+        self.sample_mode, self.sample_rounds, self.schedule_unit = sample_mode, sample_rounds, schedule_unit
+        self.by_iters = schedule_unit == "iters"
+        self.global_epoch = 0
+        self.global_iter = 0
+        self.round = 0
+        self.labels: LabelState | None = None
+
+    # ------------------------------------------------------------------ set-up
+
+    def _al(self) -> dict:
+        return self.data.cfg.active_learning
+
+    def _state_dir(self) -> str:
+        return osp.join(self.work_dir, STATE_DIR)
+
+    def _mask_dir(self) -> str:
+        return osp.join(self.work_dir, self.data.cfg.get("mask_dir", "masks") or "masks")
+
+    def _pool_sizes(self) -> list[tuple[int, int]]:
+        """Label resolution per pool image: `scale_size` (W, H) when stated, else the GT's own size."""
+        scale = self.data.cfg.get("scale_size")
+        if scale:
+            return [(int(scale[1]), int(scale[0]))] * len(self.data.query)
+        from PIL import Image
+
+        q = self.data.query
+        sizes = []
+        for info in q.img_infos:
+            if q.ann_dir is not None and "ann" in info:
+                path = osp.join(q.ann_dir, info["ann"]["seg_map"])
+            else:
+                path = osp.join(q.img_dir, info["filename"])
+            with Image.open(path) as im:
+                sizes.append((im.height, im.width))
+        return sizes
+
+    def _pool_image_shape(self, i: int) -> tuple[int, int]:
+        from PIL import Image
+
+        q = self.data.query
+        with Image.open(osp.join(q.img_dir, q.img_infos[i]["filename"])) as im:
+            return (im.height, im.width)
+
+    def _init_labels(self, progress: Progress | None) -> None:
+        mode = "image" if self.sample_mode == "image" else "pixel"
+        mask_dir = self._mask_dir()
+        if LabelState.exists(mask_dir):
+            if not self.data.resume:
+                raise RuntimeError(f"{mask_dir} already holds labels from an earlier run: pass --resume "
+                                   "to continue it, or use another --work-dir")
+            self.labels = LabelState.load(mask_dir)
+            if self.labels.meta.get("seed") != self.data.seed:
+                raise RuntimeError(f"resume with seed {self.data.seed} but the labels were bought with "
+                                   f"seed {self.labels.meta.get('seed')}")
+            return
+        if progress is not None and progress.next_step > 0:
+            raise RuntimeError(f"{self._state_dir()} has progress but {mask_dir} has no label state")
+        sizes = self._pool_sizes()
+        labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
+        added = initial_labels(labels, self._al(), self.sample_mode, self.data.seed)
+        s = self._al()["settings"][self.sample_mode]
+        planned = int(s.get("initial_pool", 0)) if mode == "image" else added
+        labels.record_round(0, planned=planned, added=added)
+        labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode}
+        self.labels = labels
+        if self.rank == 0:
+            labels.save(mask_dir)
+        _barrier()
+
+    def _train_set(self):
+        if self.sample_mode == "image":
+            ds = image_subset(self.data.train, np.flatnonzero(self.labels.images()))
+        else:
+            ds = LabelMaskedDataset(self.data.train, self.labels, self.data.pool_index)
+        return with_source(self.data.source, ds) if self.data.source is not None else ds
+
+    def _train_size(self, r: int) -> int:
+        """Planned train-set size of round r (image mode grows by the budget per query)."""
+        n = len(self.data.train)
+        if self.sample_mode == "image":
+            s = self._al()["settings"]["image"]
+            queries = sum(x.query for x in self.rounds[:r])
+            n = min(int(s.get("initial_pool", 0)) + queries * int(s["budget_per_round"]), n)
+        return n + (len(self.data.source) if self.data.source is not None else 0)
+
+    def _round_iters(self, r: int) -> int:
+        rnd = self.rounds[r]
+        if self.by_iters:
+            return rnd.train
+        return rnd.train * iters_per_epoch(self._train_size(r), int(self.data.cfg.data.samples_per_gpu))
+
+    def _set_schedule(self, r: int) -> None:
+        """Counters the LR/eval/checkpoint hooks read; round-local when weights reset each round.
+
+        Reference §2b used ceil (loaders drop the last batch) and left out the final image-mode round.
+        """
+        reset = self._al().get("reset_each_round", False)
+        rounds = [self.rounds[r]] if reset else self.rounds
+        idx = [r] if reset else range(len(self.rounds))
+        self._max_iters = sum(self._round_iters(i) for i in idx)
+        self._max_epochs = None if self.by_iters else sum(x.train for x in rounds)
+
+    # ------------------------------------------------------------------ reset / checkpoints
+
+    def _snapshot(self) -> None:
+        module = getattr(self.model, "module", self.model)
+        self._init_weights = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+        self._init_optim = copy.deepcopy(self.optimizer.state_dict())
+
+    def reset_round(self) -> None:
+        """Weights, optimizer state and LR schedule back to the start, identically on every rank.
+
+        The snapshot is taken after `load_from`, on every rank (reference §5c reloaded on rank 0 only,
+        so DDP replicas diverged, and never reset the optimizer state).
+        """
+        module = getattr(self.model, "module", self.model)
+        module.load_state_dict(self._init_weights)
+        self.optimizer.load_state_dict(copy.deepcopy(self._init_optim))
+        self._epoch = self._iter = 0
+
+    def _save_step(self, progress: Progress, step: int) -> None:
+        name = f"step_{step}.pth"
+        if self.rank == 0:
+            path = osp.join(self._state_dir(), name)
+            os.makedirs(self._state_dir(), exist_ok=True)
+            save_checkpoint(self.model, path + ".tmp", optimizer=self.optimizer,
+                            meta=dict(epoch=self._epoch, iter=self._iter))
+            os.replace(path + ".tmp", path)
+            old = progress.checkpoint
+            self._store(progress, checkpoint=name, next_step=step + 1)
+            if old and old != name:
+                try:
+                    os.unlink(osp.join(self._state_dir(), old))
+                except FileNotFoundError:
+                    pass
+        else:
+            self._store(progress, checkpoint=name, next_step=step + 1, write=False)
+        _barrier()
+
+    def _store(self, progress: Progress, write: bool = True, **changes) -> None:
+        for k, v in changes.items():
+            setattr(progress, k, v)
+        progress.epoch, progress.iter = self._epoch, self._iter
+        progress.global_epoch, progress.global_iter = self.global_epoch, self.global_iter
+        progress.max_epochs, progress.max_iters = self._max_epochs, self._max_iters
+        if write and self.rank == 0:
+            progress.save(self._state_dir())
+
+    def _restore(self, progress: Progress) -> None:
+        if progress.checkpoint:
+            ckpt = load_checkpoint(getattr(self.model, "module", self.model),
+                                   osp.join(self._state_dir(), progress.checkpoint), map_location="cpu",
+                                   logger=self.logger)
+            if "optimizer" in ckpt:
+                self.optimizer.load_state_dict(ckpt["optimizer"])
+        self._epoch, self._iter = progress.epoch, progress.iter
+        self.global_epoch, self.global_iter = progress.global_epoch, progress.global_iter
+        self._max_epochs, self._max_iters = progress.max_epochs, progress.max_iters
+        self.logger.info("resumed at workflow step %d (global iter %d, %d labelled)",
+                         progress.next_step, self.global_iter, self.labels.total())
+
+    def save_checkpoint(self, out_dir, filename_tmpl=None, save_optimizer=True, meta=None, create_symlink=True):
+        """User checkpoints (CheckpointHook) named by global epoch/iter, so rounds never overwrite them.
+
+        Reference §5c: with reset_each_round `epoch_1.pth` was overwritten every round.
+        """
+        hook = next((h for h in self.hooks if isinstance(h, CheckpointHook)), None)
+        by_epoch = hook.by_epoch if hook is not None else not self.by_iters
+        count = self.global_epoch + 1 if by_epoch else self.global_iter + 1
+        name = (filename_tmpl or ("epoch_{}.pth" if by_epoch else "iter_{}.pth")).format(count)
+        meta = dict(meta or {}, round=self.round, global_epoch=self.global_epoch, global_iter=self.global_iter)
+        path = osp.join(out_dir, name)
+        save_checkpoint(self.model, path, optimizer=self.optimizer if save_optimizer else None,
+                        meta=dict(meta, epoch=self._epoch + 1, iter=self._iter))
+        if create_symlink:
+            import mmcv
+
+            mmcv.symlink(name, osp.join(out_dir, "latest.pth"))
+
+    # ------------------------------------------------------------------ train / eval
+
+    def _step(self, i: int, data_batch, bar, task) -> None:
+        self.data_batch = data_batch
+        self._inner_iter = i
+        self.call_hook("before_train_iter")
+        self.run_iter(data_batch, train_mode=True)
+        self.call_hook("after_train_iter")
+        del self.data_batch
+        self._iter += 1
+        self.global_iter += 1
+        if bar is not None:
+            bar.advance(task)
+
+    def _train_epoch(self, loader, bar, task) -> None:
+        """EpochBasedRunner.train without its sleep(2), with a per-epoch data-order seed."""
+        self.model.train()
+        self.mode, self.data_loader = "train", loader
+        loader.sampler.set_epoch(self.global_epoch)  # reference §5b: every epoch replayed one order
+        self.call_hook("before_train_epoch")
+        for i, data_batch in enumerate(loader):
+            self._step(i, data_batch, bar, task)
+        self.call_hook("after_train_epoch")
+        self._epoch += 1
+        self.global_epoch += 1
+
+    def _train_iters(self, loader, n: int, bar, task) -> None:
+        """n iterations, cycling the loader; every (partial) pass gets a fresh data-order seed."""
+        self.model.train()
+        self.mode, self.data_loader = "train", loader
+        self.call_hook("before_train_epoch")
+        done = 0
+        while done < n:
+            loader.sampler.set_epoch(self.global_epoch)
+            for i, data_batch in enumerate(loader):
+                self._step(i, data_batch, bar, task)
+                done += 1
+                if done >= n:
+                    break
+            self._epoch += 1
+            self.global_epoch += 1
+        self.call_hook("after_train_epoch")
+
+    def _train_round(self, r: int) -> None:
+        loader = train_loader(self._train_set(), self.data.cfg.data, self.data.seed)
+        if len(loader) == 0:
+            raise RuntimeError(f"round {r}: the train set is empty (no labelled images)")
+        rnd = self.rounds[r]
+        bar = _progress_bar(self.rank == 0)
+        total = rnd.train if self.by_iters else rnd.train * len(loader)
+        with bar if bar is not None else _Null():
+            task = bar.add_task(f"round {r} train", total=total) if bar is not None else None
+            if self.by_iters:
+                self._train_iters(loader, rnd.train, bar, task)
+            else:
+                for _ in range(rnd.train):
+                    self._train_epoch(loader, bar, task)
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Metrics on `data.val` with the test pipeline (every rank scores a shard; all get the sum)."""
+        if self.data.val is None or not self.data.validate:
+            return {}
+        from .query import _all_gather
+
+        ds = self.data.val
+        self.model.eval()
+        parts = []
+        for data in shard_loader(ds, range(len(ds)), self.data.cfg.data):
+            index = int(data.pop("pool_index")[0])
+            pred = self.model(return_loss=False, rescale=True, **data)
+            parts.extend(ds.pre_eval(pred, indices=[index]))
+        results = [x for part in _all_gather(parts) for x in part]
+        ev = dict(self.data.cfg.get("evaluation") or {})
+        metric = ev.get("metric", "mIoU")
+        out = ds.evaluate(results, metric=metric, logger=self.logger)
+        self.model.train()
+        return {k: float(v) for k, v in out.items() if np.isscalar(v)}
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self, data: ALData, workflow=None, max_epochs=None, **kwargs) -> None:  # noqa: C901
+        """Run every workflow step not yet done (all of them unless resuming)."""
+        self.data = data
+        al = self._al()
+        self.rounds = parse_workflow(workflow if workflow is not None else data.cfg.workflow, self.sample_rounds)
+        steps = [(kind, r.index) for r in self.rounds for kind in (("train", "query") if r.query else ("train",))]
+        progress = Progress.load(self._state_dir()) if data.resume else None
+        if progress is not None and progress.seed not in (None, data.seed):
+            raise RuntimeError(f"--resume with seed {data.seed}, but this run used seed {progress.seed}")
+        self._init_labels(progress)
+        progress = progress or Progress(seed=data.seed)
+        # a query that saved its labels but died before progress.json: done, never bought twice
+        while progress.next_step < len(steps) and steps[progress.next_step][0] == "query" \
+                and len(self.labels.records) - 1 > progress.queries_done:
+            progress.queries_done += 1
+            progress.next_step += 1
+        reset = bool(al.get("reset_each_round", False))
+        if self.by_iters:
+            for h in self.hooks:
+                if isinstance(h, LoggerHook):
+                    h.by_epoch = False  # text log shows Iter [i/max_iters]
+        self._set_schedule(0)
+        self.logger.info("active learning: %d rounds, %d queries, mode %s, heuristic %s, seed %d",
+                         len(self.rounds), sum(r.query for r in self.rounds), self.sample_mode,
+                         al["heuristic"], data.seed)
+        self.call_hook("before_run")
+        self._snapshot()
+        if progress.next_step > 0:
+            self._restore(progress)
+        viz = visualize.Visualizer.from_config(self, al.get("visualize"))
+        if viz is not None and progress.next_step == 0:
+            viz.render(0, self.labels, {})
+        for k, (kind, r) in enumerate(steps):
+            if k < progress.next_step:
+                continue
+            self.round = r
+            if kind == "train":
+                if reset and r > 0:
+                    self.reset_round()
+                self._set_schedule(r)
+                _seed_everything(data.seed * 1009 + k)
+                self._train_round(r)
+                metrics = self.evaluate()
+                entry = report.round_entry(r, self.labels, progress.rounds, self.global_iter,
+                                           self.global_epoch, metrics)
+                progress.rounds.append(entry)
+                self.logger.info("round %d: %s labelled, mIoU %s", r, entry["labelled"], entry.get("mIoU"))
+                for h in self.hooks:
+                    if hasattr(h, "log_al"):
+                        h.log_al(self, entry)
+                self._save_step(progress, k)
+            else:
+                result = self._query(r + 1, viz)
+                self.labels.record_round(r + 1, planned=result.planned, added=result.added)
+                if self.rank == 0:
+                    self.labels.save(self._mask_dir())
+                _barrier()
+                self._store(progress, queries_done=progress.queries_done + 1, next_step=k + 1)
+                self.logger.info("query %d: %d new labels (planned %d), %d labelled in total",
+                                 r + 1, result.added, result.planned, self.labels.total())
+                if viz is not None:
+                    viz.render(r + 1, self.labels, result.viz_scores)
+        self.call_hook("after_run")
+        if self.rank == 0:
+            report.write(self.work_dir, progress.rounds, self.labels, self.sample_mode)
+
+    def _query(self, rnd: int, viz) -> Any:
+        if self.sample_mode == "image":
+            indices = [i for i in range(len(self.labels)) if not self.labels.count(i)]
+        else:
+            indices = range(len(self.labels))
+        loader = shard_loader(self.data.query, indices, self.data.cfg.data)
+        bar = _progress_bar(self.rank == 0)
+        with bar if bar is not None else _Null():
+            task = bar.add_task(f"query {rnd}", total=len(loader)) if bar is not None else None
+            tick = (lambda: bar.advance(task)) if bar is not None else None
+            return run_query(self, rnd, loader, self.labels, self._al(), self.sample_mode, self.data.seed,
+                             viz.indices if viz is not None else set(), tick)
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@RUNNERS.register_module()
+class MultiTaskActiveRunner(ActiveLearningRunner):
+    """Registered so configs naming it fail with a clear message instead of a registry KeyError."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError(
+            "MultiTaskActiveRunner (MAE multitask active learning) is not implemented yet: see issue 6. "
+            "Use `runner active` (ActiveLearningRunner)."
+        )
+
+
+def config_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

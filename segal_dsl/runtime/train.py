@@ -1,0 +1,217 @@
+"""`python -m segal_dsl.runtime.train cfg.py [--work-dir] [--resume] [--seed] [--launcher]` (mmseg tools/train.py style).
+
+Builds the model, the pool / train / val datasets and the ActiveLearningRunner from a compiled config,
+then runs the workflow. `launch.run_experiment` (`segal run`) calls `train_config` after compiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import os.path as osp
+import time
+import warnings
+
+import mmcv
+import torch
+import torch.distributed as dist
+from mmcv.runner import build_runner, get_dist_info, load_checkpoint
+
+from .progress import Progress
+from .runner import STATE_DIR, ALData, parse_workflow
+
+
+def init_distributed(launcher: str) -> bool:
+    """torch.distributed from torchrun's env: nccl on GPU, gloo on CPU (mmcv's init_dist needs CUDA)."""
+    if launcher == "none":
+        return False
+    if launcher != "pytorch":
+        raise ValueError(f"--launcher must be none or pytorch, got {launcher!r}")
+    if dist.is_initialized():
+        return True
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return True
+
+
+def inject_ignore_index(node, ignore_index: int) -> int:
+    """Set `ignore_index` + `avg_non_ignore=True` on every head with a `loss_decode`, at any depth.
+
+    Reference §10: only top-level heads with a dict `loss_decode` were patched, and before
+    `--cfg-options`, so list-valued losses, nested heads and later overrides escaped.
+    """
+    n = 0
+    if isinstance(node, dict):
+        if "loss_decode" in node:
+            node["ignore_index"] = ignore_index
+            losses = node["loss_decode"] if isinstance(node["loss_decode"], (list, tuple)) else [node["loss_decode"]]
+            for loss in losses:
+                if isinstance(loss, dict) and loss.get("type", "CrossEntropyLoss") == "CrossEntropyLoss":
+                    loss["avg_non_ignore"] = True
+            n += 1
+        for v in node.values():
+            n += inject_ignore_index(v, ignore_index)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            n += inject_ignore_index(v, ignore_index)
+    return n
+
+
+def _build_datasets(cfg, mode: str, ignore_index: int, validate: bool):
+    from mmseg.datasets import build_dataset
+
+    from .pipelines import masked_pipeline, pool_order
+
+    train_cfg = cfg.data.train
+    source = None
+    if not cfg.get("source_free", True):
+        if not isinstance(train_cfg, (list, tuple)) or len(train_cfg) != 2:
+            raise ValueError("source_free=False (ADA) needs data.train = [source, target]")
+        source = build_dataset(train_cfg[0])
+        train_cfg = train_cfg[1]
+    elif isinstance(train_cfg, (list, tuple)):
+        raise ValueError("data.train is a list: set source_free=False for ADA ([source, target])")
+    train_cfg = copy.deepcopy(train_cfg)
+    if mode != "image":
+        train_cfg["pipeline"] = masked_pipeline(train_cfg["pipeline"], ignore_index)
+    train = build_dataset(train_cfg)
+    query_cfg = cfg.data.get("query")
+    if query_cfg is None:  # the pool = the train images seen through the test pipeline
+        query_cfg = copy.deepcopy(train_cfg)
+        query_cfg["pipeline"] = cfg.data.test.pipeline
+    query = build_dataset(query_cfg, dict(test_mode=True))
+    val = build_dataset(cfg.data.val, dict(test_mode=True)) if validate and cfg.data.get("val") else None
+    return train, query, pool_order(train, query), val, source
+
+
+def _check_units(cfg) -> None:
+    """Iteration schedules count hooks by iteration: an epoch-based eval/checkpoint would never fire."""
+    if cfg.runner.get("schedule_unit", "epochs") != "iters":
+        return
+    for key in ("evaluation", "checkpoint_config"):
+        sub = cfg.get(key)
+        if sub is None:
+            continue
+        if sub.get("by_epoch") is True and sub.get("interval") is not None:
+            raise ValueError(f"{key}.by_epoch=True with runner.schedule_unit='iters'")
+        sub["by_epoch"] = False
+    if cfg.get("lr_config") and cfg.lr_config.get("by_epoch", True):
+        raise ValueError("lr_config.by_epoch must be False with runner.schedule_unit='iters'")
+
+
+def train_config(config: str, *, work_dir: str | None = None, resume: bool = False, seed: int | None = None,
+                 launcher: str = "none", validate: bool = True, cfg_options: dict | None = None) -> int:
+    """Train a compiled config end to end; returns the exit code."""
+    from mmcv.cnn.utils import revert_sync_batchnorm
+    from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
+    from mmseg.apis import set_random_seed
+    from mmseg.apis.train import init_random_seed
+    from mmseg.core import build_optimizer
+    from mmseg.models import build_segmentor
+    from mmseg.utils import get_root_logger
+
+    from . import hooks, pipelines, runner  # noqa: F401  (registry side effects)
+
+    cfg = mmcv.Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.work_dir = work_dir or cfg.get("work_dir") or osp.join("work_dirs", osp.splitext(osp.basename(config))[0])
+    distributed = init_distributed(launcher)
+    rank, world = get_dist_info()
+    mode = cfg.runner.get("sample_mode")
+    parse_workflow(cfg.workflow, cfg.runner.get("sample_rounds"))  # before any work (reference §2c)
+    _check_units(cfg)
+    mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
+    timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
+    logger = get_root_logger(log_file=osp.join(cfg.work_dir, f"{timestamp}.log"), log_level=cfg.get("log_level", "INFO"))
+    if rank == 0:
+        cfg.dump(osp.join(cfg.work_dir, osp.basename(config)))
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if seed is None:
+        seed = cfg.get("seed")
+    saved = Progress.load(osp.join(cfg.work_dir, STATE_DIR)) if resume else None
+    if seed is None and saved is not None:
+        seed = saved.seed  # a resumed run keeps its seed
+    seed = init_random_seed(seed, device=device)
+    set_random_seed(seed, deterministic=bool(cfg.get("deterministic", False)))
+    cfg.seed = seed
+    logger.info("segal run: config %s, work_dir %s, seed %d, world size %d", config, cfg.work_dir, seed, world)
+
+    ignore_index = int(cfg.active_learning.settings[mode].get("ignore_index", 255))
+    inject_ignore_index(cfg.model, ignore_index)
+    model = build_segmentor(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg"))
+    model.init_weights()
+    if not (distributed and device == "cuda"):
+        model = revert_sync_batchnorm(model)
+    if cfg.get("load_from"):
+        load_checkpoint(model, cfg.load_from, map_location="cpu", logger=logger)  # every rank
+    train_ds, query_ds, pool_index, val_ds, source_ds = _build_datasets(cfg, mode, ignore_index, validate)
+    model.CLASSES, model.PALETTE = train_ds.CLASSES, train_ds.PALETTE
+    if distributed:
+        model = model.cuda() if device == "cuda" else model
+        model = MMDistributedDataParallel(
+            model, device_ids=[torch.cuda.current_device()] if device == "cuda" else None,
+            broadcast_buffers=False, find_unused_parameters=cfg.get("find_unused_parameters", False))
+    else:
+        model = MMDataParallel(model.cuda(), device_ids=[0]) if device == "cuda" else MMDataParallel(model)
+
+    optimizer = build_optimizer(model, cfg.optimizer)
+    run = build_runner(cfg.runner, default_args=dict(model=model, batch_processor=None, optimizer=optimizer,
+                                                     work_dir=cfg.work_dir, logger=logger,
+                                                     meta=dict(seed=seed, exp_name=osp.basename(config))))
+    run.timestamp = timestamp
+    optimizer_config = cfg.get("optimizer_config") or {}
+    if cfg.get("fp16"):  # reference §10: autocast only, loss_scale ignored
+        optimizer_config = dict(type="Fp16OptimizerHook", **optimizer_config, **cfg.fp16, distributed=distributed)
+    run.register_training_hooks(cfg.get("lr_config"), optimizer_config, cfg.get("checkpoint_config"),
+                                cfg.get("log_config"), cfg.get("momentum_config"))
+    ev = dict(cfg.get("evaluation") or {})
+    if validate and val_ds is not None and ev.get("interval"):
+        _register_eval(run, cfg, val_ds, ev, distributed, device)
+    for hook_cfg in cfg.get("custom_hooks") or []:
+        hook_cfg = dict(hook_cfg)
+        priority = hook_cfg.pop("priority", "NORMAL")
+        run.register_hook(mmcv.build_from_cfg(hook_cfg, mmcv.runner.HOOKS), priority=priority)
+    data = ALData(cfg=cfg, train=train_ds, query=query_ds, pool_index=pool_index, val=val_ds,
+                  source=source_ds, seed=seed, resume=resume, validate=validate)
+    run.run(data, cfg.workflow)
+    return 0
+
+
+def _register_eval(run, cfg, val_ds, ev: dict, distributed: bool, device: str) -> None:
+    """mmseg's periodic EvalHook, when `evaluation.interval` is set (round-end evaluation is always on)."""
+    from mmseg.core import DistEvalHook, EvalHook
+    from mmseg.datasets import build_dataloader
+
+    if distributed and device != "cuda":
+        warnings.warn("periodic evaluation under CPU DDP is not supported by mmseg; evaluating per round only")
+        return
+    loader = build_dataloader(val_ds, samples_per_gpu=1, workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
+                              dist=distributed, shuffle=False, persistent_workers=False)
+    ev.setdefault("by_epoch", run.schedule_unit != "iters")
+    run.register_hook((DistEvalHook if distributed else EvalHook)(loader, **ev), priority="LOW")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m segal_dsl.runtime.train", description=__doc__.splitlines()[0])
+    p.add_argument("config", help="compiled config (segal compile exp.seg -o cfg.py)")
+    p.add_argument("--work-dir", help="default: the config's work_dir, else work_dirs/<config stem>")
+    p.add_argument("--resume", action="store_true", help="continue a killed run from its last completed step")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+    p.add_argument("--no-validate", action="store_true", help="skip evaluation (report has no mIoU)")
+    p.add_argument("--cfg-options", nargs="+", action=mmcv.DictAction, help="override config keys")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    return train_config(a.config, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher,
+                        validate=not a.no_validate, cfg_options=a.cfg_options)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
