@@ -105,12 +105,14 @@ def _experiment_name(result, cfg_path: str, seg_path: str) -> str:
     meta = getattr(getattr(result, "plan", None), "name", None)
     if isinstance(meta, str) and meta:
         return meta
-    try:  # fall back to the config's own record
-        for node in ast.parse(Path(cfg_path).read_text()).body:
-            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "segal_meta":
-                return ast.literal_eval(node.value.keywords[0].value) if False else dict(
-                    (k.arg, ast.literal_eval(k.value)) for k in node.value.keywords)["experiment"]
-    except Exception:  # noqa: BLE001 - any shape we do not know: use the file stem
+    try:  # fall back to the config's own record: segal_meta = dict(experiment=...)
+        for node in ast.parse(Path(cfg_path).read_text(encoding="utf-8")).body:
+            if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "segal_meta"
+                    and isinstance(node.value, ast.Call)):
+                kw = {k.arg: ast.literal_eval(k.value) for k in node.value.keywords}
+                if kw.get("experiment"):
+                    return str(kw["experiment"])
+    except (OSError, SyntaxError, ValueError):
         pass
     return Path(seg_path).stem
 
@@ -127,18 +129,19 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
     rank = int(os.environ.get("RANK", 0)) if distributed else 0
     cfg_path = seg_path
     if not seg_path.endswith(".py"):  # a .seg file; a .py is an already compiled config
+        box = [None, work_dir]
         if rank == 0:
             try:
-                cfg_path, work_dir = _compile(seg_path, work_dir)
-            except Exception as e:  # SegalError carries rendered diagnostics
+                box = list(_compile(seg_path, work_dir))
+            except Exception as e:  # noqa: BLE001 - SegalError carries the rendered diagnostics
                 _err(str(e))
-                return 1
-        if distributed:
+        if distributed:  # the other ranks wait here for rank 0's compile (a barrier, not a sleep)
             import torch.distributed as dist
 
-            box = [cfg_path, work_dir]
             dist.broadcast_object_list(box, src=0)
-            cfg_path, work_dir = box
+        if box[0] is None:
+            return 1
+        cfg_path, work_dir = box
     problems = missing_paths(cfg_path)
     for p in problems:
         _err(p)
