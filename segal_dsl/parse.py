@@ -68,20 +68,27 @@ def _token_text(token: Token) -> str:
 def parse(source: Source, diags: Diagnostics) -> Tree | None:
     """Parse a whole file; on syntax errors record SEG1xx diagnostics and return None."""
     errors: list[int] = []
+    stopped: list[bool] = []
     last_line = [0]
 
     def on_error(err: UnexpectedInput) -> bool:
+        if stopped:
+            return False
         at_end = getattr(err, "token", None) is not None and err.token.type == "$END"
         if at_end and errors:
             return False  # after a recovered error, running out of input is a cascade, not news
         _report(err, source, diags, last_line)
         errors.append(1)
-        return not at_end and len(errors) < MAX_ERRORS
+        # After a bad character or string the token stream is unreliable: stop at the first report.
+        if at_end or isinstance(err, UnexpectedCharacters) or len(errors) >= MAX_ERRORS:
+            stopped.append(True)
+            return False
+        return True
 
     try:
         tree = parser().parse(source.text, on_error=on_error)
     except (UnexpectedCharacters, UnexpectedEOF, UnexpectedToken) as err:
-        if not errors or isinstance(err, UnexpectedCharacters):
+        if not errors:
             _report(err, source, diags, last_line)
         return None
     except RecursionError:

@@ -40,7 +40,8 @@ class Round:
     train_start: int  # cumulative position before this round's training
     query: bool
     budget: Budget | None  # this round's query, None when the round ends without one
-    cumulative: Budget  # labels held after this round's query (or after the initial pool)
+    trained_on: Budget  # labels held while this round trains
+    cumulative: Budget  # labels held after this round's query
     reset: bool  # weights, optimizer state and LR schedule reset before this round's training
 
 
@@ -80,7 +81,7 @@ class Plan:
             "rounds": [
                 {"round": r.index, "train": r.train, "train_start": r.train_start, "train_end": r.train_start + r.train,
                  "query": r.query, "budget": r.budget.as_dict() if r.budget else None,
-                 "cumulative": r.cumulative.as_dict(),
+                 "trained_on": r.trained_on.as_dict(), "cumulative": r.cumulative.as_dict(),
                  "reset": {"weights": r.reset, "optimizer": r.reset, "lr_schedule": r.reset}}
                 for r in self.rounds
             ],
@@ -228,6 +229,8 @@ def _check_pool(exp: m.Experiment, initial: Budget, budget: Budget, queries: int
     if s.budget.unit == "px" and s.evenly and pool.images and s.budget.value < pool.images:
         diags.add("SEG404", f"{int(s.budget.value)} px over {pool.images} images is less than one pixel per image",
                   b_span, label="rounds to 0 per image", help="raise the budget, or state it `per image`")
+    if initial.per_image_percent is not None and initial.per_image_percent > 100:
+        return  # SEG410 was reported by the validator
     if hw is not None and initial.per_image is not None and initial.per_image > hw:
         diags.add("SEG410", f"{initial.per_image:g} initial px per image, but an image has {hw}", i_span)
         return
@@ -257,9 +260,10 @@ def expand(validated: Validated, diags: Diagnostics) -> Plan | None:
     if not warmup_only:
         held, position = initial, warmup
         for i, (train, query) in enumerate(_rounds(body), start=1):
+            before = held
             if query:
                 held = _add(held, budget)
-            rounds.append(Round(i, train, position, query, budget if query else None, held,
+            rounds.append(Round(i, train, position, query, budget if query else None, before, held,
                                 reset=exp.reset_each_round and i > 1))
             position += train
         _check_pool(exp, initial, budget, sum(r.query for r in rounds), spans, diags)

@@ -46,20 +46,23 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
     per, total = _fmt_px(plan.initial, plan)
     console.print(f"initial labels: {per} per image, {total}" if s.mode != "image" else f"initial labels: {total}")
     table = Table(show_lines=False, header_style="bold" if colour else None, box=None, pad_edge=False)
-    for col, justify in (("round", "right"), (f"train ({unit})", "right"), ("at", "right"), ("query", "center"),
-                         ("buys / image", "right"), ("buys in total", "right"),
-                         ("holds / image", "right"), ("holds in total", "right"), ("reset", "center")):
+    for col, justify in (("round", "right"), (f"train ({unit})", "right"), ("at", "right"), ("reset", "center"),
+                         ("trains on / image", "right"), ("trains on", "right"), ("query", "center"),
+                         ("buys / image", "right"), ("buys in total", "right")):
         table.add_column(col, justify=justify, no_wrap=True)
     if plan.warmup:
-        table.add_row("0", str(plan.warmup), f"0→{plan.warmup}", "—", "—", "—", "—", "—", "—")
+        table.add_row("0", str(plan.warmup), f"0→{plan.warmup}", "—", "MAE warm-up", "—", "—", "—", "—")
     for r in plan.rounds:
         b_per, b_total = _fmt_px(r.budget, plan)
-        c_per, c_total = _fmt_px(r.cumulative, plan)
+        t_per, t_total = _fmt_px(r.trained_on, plan)
         table.add_row(str(r.index), str(r.train), f"{r.train_start}→{r.train_start + r.train}",
-                      "yes" if r.query else "—", b_per, b_total, c_per, c_total, "yes" if r.reset else "—")
+                      "yes" if r.reset else "—", t_per, t_total, "yes" if r.query else "—", b_per, b_total)
     console.print(table)
-    console.print(f"total: {plan.total_train + plan.warmup} {unit} of training, {plan.queries} queries"
-                  + ("; weights, optimizer state and LR schedule reset after every query" if exp.reset_each_round else ""))
+    final_per, final_total = _fmt_px(plan.rounds[-1].cumulative, plan)
+    console.print(f"total: {plan.total_train + plan.warmup} {unit} of training, {plan.queries} queries, "
+                  f"{final_total} labelled" + (f" ({final_per} per image)" if s.mode != "image" else ""))
+    if exp.reset_each_round:
+        console.print("reset: weights, optimizer state and LR schedule start again after every query")
     return _strip(buf.getvalue())
 
 

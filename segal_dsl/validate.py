@@ -268,7 +268,12 @@ class _ExperimentReader(_Reader):
             self.d.add("SEG202", f"`{word}` is given twice", extra.key_span,
                        notes=((first.key_span, "first given here"),), help=f"merge both into one `{word}` block")
         if schedules:
-            raw["schedule"] = self.schedule(schedules[0])
+            errors_before = len(self.d.items)
+            schedule = self.schedule(schedules[0])
+            if len(self.d.items) == errors_before:
+                raw["schedule"] = schedule
+            else:  # an unknown step or unit: checking the rest of the sequence would only mislead
+                self.failed.add("schedule")
         if mmsegs:
             raw["overrides"] = self.overrides(mmsegs[0])
         for key, example in (("base", 'base "configs/_base_/models/model.py"'), ("sample", "sample pixel { … }"),

@@ -98,13 +98,10 @@ def _compile(seg_path: str, work_dir: str | None) -> tuple[str, str]:
 
 
 def _experiment_name(result, cfg_path: str, seg_path: str) -> str:
-    for attr in ("name", "experiment"):
-        val = getattr(result, attr, None)
-        if isinstance(val, str) and val:
-            return val
-    meta = getattr(getattr(result, "plan", None), "name", None)
-    if isinstance(meta, str) and meta:
-        return meta
+    plan = getattr(getattr(result, "result", None), "plan", None)  # api.CompileResult.result.plan
+    name = getattr(getattr(plan, "experiment", None), "name", None)
+    if isinstance(name, str) and name:
+        return name
     try:  # fall back to the config's own record: segal_meta = dict(experiment=...)
         for node in ast.parse(Path(cfg_path).read_text(encoding="utf-8")).body:
             if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "segal_meta"
@@ -115,6 +112,19 @@ def _experiment_name(result, cfg_path: str, seg_path: str) -> str:
     except (OSError, SyntaxError, ValueError):
         pass
     return Path(seg_path).stem
+
+
+def _report_compile_error(e: Exception) -> None:
+    diags = getattr(e, "diagnostics", None)
+    if not diags:
+        _err(f"cannot compile: {e}")
+        return
+    from segal_dsl.render import render_text
+
+    sources = getattr(e, "sources", {}) or {}
+    for d in diags:
+        src = sources.get(d.span.path) if getattr(d, "span", None) is not None else None
+        print(render_text(d, src), file=sys.stderr)
 
 
 def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool = False,
@@ -133,8 +143,8 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
         if rank == 0:
             try:
                 box = list(_compile(seg_path, work_dir))
-            except Exception as e:  # noqa: BLE001 - SegalError carries the rendered diagnostics
-                _err(str(e))
+            except Exception as e:  # noqa: BLE001 - report any compile failure, then stop
+                _report_compile_error(e)
         if distributed:  # the other ranks wait here for rank 0's compile (a barrier, not a sleep)
             import torch.distributed as dist
 
