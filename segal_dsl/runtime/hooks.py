@@ -92,7 +92,7 @@ class WandbLoggerHookWithVal(WandbLoggerHook):
     def log(self, runner) -> None:
         tags = self.get_loggable_tags(runner)
         if tags:
-            tags["global_step"] = self._step(runner)
+            tags["global_step"] = self._step(runner) + 1  # mmcv logs iteration i as step i+1
             self.wandb.log(tags, commit=self.commit)
 
     @master_only
