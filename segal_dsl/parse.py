@@ -130,7 +130,7 @@ def _report(err: UnexpectedInput, source: Source, diags: Diagnostics, last_line:
     span = source.span(start, start + max(1, len(str(token))))
     if "EXPERIMENT" in expected:
         diags.add("SEG100", f"unexpected {_token_text(token)}", span, label="expected `experiment`",
-                  help="a file holds one `experiment NAME { … }`")
+                  help="a file holds one `experiment my_name { … }`")
         return
     if "_SEP" in expected and token.type in _STATEMENT_STARTS:
         diags.add("SEG104", f"expected a line break or `;` before {_token_text(token)}", span,

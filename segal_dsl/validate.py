@@ -284,6 +284,7 @@ class _ExperimentReader(_Reader):
         return raw, {}
 
     failed: set = set()
+    reported_missing: set = set()
 
     def word_and_block(self, setting: n.Setting, loc: tuple, example: str) -> Any:
         words = [a for a in setting.args]
@@ -331,10 +332,11 @@ class _ExperimentReader(_Reader):
                 isinstance(i, n.Setting) and i.key == "budget" for i in setting.block.items):
             self.d.add("SEG203", f"`sample {mode}` has no `budget`", setting.key_span,
                        help="add e.g. `budget 1% per image per round`" if mode != "image" else "add e.g. `budget 10 images`")
-            out["budget"] = _INVALID
-        if any(v is _INVALID for v in out.values()) or setting.block is None:
+        if setting.block is None:
             self.failed.add("sample")
             return _INVALID
+        if "budget" not in out:  # reported above, or its value was unreadable: pydantic must not repeat it
+            self.reported_missing.add(("sample", "budget"))
         return {"mode": mode, **out}
 
     def threshold(self, setting: n.Setting, loc: tuple) -> Any:
@@ -619,9 +621,12 @@ _NOUNS = {("heuristic", "name"): "heuristic", ("runner", "kind"): "runner kind",
 _RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
 
 
-def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics, prefix: tuple = ()) -> None:
+def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics, prefix: tuple = (),
+                     skip_missing: set = frozenset()) -> None:
     for e in err.errors(include_url=False):
         loc = (*prefix, *e["loc"])
+        if e["type"] == "missing" and loc in skip_missing:
+            continue
         # Unions report one error per member (`value.int`, `value.float`); report the first only.
         shown = ".".join(str(p) for p in loc if not isinstance(p, int) and p not in ("int", "float", "tuple[int, int]"))
         key = shown or "value"
@@ -671,7 +676,7 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
     """
     spans = SpanIndex()
     reader = _ExperimentReader(diags, spans)
-    reader.failed = set()
+    reader.failed, reader.reported_missing = set(), set()
     start = len(diags.items)
     raw, _ = reader.read(exp)
     raw = {k: v for k, v in raw.items() if v is not _INVALID}
@@ -683,7 +688,7 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
             try:
                 sections[key] = SECTIONS[key].model_validate(value)
             except ValidationError as err:
-                _report_pydantic(err, spans, diags, prefix=(key,))
+                _report_pydantic(err, spans, diags, prefix=(key,), skip_missing=reader.reported_missing)
         elif key in ("name", "overrides"):
             sections[key] = value
         else:

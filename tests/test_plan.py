@@ -1,0 +1,73 @@
+"""Schedule expansion and budgets: the decided semantics of design.md, with exact numbers."""
+
+from segal_dsl.api import analyse
+from segal_dsl.source import Source
+
+from conftest import EXAMPLES
+
+
+def plan_of(text: str):
+    result = analyse(Source("t.seg", text))
+    assert result.ok, [d.message for d in result.diagnostics]
+    return result.plan
+
+
+def exp(schedule: str, sample: str = "sample pixel { budget 1% per image }", extra: str = "") -> str:
+    return (f'experiment t {{\n base "m.py"\n {sample}\n heuristic entropy\n {extra}\n'
+            f' schedule epochs {{ {schedule} }}\n}}\n')
+
+
+def test_design_sketch_schedule_queries_after_10_12_14_16_18_then_14_more():
+    plan = analyse(Source("d.seg", (EXAMPLES / "design_sketch.seg").read_text())).plan
+    ends = [r.train_start + r.train for r in plan.rounds if r.query]
+    assert ends == [10, 12, 14, 16, 18]
+    assert plan.total_train == 32 and plan.queries == 5
+    assert [r.train for r in plan.rounds] == [10, 2, 2, 2, 2, 14]
+
+
+def test_groups_and_repeat_expand_in_order():
+    plan = plan_of(exp("train 3; query; (train 1; query) x2; train 2 x1; train 4"))
+    assert [(r.train, r.query) for r in plan.rounds] == [(3, True), (1, True), (1, True), (2, True), (4, False)]
+
+
+def test_consecutive_trains_merge_into_one_round():
+    plan = plan_of(exp("train 3; train 2; query; train 4"))
+    assert [(r.train, r.query) for r in plan.rounds] == [(5, True), (4, False)]
+
+
+def test_pool_budgets_match_the_reference_arithmetic():
+    # reference: BUDGET = int(1280*640*0.01) * 2975 = 24,371,200 px per round
+    plan = plan_of(exp("train 5; query; train 3", "sample region { budget 1% per image per round }",
+                       "pool { images 2975; resolution 1280x640 }"))
+    (query_round,) = [r for r in plan.rounds if r.query]
+    assert query_round.budget.per_image == 8192 and query_round.budget.total == 24_371_200
+    assert plan.rounds[-1].trained_on.total == 24_371_200
+
+
+def test_regions_convert_to_pixels_with_the_radius():
+    plan = plan_of(exp("train 5; query; train 3", "sample region { budget 10 regions per image; radius 2 }"))
+    assert plan.rounds[0].budget.per_image == 10 * 25
+
+
+def test_image_mode_counts_images():
+    plan = plan_of(exp("train 5 x3; train 5", "sample image { initial 10 images; budget 5 images }",
+                       "pool { images 100 }"))
+    assert [r.trained_on.total for r in plan.rounds] == [10, 15, 20, 25]
+
+
+def test_reset_applies_before_every_round_after_a_query():
+    plan = plan_of(exp("train 5 x2; train 5", extra="reset_each_round true"))
+    assert [r.reset for r in plan.rounds] == [False, True, True]
+
+
+def test_iteration_schedule_unit():
+    text = exp("train 1000; query; train 500").replace("schedule epochs", "schedule iters")
+    plan = plan_of(text)
+    assert plan.unit == "iters" and plan.total_train == 1500
+
+
+def test_warmup_only_multitask_schedule():
+    text = ('experiment w {\n base "m.py"\n runner multitask\n sample pixel { budget 1% per image }\n'
+            ' heuristic entropy\n schedule iters { warmup 1000 }\n}\n')
+    plan = plan_of(text)
+    assert plan.warmup_only and plan.warmup == 1000 and plan.rounds == []
