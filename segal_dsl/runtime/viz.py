@@ -89,7 +89,7 @@ def score_map(
         raise ValueError(f"scores must be (H, W), got {s.shape}")
     base = _fit(_rgb(img), s.shape)
     h, w = s.shape
-    fig = Figure(figsize=(max(w / dpi, 2.0) * 1.25, max(h / dpi, 2.0)), dpi=dpi)
+    fig = Figure(figsize=(max(w / dpi, 2.0) * 1.25, max(h / dpi, 2.0)), dpi=dpi, layout="constrained")
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.imshow(base)
