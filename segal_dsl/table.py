@@ -20,7 +20,7 @@ def _fmt_px(b: Budget | None, plan: Plan) -> tuple[str, str]:
         per = f"{b.per_image_percent:.4g}%"
     else:
         per = "?"
-    total = f"{b.total:,} px" if b.total is not None else "per pool"
+    total = f"{b.total:,} px" if b.total is not None else "—"
     return per, total
 
 
@@ -44,7 +44,10 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
         console.print(f"MAE warm-up only: {plan.warmup} {unit}, no queries")
         return _strip(buf.getvalue())
     per, total = _fmt_px(plan.initial, plan)
-    console.print(f"initial labels: {per} per image, {total}" if s.mode != "image" else f"initial labels: {total}")
+    if s.mode == "image":
+        console.print(f"initial labels: {total}")
+    else:
+        console.print(f"initial labels: {per} per image" + (f", {total} in total" if total != "—" else ""))
     table = Table(show_lines=False, header_style="bold" if colour else None, box=None, pad_edge=False)
     for col, justify in (("round", "right"), (f"train ({unit})", "right"), ("at", "right"), ("reset", "center"),
                          ("trains on / image", "right"), ("trains on", "right"), ("query", "center"),
@@ -59,8 +62,10 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
                       "yes" if r.reset else "—", t_per, t_total, "yes" if r.query else "—", b_per, b_total)
     console.print(table)
     final_per, final_total = _fmt_px(plan.rounds[-1].cumulative, plan)
+    held = (final_total if s.mode == "image" else
+            f"{final_per} per image" + (f", {final_total} in total" if final_total != "—" else ""))
     console.print(f"total: {plan.total_train + plan.warmup} {unit} of training, {plan.queries} queries, "
-                  f"{final_total} labelled" + (f" ({final_per} per image)" if s.mode != "image" else ""))
+                  f"labels at the end: {held}")
     if exp.reset_each_round:
         console.print("reset: weights, optimizer state and LR schedule start again after every query")
     return _strip(buf.getvalue())
