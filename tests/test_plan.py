@@ -71,3 +71,15 @@ def test_warmup_only_multitask_schedule():
             ' heuristic entropy\n schedule iters { warmup 1000 }\n}\n')
     plan = plan_of(text)
     assert plan.warmup_only and plan.warmup == 1000 and plan.rounds == []
+
+
+def test_plan_table_golden(update_golden):
+    from segal_dsl.api import read_source
+    from segal_dsl.table import render_plan
+
+    from conftest import GOLDEN, ROOT, assert_golden, valid_examples
+
+    for path in valid_examples():
+        source = read_source(path)
+        result = analyse(Source(path.relative_to(ROOT).as_posix(), source.text))
+        assert_golden(GOLDEN / "plan" / f"{path.stem}.txt", render_plan(result.plan), update_golden)

@@ -77,6 +77,17 @@ def test_pixel_budgets_exact_and_report(tmp_path):
     assert list((wd / "viz" / "round1").glob("*_uncertainty.png"))
 
 
+def test_global_selection_with_threshold_buys_exact_total(tmp_path):
+    """sample_evenly=False: one pool-wide pick of an int total (not divisible by the pool size)."""
+    wd = tmp_path / "global"
+    opts = {"active_learning.settings.pixel.sample_evenly": False,
+            "active_learning.settings.pixel.budget_per_round": 1001,
+            "active_learning.settings.pixel.sample_threshold": 5.0,
+            "active_learning.settings.pixel.initial_label_pixels": 0}
+    assert run("toy_pixel.py", wd, **opts) == 0
+    assert [(r["planned"], r["added"]) for r in records(wd)] == [(0, 0), (1001, 1001), (1001, 1001)]
+
+
 def test_region_budgets_count_only_new_pixels(tmp_path):
     """4 regions/img of radius 1 = 36 new px per image per query (regions never re-count labels)."""
     wd = tmp_path / "region"
