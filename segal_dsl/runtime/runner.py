@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from mmcv.parallel import scatter
 from mmcv.runner import RUNNERS, EpochBasedRunner, load_checkpoint, save_checkpoint
 from mmcv.runner.hooks import CheckpointHook, LoggerHook
 
@@ -383,7 +384,10 @@ class ActiveLearningRunner(EpochBasedRunner):
         parts = []
         for data in shard_loader(ds, range(len(ds)), self.data.cfg.data):
             index = int(data.pop("pool_index")[0])
-            pred = self.model(return_loss=False, rescale=True, **data)
+            module = getattr(self.model, "module", self.model)  # no DDP forward: eval needs no sync
+            dev = next(module.parameters()).device
+            data = scatter(data, [dev.index if dev.type == "cuda" else -1])[0]
+            pred = module(return_loss=False, rescale=True, **data)
             parts.extend(ds.pre_eval(pred, indices=[index]))
         results = [x for part in _all_gather(parts) for x in part]
         ev = dict(self.data.cfg.get("evaluation") or {})

@@ -152,7 +152,8 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
     model.CLASSES, model.PALETTE = train_ds.CLASSES, train_ds.PALETTE
     if distributed:
         model = model.cuda() if device == "cuda" else model
-        model = MMDistributedDataParallel(
+        ddp = MMDistributedDataParallel if device == "cuda" else _cpu_ddp_class()
+        model = ddp(
             model, device_ids=[torch.cuda.current_device()] if device == "cuda" else None,
             broadcast_buffers=False, find_unused_parameters=cfg.get("find_unused_parameters", False))
     else:
@@ -179,6 +180,23 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
                   source=source_ds, seed=seed, resume=resume, validate=validate)
     run.run(data, cfg.workflow)
     return 0
+
+
+def _cpu_ddp_class():
+    """MMDistributedDataParallel for CPU/gloo: mmcv skips DataContainer unwrapping without device_ids."""
+    from mmcv.parallel import MMDistributedDataParallel
+    from mmcv.parallel.scatter_gather import scatter_kwargs
+
+    class CPUDistributedDataParallel(MMDistributedDataParallel):
+        def train_step(self, *inputs, **kwargs):
+            ins, kws = scatter_kwargs(inputs, kwargs, [-1])
+            return super().train_step(*ins[0], **kws[0])
+
+        def val_step(self, *inputs, **kwargs):
+            ins, kws = scatter_kwargs(inputs, kwargs, [-1])
+            return super().val_step(*ins[0], **kws[0])
+
+    return CPUDistributedDataParallel
 
 
 def _register_eval(run, cfg, val_ds, ev: dict, distributed: bool, device: str) -> None:

@@ -52,7 +52,7 @@ data = dict(
     test=dict(type=dataset_type, data_root=data_root, img_dir='img_dir/val',
               ann_dir='ann_dir/val', pipeline=test_pipeline))
 
-optimizer = dict(type='AdamW', lr=0.004, weight_decay=0.0001)
+optimizer = dict(type='AdamW', lr=0.01, weight_decay=0.0001)
 optimizer_config = dict()
 lr_config = dict(policy='poly', power=0.9, min_lr=1e-5, by_epoch=False)
 checkpoint_config = None           # the AL runner checkpoints every step for --resume anyway
