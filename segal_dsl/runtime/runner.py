@@ -452,6 +452,7 @@ class ActiveLearningRunner(EpochBasedRunner):
             else:
                 result = self._query(r + 1, viz)
                 self.labels.record_round(r + 1, planned=result.planned, added=result.added)
+                self._check_ranks_agree(r + 1)
                 if self.rank == 0:
                     self.labels.save(self._mask_dir())
                 _barrier()
@@ -463,6 +464,16 @@ class ActiveLearningRunner(EpochBasedRunner):
         self.call_hook("after_run")
         if self.rank == 0:
             report.write(self.work_dir, progress.rounds, self.labels, self.sample_mode)
+
+    def _check_ranks_agree(self, rnd: int) -> None:
+        """Every rank must hold the same labels after a query (reference §5d: only rank 0 had them)."""
+        if self.world_size == 1:
+            return
+        from .query import _all_gather
+
+        key = hashlib.sha256(np.array([self.labels.count(i) for i in range(len(self.labels))]).tobytes())
+        if len(set(_all_gather(key.hexdigest()))) != 1:
+            raise RuntimeError(f"query {rnd}: ranks disagree on the label state")
 
     def _query(self, rnd: int, viz) -> Any:
         if self.sample_mode == "image":
