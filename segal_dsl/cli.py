@@ -143,6 +143,55 @@ def cmd_compile(args) -> int:
     return EXIT_OK
 
 
+def cmd_fmt(args) -> int:
+    import difflib
+
+    from segal_dsl.diagnostics import Diagnostics
+    from segal_dsl.fmt import format_source
+    from segal_dsl.source import Source
+
+    if args.files == ["-"]:
+        source = Source("<stdin>", sys.stdin.read())
+        diags = Diagnostics()
+        text = format_source(source, diags)
+        if text is None:
+            _print_diagnostics([_as_result(source, diags)], "text", sys.stderr)
+            return EXIT_ERRORS
+        sys.stdout.write(text)
+        return EXIT_OK
+    changed, failed = [], False
+    for path in _expand_inputs(args.files):
+        source = _read(path)
+        diags = Diagnostics()
+        text = format_source(source, diags)
+        if text is None:
+            _print_diagnostics([_as_result(source, diags)], "text", sys.stderr)
+            failed = True
+            continue
+        if text == source.text:
+            continue
+        changed.append(path)
+        if args.diff:
+            sys.stdout.writelines(difflib.unified_diff(source.text.splitlines(True), text.splitlines(True),
+                                                       f"a/{path}", f"b/{path}"))
+        if args.check or args.diff:
+            print(f"would reformat {path}", file=sys.stderr)
+        else:
+            from segal_dsl.api import write_atomic
+
+            write_atomic({Path(path): text})
+            print(f"reformatted {path}", file=sys.stderr)
+    if failed:
+        return EXIT_ERRORS
+    return EXIT_ERRORS if changed and (args.check or args.diff) else EXIT_OK
+
+
+def _as_result(source, diags):
+    from segal_dsl.api import Result
+
+    return Result(source, diags.sorted())
+
+
 def cmd_schema(args) -> int:
     from segal_dsl.model import json_schema
 
@@ -222,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", metavar="CFG.py", help="output config (default: print to stdout)")
     sp.add_argument("--format", choices=["text", "concise", "json", "github"], default="text", help=fmt_help)
     sp.add_argument("--strict", action="store_true", help="fail on warnings too")
+
+    sp = add("fmt", cmd_fmt, "format .seg files canonically (comments kept); `-` reads stdin")
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    sp.add_argument("--diff", action="store_true", help="print a unified diff; change nothing")
 
     sp = add("schema", cmd_schema, "print the JSON Schema of a validated experiment")
     sp.add_argument("-o", "--output", metavar="FILE")

@@ -32,7 +32,17 @@ def parser() -> Lark:
     """The LALR parser, built once per process (grammar shipped as package data)."""
     text = resources.files("segal_dsl").joinpath("grammars/segal.lark").read_text(encoding="utf-8")
     return Lark(text, parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=False, cache=False)
+                maybe_placeholders=False, cache=False, lexer_callbacks={"COMMENT": _collect_comment})
+
+
+# Comments are ignored by the grammar; `segal fmt` still needs them, so the lexer hands them here.
+_comment_sink: list[list[Token]] = []
+
+
+def _collect_comment(token: Token) -> Token:
+    if _comment_sink:
+        _comment_sink[-1].append(token)
+    return token
 
 
 def describe_terminal(name: str) -> str:
@@ -65,8 +75,17 @@ def _token_text(token: Token) -> str:
     return f"`{token}`"
 
 
-def parse(source: Source, diags: Diagnostics) -> Tree | None:
-    """Parse a whole file; on syntax errors record SEG1xx diagnostics and return None."""
+def parse(source: Source, diags: Diagnostics, comments: list[Token] | None = None) -> Tree | None:
+    """Parse a whole file; on syntax errors record SEG1xx diagnostics and return None.
+    With `comments`, the file's comment tokens are appended to it (for `segal fmt`)."""
+    _comment_sink.append(comments if comments is not None else [])
+    try:
+        return _parse(source, diags)
+    finally:
+        _comment_sink.pop()
+
+
+def _parse(source: Source, diags: Diagnostics) -> Tree | None:
     errors: list[int] = []
     stopped: list[bool] = []
     last_line = [0]

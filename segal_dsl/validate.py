@@ -710,7 +710,7 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
 
 def _check_heuristic(h: m.Heuristic, spans: SpanIndex, diags: Diagnostics) -> None:
     params_model = m.HEURISTIC_PARAMS[h.name]
-    allowed = set(params_model.model_fields)
+    allowed = list(params_model.model_fields)  # ordered: diagnostics must be deterministic
     for key in h.params:
         if key not in allowed:
             takers = [name for name, pm in m.HEURISTIC_PARAMS.items() if key in pm.model_fields]
