@@ -11,6 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from segal_dsl import nodes
 from segal_dsl.diagnostics import Diagnostic, Diagnostics, SegalError, Severity
 from segal_dsl.source import Source
 
@@ -22,6 +23,11 @@ class Result:
     plan: object | None = None  # segal_dsl.plan.Plan when the file is valid
     config: str | None = None  # compiled config text (compile only)
     plan_json: str | None = None
+    parents: list[Source] = field(default_factory=list)  # files reached through `extends`
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        return {s.path: s for s in [self.source, *self.parents]}
 
     @property
     def ok(self) -> bool:
@@ -60,7 +66,14 @@ def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str |
     tree = parse(source, diags)
     if tree is None:
         return
-    validated = validate(build(tree, source), diags)
+    experiment = build(tree, source)
+    if any(isinstance(i, nodes.Setting) and i.key == "extends" for i in experiment.block.items):
+        from segal_dsl.inherit import resolve
+
+        experiment, result.parents = resolve(experiment, source, diags, _load_parent(diags))
+        if any(d.code in ("SEG215", "SEG216") or d.code.startswith("SEG1") for d in diags):
+            return  # no parent to validate against
+    validated = validate(experiment, diags)
     if validated.experiment is None:
         check_schedule(validated, diags)
         return
@@ -73,6 +86,22 @@ def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str |
 
         result.config = emit(plan, source, diags, out_dir)
         result.plan_json = plan_json(plan, source) if result.config is not None else None
+
+
+def _load_parent(diags: Diagnostics):
+    """Read and parse a parent `.seg`; its syntax errors are reported against its own file."""
+    from segal_dsl.build import build
+    from segal_dsl.parse import parse
+
+    def load(path: str):
+        try:
+            source = read_source(path)
+        except (OSError, UnicodeDecodeError):
+            return None, None
+        tree = parse(source, diags)
+        return (build(tree, source), source) if tree is not None else (None, source)
+
+    return load
 
 
 def check_file(path: str | os.PathLike) -> Result:

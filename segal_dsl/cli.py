@@ -52,7 +52,7 @@ def _print_diagnostics(results, fmt: str, stream) -> None:
     if fmt == "json":
         stream.write(render.render_json(diags))
         return
-    sources = {r.source.path: r.source for r in results}
+    sources = {path: src for r in results for path, src in r.sources.items()}
     for d in diags:
         if fmt == "github":
             print(render.render_github(d), file=stream)

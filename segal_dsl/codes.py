@@ -1,6 +1,6 @@
 """The catalogue of diagnostic codes: one entry per rule, the source of docs/diagnostics.md.
 
-SEG1xx syntax, 2xx values and schema, 3xx schedule, 4xx budget and sampling, 5xx emit, 9xx internal.
+SEG1xx syntax, 2xx values and schema, 3xx schedule, 4xx budget and sampling, 5xx emit, 6xx import, 9xx internal.
 Codes are stable: never renumber or reuse one.
 """
 
@@ -90,6 +90,15 @@ _ALL = [
     Code("SEG214", "unknown-override-constant", "error", "A bare name in an override that is not a literal constant.",
          "Only `true`/`false`/`True`/`False`/`None`/`null` are constants; anything else must be quoted.",
          "mmseg { model.type = EncoderDecoder }", "Quote it: `\"EncoderDecoder\"`."),
+    Code("SEG215", "parent-not-found", "error", "The file named by `extends` cannot be read.",
+         "`extends` paths are relative to the file that names them.", 'extends "base.seg"   # no such file',
+         "Fix the path (relative to this file)."),
+    Code("SEG216", "extends-cycle", "error", "A chain of `extends` that comes back to a file already in it.",
+         "Inheritance must end at a file that extends nothing.", 'extends "a.seg"   # in a.seg: extends "b.seg"',
+         "Remove the `extends` that closes the loop."),
+    Code("SEG217", "nothing-to-delete", "error", "`delete NAME` names nothing inherited in this block.",
+         "An explicit delete that removes nothing is most likely a typo.", 'extends "base.seg"\ndelete visualise',
+         "Name an inherited statement of the same block."),
     # ---- SEG3xx: schedule ------------------------------------------------------------------------
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
          "An AL experiment trains between queries; without training no labels are used.",
@@ -150,6 +159,79 @@ _ALL = [
     Code("SEG501", "unrepresentable-value", "error", "A value that cannot be written as a Python literal.",
          "Everything in the compiled config is a literal, so no string from a .seg file can become code.",
          "(internal)", "Report the value; use a string, number, bool or container of them."),
+    # ---- SEG6xx: import of legacy (reference-style) Python configs ------------------------------------
+    Code("SEG601", "not-a-constant-expression", "error", "A value in a legacy config that `segal import` will not evaluate.",
+         "`segal import` never runs the config: it evaluates only constants, arithmetic on numbers, names bound "
+         "earlier in the file, `int`/`float`/`round`, string concatenation, f-strings and literal containers. "
+         "A function call, attribute access, comprehension or conditional could run arbitrary code.",
+         "BUDGET = compute_budget(2975)\nDATA = os.path.join('data', 'cs')",
+         "Replace the expression by its value (`BUDGET = 24371200`), or by arithmetic on constants."),
+    Code("SEG602", "unsupported-statement", "error", "A statement in a legacy config other than an assignment.",
+         "Imports, function definitions, loops and conditionals execute code; a config for import is a list of "
+         "`name = value` assignments (docstrings and comments are fine).",
+         "import os\nif USE_WANDB:\n    log_config = dict(interval=50)", "Remove the statement, or write its result as an assignment."),
+    Code("SEG603", "legacy-workflow-fails", "warning", "A workflow round that the reference crashes on.",
+         "`(('train', 14))` is not a one-round tuple but the pair `('train', 14)`: the reference accepts it at start-up "
+         "and fails with `ValueError: too many values to unpack` only when that round starts, after every earlier "
+         "round trained. The imported schedule does not have the problem.",
+         "workflow = [(('train', 10), ('query', 1)), (('train', 14))]",
+         "Nothing to do for the .seg file; in the legacy config write `(('train', 14),)`."),
+    Code("SEG604", "sample-rounds-mismatch", "warning", "`runner.sample_rounds` disagrees with the workflow.",
+         "With the irregular (nested) workflow the reference asserts `len(workflow) == sample_rounds + 1` and stops "
+         "before training; with the regular form `sample_rounds` counts training rounds, so there is one query fewer "
+         "than the guide's wording suggests (reported as a note). The imported schedule follows the workflow as the "
+         "reference would run it, and `sample_rounds` is derived from it.",
+         "workflow = [(('train', 3), ('query', 1)), (('train', 1), ('query', 1)), (('train', 10),)]\n"
+         "runner = dict(type='ActiveLearningRunner', sample_mode='pixel', sample_rounds=5)",
+         "Check the schedule in the imported .seg (`segal plan`); `sample_rounds` is no longer written by hand."),
+    Code("SEG605", "key-without-syntax-goes-to-mmseg", "note", "Config keys with no statement of their own go to the `mmseg { … }` block.",
+         "Keys such as `model`, `data`, `optimizer` and `lr_config` are passed through unchanged, so nothing is lost; "
+         "logger hooks other than the text and W&B loggers become `custom_hooks` entries. Upper-case helper constants "
+         "(`BUDGET`, `DATA_ROOT`) only feed other values and are not kept.",
+         "optimizer = dict(type='SGD', lr=0.01)", "Nothing to do; move values to dedicated statements where they exist."),
+    Code("SEG606", "guide-spelling", "warning", "`heuristics` / `heuristics_cfg`, as the reference's guide spells them.",
+         "The reference's code reads `heuristic` and `heuristic_cfg`; with the guide's spelling it fails with KeyError "
+         "at start-up. The import reads them as meant.",
+         "active_learning = dict(heuristics='entropy', …)", "Nothing to do for the .seg file; the legacy key is `heuristic`."),
+    Code("SEG607", "workflow-not-expressible", "error", "A workflow that the schedule language cannot express.",
+         "`('val', k)` steps crash the reference with mask pipelines, and `('query', n)` with n > 1 buys n budgets "
+         "from one model (SEG303 in .seg); a workflow must be a list of `(mode, n)` pairs or of rounds of them.",
+         "workflow = [(('train', 5), ('query', 2)), (('train', 5),)]",
+         "Use one query per round (double the budget instead of querying twice), and drop `val` steps."),
+    Code("SEG608", "value-not-expressible", "error", "A value of a key with its own statement that has no .seg form.",
+         "Such keys (`active_learning`, `runner`, `evaluation`, …) cannot go to the pass-through block (SEG212), so a value "
+         "of another shape (a budget unit that does not exist, a runner that is not an AL runner, a non-string path) "
+         "stops the import. An optional detail that cannot be written (e.g. an `evaluation` option) is dropped with a "
+         "warning instead.",
+         "active_learning = dict(settings=dict(pixel=dict(budget_per_round=dict(value=1, unit='furlongs'))))",
+         "Write the value in a form the reference documents (docs/compiled-config.md)."),
+    Code("SEG609", "imported-experiment-invalid", "error", "The imported experiment fails the .seg checks.",
+         "The import maps values one to one, then checks and compiles the result; a value that the checker rejects "
+         "(a threshold of 0%, an unknown heuristic, …) is reported at the legacy line it came from, with the check's "
+         "own code in the message.",
+         "sample_threshold=0", "Fix the legacy value as the quoted check says."),
+    Code("SEG610", "import-changes-value", "note", "Compiling the imported experiment gives a different value for a config key.",
+         "The import is checked by compiling the .seg and comparing every top-level value with the legacy config; "
+         "a difference means the .seg runs something other than the legacy file (usually a fix: a derived "
+         "`sample_rounds`, `WandbLoggerHookWithVal`, a pass-through hook).",
+         "runner = dict(type='ActiveLearningRunner', sample_mode='pixel', sample_rounds=6)   # 5 rounds in workflow",
+         "Review the difference; change the .seg if the legacy value was the one you meant."),
+    Code("SEG611", "key-ignored-by-reference", "note", "A key the reference never reads, left out of the .seg file.",
+         "Unused `settings` sub-dicts, `runner.max_epochs` (derived from the workflow), parameters of another "
+         "heuristic and `segal_meta` have no effect in the reference; the .seg file leaves them out.",
+         "active_learning = dict(settings=dict(image=dict(…), pixel=dict(…)))   # sample_mode='pixel'",
+         "Nothing to do."),
+    Code("SEG612", "key-assigned-twice", "warning", "A config key assigned more than once.",
+         "Python keeps the last assignment, silently; the guide's 'two options' examples leave both in place.",
+         "workflow = [('train', 5), ('query', 1)]\nworkflow = [(('train', 3), ('query', 1)), (('train', 10),)]",
+         "Keep one assignment."),
+    Code("SEG613", "legacy-setting-misbehaves", "warning", "A legacy setting that the reference misreads or crashes on.",
+         "`sample_threshold=False` (the guide's way to disable it) fails an assertion; without `sample_evenly` pixel "
+         "sampling labels almost every pixel in the first query; without `reset_each_round` the reference resets weights "
+         "but not the LR schedule; `heuristic_cfg` with a heuristic other than RIPU/MPS raises NotImplementedError. The "
+         "import writes what was meant, which this warning states.",
+         "pixel=dict(sample_threshold=False, budget_per_round=BUDGET, ignore_index=255)",
+         "Check the stated meaning in the imported .seg file."),
     # ---- SEG9xx: internal ------------------------------------------------------------------------
     Code("SEG900", "internal-error", "error", "A bug in segal-dsl.",
          "The front end should only ever produce diagnostics; this means it crashed.",
@@ -167,7 +249,7 @@ def render_catalogue() -> str:
         "",
         "Every check of segal-dsl has a stable code. `segal explain CODE` prints one entry.",
         "SEG1xx syntax · SEG2xx values and schema · SEG3xx schedule · SEG4xx budget and sampling · "
-        "SEG5xx emit · SEG9xx internal.",
+        "SEG5xx emit · SEG6xx import of legacy configs · SEG9xx internal.",
         "This file is generated from `segal_dsl/codes.py` (`segal explain --all > docs/diagnostics.md`).",
         "",
         "| code | name | severity | summary |",
