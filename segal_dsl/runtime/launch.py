@@ -162,3 +162,8 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
     except KeyboardInterrupt:
         _err("interrupted; continue with `segal run --resume`")
         return 130
+    except (ValueError, RuntimeError) as e:  # config / state problems: one line (SEGAL_DEBUG=1: traceback)
+        if os.environ.get("SEGAL_DEBUG"):
+            raise
+        _err(str(e))
+        return 1
