@@ -243,6 +243,13 @@ def cmd_doctor(args) -> int:
     return doctor()
 
 
+def cmd_completion(args) -> int:
+    from segal_dsl.completion import script
+
+    sys.stdout.write(script(args.shell, build_parser()))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="segal", description="Check, plan, compile and run active-learning "
                                 "experiments for semantic segmentation (.seg files).")
@@ -292,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--launcher", choices=["none", "pytorch"], default="none")
 
     add("doctor", cmd_doctor, "report the installed runtime stack and what is missing")
+
+    sp = add("completion", cmd_completion, "print a shell completion script: eval \"$(segal completion bash)\"")
+    sp.add_argument("shell", choices=["bash", "zsh"])
     return p
 
 

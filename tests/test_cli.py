@@ -90,3 +90,21 @@ def test_run_without_a_valid_file_fails_cleanly():
     result = segal("run", "tests/fixtures/bad/SEG303_consecutive_queries.seg")
     assert result.returncode in (1, 2)
     assert "Traceback" not in result.stderr
+
+
+def test_bash_completion_offers_subcommands_and_options(tmp_path):
+    script = tmp_path / "c.sh"
+    script.write_text(segal("completion", "bash").stdout)
+    probe = (f'source {script}; COMP_WORDS=(segal pl); COMP_CWORD=1; _segal; echo "${{COMPREPLY[@]}}"; '
+             'COMP_WORDS=(segal fmt --c); COMP_CWORD=2; _segal; echo "${COMPREPLY[@]}"')
+    out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True).stdout.splitlines()
+    assert out == ["plan", "--check"]
+
+
+def test_pre_commit_hooks_call_real_commands():
+    text = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    entries = [line.split("entry:", 1)[1].strip() for line in text.splitlines() if line.strip().startswith("entry:")]
+    assert entries == ["segal check --format concise", "segal fmt --check"]
+    for entry in entries:
+        args = entry.split()[1:] + ["examples/pixelpick_cityscapes.seg"]
+        assert segal(*args).returncode == 0, entry
