@@ -1,0 +1,136 @@
+"""A legacy `workflow` (regular or irregular form) -> rounds, and rounds -> a compact schedule. SEG603/604/607.
+
+The expansion follows the reference (`segal/utils/runner.py:process_workflow`, docs/segal-reference §2a):
+the form is decided by `workflow[0]` only; the regular form repeats the list `sample_rounds - 1` times and
+ends with a round of `('train', workflow[0][1])`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segal_dsl.diagnostics import Severity
+from segal_dsl.importer import UNKNOWN, _is_number
+
+
+def _is_step(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str)
+
+
+def _text(value: Any) -> str:
+    return repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
+
+
+def workflow_rounds(m, runner: dict) -> list[tuple[int, bool]]:
+    """The rounds `(train length, ends with a query)` the reference would run; reports what it would not."""
+    from segal_dsl.importmap import _Stop
+
+    wf = m.value("workflow")
+    if wf is UNKNOWN:
+        raise _Stop
+    if not isinstance(wf, (list, tuple)) or not wf:
+        m.d.add("SEG607", "`workflow` must be a non-empty list", m.span("workflow"),
+                help="write `[('train', 5), ('query', 1)]` or `[(('train', 5), ('query', 1)), (('train', 5),)]`")
+        raise _Stop
+    sample_rounds = runner.get("sample_rounds")
+    first = wf[0]
+    irregular = isinstance(first, tuple) and all(isinstance(e, tuple) for e in first)
+    rounds: list[tuple[list, tuple]] = []  # (steps, path of the round)
+    if irregular:
+        for i, r in enumerate(wf):
+            if isinstance(r, (tuple, list)) and r and all(_is_step(e) for e in r):
+                rounds.append((list(r), ("workflow", i)))
+            elif _is_step(r):
+                when = ("after every earlier round trained" if i == len(wf) - 1 else "")
+                m.d.add("SEG603", f"round {i + 1} `{_text(r)}` is a single step, not a round: the reference fails "
+                        f"with ValueError when it starts{', ' + when if when else ''}", m.span("workflow", i),
+                        label="missing trailing comma", help=f"imported as a round; in the legacy config write "
+                        f"`(({r[0]!r}, {r[1]!r}),)` (the trailing comma makes it a one-step round)")
+                rounds.append(([r], ("workflow", i)))
+            else:
+                m.d.add("SEG607", f"workflow round {i + 1} `{_text(r)}` is not a tuple of `(mode, n)` steps",
+                        m.span("workflow", i), help="write each round as `(('train', n), ('query', 1))`")
+                raise _Stop
+        if not isinstance(sample_rounds, int) or isinstance(sample_rounds, bool):
+            m.dropped.add(("runner", "sample_rounds"))
+            m.d.add("SEG604", "`runner.sample_rounds` is missing: the reference fails with AttributeError before "
+                    "training", m.span("runner"), help=f"imported from the workflow: {len(wf)} rounds")
+        elif len(wf) != sample_rounds + 1:
+            m.dropped.add(("runner", "sample_rounds"))
+            m.d.add("SEG604", f"`sample_rounds={sample_rounds}` but the workflow has {len(wf)} rounds: the reference "
+                    "asserts `len(workflow) == sample_rounds + 1` and stops before training",
+                    m.span("runner", "sample_rounds"), label=f"the workflow needs {len(wf) - 1}",
+                    help=f"imported as the workflow reads ({len(wf)} rounds); check the schedule with `segal plan`")
+    else:
+        for j, step in enumerate(wf):
+            if not _is_step(step):
+                m.d.add("SEG607", f"workflow step `{_text(step)}` is not a `(mode, n)` pair", m.span("workflow", j),
+                        help="the regular form is `[('train', K), ('query', 1)]`")
+                raise _Stop
+        if not isinstance(sample_rounds, int) or isinstance(sample_rounds, bool) or sample_rounds < 1:
+            m.d.add("SEG608", "a regular workflow needs `runner.sample_rounds` (a positive int)", m.span("runner"),
+                    help="the number of training rounds; the reference repeats the workflow that many times")
+            raise _Stop
+        if wf[0][0] != "train":
+            m.d.add("SEG607", "a regular workflow must start with `('train', K)`", m.span("workflow", 0),
+                    help="the reference asserts it")
+            raise _Stop
+        k = wf[0][1]
+        rounds = [(list(wf), ("workflow",)) for _ in range(sample_rounds - 1)]
+        rounds.append(([("train", k)], ("workflow", 0)))
+        queries = sum(1 for step in wf if step[0] == "query" and step[1]) * (sample_rounds - 1)
+        m.dropped.add(("workflow",))  # the regular form always compiles to the irregular one
+        m.d.add("SEG604", f"regular workflow with `sample_rounds={sample_rounds}`: {sample_rounds} training rounds "
+                f"and {queries} queries (the guide reads `sample_rounds` as the number of queries)",
+                m.span("runner", "sample_rounds"), severity=Severity.NOTE,
+                help=f"imported as the reference runs it; for {sample_rounds} queries write `train {k} x{sample_rounds}; "
+                f"train {k}` in the .seg file")
+    out: list[tuple[int, bool]] = []
+    current = 0
+    for steps, path in rounds:
+        for j, (mode, n) in enumerate(steps):
+            where = (*path, j) if len(path) == 2 else path
+            if not _is_number(n) or (isinstance(n, float) and not n.is_integer()):
+                m.d.add("SEG607", f"`{_text((mode, n))}`: the count must be a whole number", m.span(*where),
+                        help="write `('train', 5)`")
+                raise _Stop
+            n = int(n)
+            if mode == "train":
+                current += n
+            elif mode == "query" and n == 0:
+                continue
+            elif mode == "query" and n == 1:
+                out.append((current, True))
+                current = 0
+            elif mode == "query":
+                m.d.add("SEG607", f"`('query', {n})` buys {n} budgets from one model in a row", m.span(*where),
+                        help="query once per round and raise the budget instead")
+                raise _Stop
+            elif mode == "val":
+                m.d.add("SEG607", "`('val', k)` steps crash the reference with mask pipelines and have no .seg form",
+                        m.span(*where), help="remove them; every round ends with an evaluation on `data.val` anyway")
+                raise _Stop
+            else:
+                m.d.add("SEG607", f"unknown workflow mode `{mode}`", m.span(*where), help="modes: `train`, `query`")
+                raise _Stop
+    if current or not out:
+        out.append((current, False))
+    return out
+
+
+def write_schedule(rounds: list[tuple[int, bool]], warmup: int = 0) -> str:
+    """Rounds as compact steps: equal consecutive rounds with a query become `train N xK`."""
+    parts = [f"warmup {warmup}"] if warmup else []
+    i = 0
+    while i < len(rounds):
+        length, query = rounds[i]
+        if not query:
+            parts.append(f"train {length}")
+            i += 1
+            continue
+        j = i
+        while j < len(rounds) and rounds[j] == (length, True):
+            j += 1
+        parts.append(f"train {length} x{j - i}" if j - i > 1 else f"train {length}; query")
+        i = j
+    return "; ".join(parts)
