@@ -17,6 +17,17 @@ from segal_dsl.source import Source
 
 
 @dataclass
+class PointResult:
+    """One compiled experiment: the file itself, or one point of its `sweep`."""
+
+    name: str | None  # None when the file has no sweep
+    values: dict
+    plan: object | None = None
+    config: str | None = None
+    plan_json: str | None = None
+
+
+@dataclass
 class Result:
     source: Source
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -24,6 +35,11 @@ class Result:
     config: str | None = None  # compiled config text (compile only)
     plan_json: str | None = None
     parents: list[Source] = field(default_factory=list)  # files reached through `extends`
+    points: list[PointResult] = field(default_factory=list)  # one per sweep point (one without a sweep)
+
+    @property
+    def is_sweep(self) -> bool:
+        return any(p.name is not None for p in self.points)
 
     @property
     def sources(self) -> dict[str, Source]:
@@ -60,8 +76,6 @@ def analyse(source: Source, *, compile_to: str | None = None, emit_config: bool 
 def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str | None, emit_config: bool) -> None:
     from segal_dsl.build import build
     from segal_dsl.parse import parse
-    from segal_dsl.plan import check_schedule, expand
-    from segal_dsl.validate import validate
 
     tree = parse(source, diags)
     if tree is None:
@@ -73,19 +87,59 @@ def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str |
         experiment, result.parents = resolve(experiment, source, diags, _load_parent(diags))
         if any(d.code in ("SEG215", "SEG216") or d.code.startswith("SEG1") for d in diags):
             return  # no parent to validate against
-    validated = validate(experiment, diags)
+    from segal_dsl.sweep import expand_sweep
+
+    points = expand_sweep(experiment, diags)
+    if points is None:
+        points = [None]
+    seen: set = set()
+    for point in points:
+        own = Diagnostics()
+        exp = experiment if point is None else point.experiment
+        pr = PointResult(None if point is None else point.name, {} if point is None else point.values)
+        _point(exp, source, own, pr, out_dir, emit_config, None if point is None else (experiment, point))
+        for d in own:  # a mistake shared by every point is reported once
+            key = (d.code, d.message, d.span)
+            if key not in seen:
+                seen.add(key)
+                diags.items.append(d)
+        result.points.append(pr)
+    first = result.points[0]
+    if all(p.plan is not None for p in result.points):
+        result.plan, result.config, result.plan_json = first.plan, first.config, first.plan_json
+
+
+def _point(exp, source: Source, diags: Diagnostics, pr: "PointResult", out_dir, emit_config: bool, sweep) -> None:
+    from segal_dsl.plan import check_schedule, expand
+    from segal_dsl.validate import validate
+
+    validated = validate(exp, diags)
     if validated.experiment is None:
         check_schedule(validated, diags)
         return
     plan = expand(validated, diags)
     if plan is None:
         return
-    result.plan = plan
+    if sweep is not None:
+        base, point = sweep
+        plan.sweep = {"name": base.name, "point": point.name, "values": dict(point.values),
+                      "initial_seed": _base_seed(base)}
+    pr.plan = plan
     if emit_config:
         from segal_dsl.emit import emit, plan_json
 
-        result.config = emit(plan, source, diags, out_dir)
-        result.plan_json = plan_json(plan, source) if result.config is not None else None
+        pr.config = emit(plan, source, diags, out_dir)
+        pr.plan_json = plan_json(plan, source) if pr.config is not None else None
+
+
+def _base_seed(base) -> int:
+    """The seed written in the file (before any sweep): every point draws its initial labels with it."""
+    for item in base.block.items:
+        if isinstance(item, nodes.Setting) and item.key == "seed" and len(item.args) == 1:
+            value = getattr(item.args[0], "value", None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+    return 0
 
 
 def _load_parent(diags: Diagnostics):

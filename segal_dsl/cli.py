@@ -112,11 +112,22 @@ def cmd_plan(args) -> int:
     if args.format == "json":
         from segal_dsl.emit import plan_json
 
-        sys.stdout.write(plan_json(result.plan, result.source))
+        if result.is_sweep:
+            docs = [json.loads(plan_json(p.plan, result.source)) for p in result.points]
+            sys.stdout.write(json.dumps(docs, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(plan_json(result.plan, result.source))
     else:
         from segal_dsl.table import render_plan
 
-        sys.stdout.write(render_plan(result.plan, colour=_colour(sys.stdout)))
+        if result.is_sweep:
+            print(f"sweep of {len(result.points)} points (initial labels shared: seed "
+                  f"{result.points[0].plan.sweep['initial_seed']})")
+            for p in result.points:
+                print(f"\n== {p.name}: " + ", ".join(f"{k} = {v}" for k, v in p.values.items()))
+                sys.stdout.write(render_plan(p.plan, colour=_colour(sys.stdout)))
+        else:
+            sys.stdout.write(render_plan(result.plan, colour=_colour(sys.stdout)))
     return _summary([result], args.strict)
 
 
@@ -132,6 +143,20 @@ def cmd_compile(args) -> int:
         return EXIT_ERRORS
     if args.strict and any(d.severity.value == "warning" for d in result.diagnostics):
         return EXIT_ERRORS
+    if result.is_sweep:
+        if out is None or out.endswith(".py"):
+            raise UsageError("a sweep compiles to one config per point: give a directory, `-o DIR/`")
+        result = compile_source(source, os.path.join(out, "point.py"))
+        files = {}
+        for p in result.points:
+            files[Path(out) / f"{p.name}.py"] = p.config
+            files[Path(out) / f"{p.name}.plan.json"] = p.plan_json
+        try:
+            write_atomic(files)
+        except OSError as err:
+            raise UsageError(f"cannot write into `{out}`: {err.strerror or err}") from None
+        print(f"wrote {len(result.points)} configs and plans into {out}", file=sys.stderr)
+        return EXIT_OK
     if out is None or out == "-":
         sys.stdout.write(result.config)
         return EXIT_OK
@@ -192,6 +217,28 @@ def _as_result(source, diags):
     return Result(source, diags.sorted())
 
 
+def cmd_import(args) -> int:
+    from segal_dsl.api import write_atomic
+    from segal_dsl.importer import import_source
+
+    source = _read(args.file)
+    out = args.output if args.output not in (None, "-") else None
+    result = import_source(source.text, source.path, seg_path=out)
+    if result.diagnostics:
+        _print_diagnostics([result], args.format, sys.stderr)
+    if not result.ok:
+        return EXIT_ERRORS
+    if out is None:
+        sys.stdout.write(result.seg_text)
+        return EXIT_OK
+    try:
+        write_atomic({Path(out): result.seg_text})
+    except OSError as err:
+        raise UsageError(f"cannot write `{out}`: {err.strerror or err}") from None
+    print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_schema(args) -> int:
     from segal_dsl.model import json_schema
 
@@ -231,7 +278,7 @@ def cmd_run(args) -> int:
               "fix: bash scripts/setup.sh   (then `segal doctor` to verify)", file=sys.stderr)
         return EXIT_USAGE
     return run_experiment(args.file, work_dir=args.work_dir, resume=args.resume, seed=args.seed,
-                          launcher=args.launcher)
+                          launcher=args.launcher, print_commands=args.print_commands)
 
 
 def cmd_doctor(args) -> int:
@@ -284,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
     sp.add_argument("--diff", action="store_true", help="print a unified diff; change nothing")
 
+    sp = add("import", cmd_import, "convert a reference-style mmseg config (.py) into .seg, without running it")
+    sp.add_argument("file", metavar="LEGACY.py")
+    sp.add_argument("-o", "--output", metavar="EXP.seg", help="output .seg file (default: print to stdout)")
+    sp.add_argument("--format", choices=["text", "concise", "json", "github"], default="text", help=fmt_help)
+
     sp = add("schema", cmd_schema, "print the JSON Schema of a validated experiment")
     sp.add_argument("-o", "--output", metavar="FILE")
 
@@ -297,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--resume", action="store_true", help="continue a killed run from its last completed step")
     sp.add_argument("--seed", type=int, help="override the experiment's seed")
     sp.add_argument("--launcher", choices=["none", "pytorch"], default="none")
+    sp.add_argument("--print-commands", action="store_true",
+                    help="for a sweep: compile every point and print one training command per point")
 
     add("doctor", cmd_doctor, "report the installed runtime stack and what is missing")
 

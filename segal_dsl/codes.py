@@ -99,6 +99,12 @@ _ALL = [
     Code("SEG217", "nothing-to-delete", "error", "`delete NAME` names nothing inherited in this block.",
          "An explicit delete that removes nothing is most likely a typo.", 'extends "base.seg"\ndelete visualise',
          "Name an inherited statement of the same block."),
+    Code("SEG218", "not-a-sweep-axis", "error", "A `sweep` axis that names nothing that can be swept.",
+         "Axes replace a statement's words: top-level settings, `sample` keys and `lr`.",
+         "sweep { heuristics random, entropy }", "Use one of the listed axes (`heuristic`)."),
+    Code("SEG219", "sweep-too-large", "error", "A sweep with more than 1000 points.",
+         "Each point is a full training run; a typo in an axis can multiply the cost by accident.",
+         "sweep { seed 0, 1, … }  # 10 axes of 3 values", "Split the sweep into several files."),
     # ---- SEG3xx: schedule ------------------------------------------------------------------------
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
          "An AL experiment trains between queries; without training no labels are used.",

@@ -198,6 +198,8 @@ def config_dict(plan: Plan, source: Source, out_dir: str | None) -> dict:
     cfg["segal_meta"] = {"experiment": exp.name, "source": source.path.replace(os.sep, "/"),
                          "source_sha256": source.sha256, "version": __version__,
                          "schedule_unit": plan.unit}
+    if plan.sweep is not None:
+        cfg["segal_meta"]["sweep"] = plan.sweep
     for key, value in exp.overrides.items():
         cfg[key] = value
     return cfg

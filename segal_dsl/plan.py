@@ -54,6 +54,7 @@ class Plan:
     rounds: list[Round]
     initial: Budget
     spans: SpanIndex = field(repr=False, default_factory=SpanIndex)
+    sweep: dict | None = None  # name, point, values, initial_seed — for a point of a `sweep`
 
     @property
     def queries(self) -> int:
@@ -66,6 +67,7 @@ class Plan:
     def as_dict(self) -> dict:
         exp = self.experiment
         return {
+            **({"sweep": self.sweep} if self.sweep else {}),
             "experiment": exp.name,
             "runner": exp.runner.kind,
             "sample_mode": exp.sample.mode,

@@ -127,12 +127,23 @@ def _report_compile_error(e: Exception) -> None:
         print(render_text(d, src), file=sys.stderr)
 
 
+def _is_sweep(seg_path: str) -> bool:
+    from segal_dsl.api import analyse, read_source
+
+    return analyse(read_source(seg_path)).is_sweep
+
+
 def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool = False,
-                   seed: int | None = None, launcher: str = "none") -> int:
+                   seed: int | None = None, launcher: str = "none", print_commands: bool = False) -> int:
     """`segal run`: 0 on success, 1 on a failed check or run, 130 when interrupted."""
     if not osp.isfile(seg_path):
         _err(f"experiment file not found: {seg_path}")
         return 1
+    if seg_path.endswith(".seg") and _is_sweep(seg_path):
+        from .sweep_run import run_sweep
+
+        return run_sweep(seg_path, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher,
+                         print_commands=print_commands)
     from .train import init_distributed, train_config
 
     distributed = init_distributed(launcher)

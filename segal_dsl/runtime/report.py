@@ -60,6 +60,30 @@ def write(work_dir: str, rounds: list[dict], labels, mode: str) -> None:
     curve(osp.join(work_dir, "learning_curve.png"), rounds, unit)
 
 
+def curves(path: str, series: dict[str, list[dict]], unit: str, title: str) -> None:
+    """Several learning curves in one plot (the points of a sweep)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 4), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for label, rounds in series.items():
+        pts = [(e["labelled"], 100 * e["mIoU"]) for e in rounds if "mIoU" in e]
+        if pts:
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, marker="o", label=label)
+    ax.set_xlabel(f"labelled {unit} (cumulative)")
+    ax.set_ylabel("mIoU (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    canvas.print_png(buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def curve(path: str, rounds: list[dict], unit: str) -> None:
     """mIoU (%) against cumulative labels bought, one point per round."""
     pts = [(e["labelled"], 100 * e["mIoU"]) for e in rounds if "mIoU" in e]

@@ -194,7 +194,9 @@ class ActiveLearningRunner(EpochBasedRunner):
             raise RuntimeError(f"{self._state_dir()} has progress but {mask_dir} has no label state")
         sizes = self._pool_sizes()
         labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
-        added = initial_labels(labels, self._al(), self.sample_mode, self.data.seed)
+        # Points of one sweep draw their initial labels with the sweep's seed, so they start equal.
+        sweep = (self.data.cfg.get("segal_meta") or {}).get("sweep") or {}
+        added = initial_labels(labels, self._al(), self.sample_mode, int(sweep.get("initial_seed", self.data.seed)))
         s = self._al()["settings"][self.sample_mode]
         planned = int(s.get("initial_pool", 0)) if mode == "image" else added
         labels.record_round(0, planned=planned, added=added)

@@ -1,0 +1,146 @@
+"""`sweep { axis v1, v2; … }`: one experiment per point of the cartesian product. Emits SEG218–SEG219.
+
+An axis names a statement and lists alternative values for its words, separated by commas:
+top-level settings (`heuristic`, `seed`, `reset_each_round`, …), keys of the `sample` block (`budget`,
+`initial`, `threshold`, `evenly`, `radius`) and `lr` (the optimizer's learning rate, an mmseg override).
+A point keeps a statement's block only when its words equal the original's (`heuristic ripu` keeps the
+`{ k 1 }` of `heuristic ripu { k 1 }`). Every point shares the experiment's seed for its initial labels,
+so strategies are compared on the same starting pool.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, replace
+
+from segal_dsl import nodes as n
+from segal_dsl.diagnostics import Diagnostics
+
+TOP_AXES = ("heuristic", "seed", "reset_each_round", "load_from", "runner", "source_free", "deterministic")
+SAMPLE_AXES = ("budget", "initial", "threshold", "evenly", "radius", "ignore_index")
+MAX_POINTS = 1000
+
+
+@dataclass(frozen=True)
+class Axis:
+    key: str
+    values: tuple[tuple[n.Atom, ...], ...]
+    span: object
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str
+    values: dict[str, str]  # axis -> value text
+    experiment: n.Experiment
+
+
+def value_text(args) -> str:
+    return " ".join(getattr(a, "text", None) or getattr(a, "name", None) or str(getattr(a, "value", "")) for a in args)
+
+
+def slug(args) -> str:
+    """A short, file-name-safe label: `1% per image per round` -> `1pct-img`, `ripu` -> `ripu`."""
+    words = [w for w in value_text(args).split() if w not in ("per", "round")]
+    text = "-".join(words).replace("%", "pct").replace("image", "img")
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_") or "x"
+
+
+def axes_of(setting: n.Setting, diags: Diagnostics) -> list[Axis]:
+    from segal_dsl.validate import did_you_mean
+
+    axes: list[Axis] = []
+    if setting.block is None or setting.args:
+        diags.add("SEG207", "`sweep` expects a block of axes", setting.span,
+                  help="write `sweep { heuristic random, entropy; seed 0, 1 }`")
+        return axes
+    known = TOP_AXES + SAMPLE_AXES + ("lr",)
+    seen: set[str] = set()
+    for item in setting.block.items:
+        if not isinstance(item, n.Setting) or item.key not in known:
+            name = getattr(item, "key", "?") if isinstance(item, n.Setting) else type(item).__name__.lower()
+            diags.add("SEG218", f"`{name}` cannot be swept", getattr(item, "key_span", item.span),
+                      label=did_you_mean(name, known) or "not an axis",
+                      help="axes: " + ", ".join(f"`{k}`" for k in known))
+            continue
+        if item.key in seen:
+            diags.add("SEG202", f"axis `{item.key}` is given twice", item.key_span)
+            continue
+        seen.add(item.key)
+        values, current = [], []
+        for a in item.args:
+            if isinstance(a, n.Comma):
+                values.append(tuple(current))
+                current = []
+            else:
+                current.append(a)
+        values.append(tuple(current))
+        if any(not v for v in values) or item.block is not None:
+            diags.add("SEG207", f"axis `{item.key}` expects values separated by commas", item.span,
+                      help=f"e.g. `{item.key} a, b`")
+            continue
+        axes.append(Axis(item.key, tuple(values), item.span))
+    total = 1
+    for axis in axes:
+        total *= len(axis.values)
+    if total > MAX_POINTS:
+        diags.add("SEG219", f"the sweep has {total} points, more than {MAX_POINTS}", setting.key_span,
+                  help="split it into several files")
+        return []
+    return axes
+
+
+def _set_top(items: list, key: str, args, span) -> list:
+    for i, item in enumerate(items):
+        if isinstance(item, n.Setting) and item.key == key:
+            same = tuple(map(value_text, ([a] for a in item.args))) == tuple(map(value_text, ([a] for a in args)))
+            items[i] = replace(item, args=tuple(args), block=item.block if same else None)
+            return items
+    return items + [n.Setting(key, span, tuple(args), None, span)]
+
+
+def _apply(exp: n.Experiment, axis: Axis, args) -> n.Experiment:
+    items = list(exp.block.items)
+    if axis.key in TOP_AXES:
+        items = _set_top(items, axis.key, args, axis.span)
+    elif axis.key in SAMPLE_AXES:
+        for i, item in enumerate(items):
+            if isinstance(item, n.Setting) and item.key == "sample" and item.block is not None:
+                inner = _set_top(list(item.block.items), axis.key, args, axis.span)
+                items[i] = replace(item, block=replace(item.block, items=tuple(inner)))
+    else:  # lr -> mmseg { optimizer.lr = value }
+        value = args[0]
+        lit = n.LitNumber(value.value, value.span) if isinstance(value, n.Number) else n.LitConst(value_text(args), axis.span)
+        override = n.Override(("optimizer", "lr"), axis.span, lit, axis.span)
+        for i, item in enumerate(items):
+            if isinstance(item, n.Mmseg):
+                kept = tuple(o for o in item.overrides if o.key[:2] != ("optimizer", "lr"))
+                items[i] = replace(item, overrides=kept + (override,))
+                break
+        else:
+            items.append(n.Mmseg((override,), axis.span, axis.span))
+    return replace(exp, block=replace(exp.block, items=tuple(items)))
+
+
+def expand_sweep(exp: n.Experiment, diags: Diagnostics) -> list[Point] | None:
+    """The sweep's points, or None when the experiment has no `sweep`."""
+    sweeps = [i for i in exp.block.items if isinstance(i, n.Setting) and i.key == "sweep"]
+    if not sweeps:
+        return None
+    for extra in sweeps[1:]:
+        diags.add("SEG202", "`sweep` is given twice", extra.key_span, help="put every axis in one `sweep` block")
+    axes = axes_of(sweeps[0], diags)
+    base = replace(exp, block=replace(exp.block, items=tuple(
+        i for i in exp.block.items if not (isinstance(i, n.Setting) and i.key == "sweep"))))
+    if not axes:
+        return [Point(exp.name, {}, base)]
+    points = []
+    for combo in itertools.product(*(axis.values for axis in axes)):
+        point = base
+        for axis, args in zip(axes, combo):
+            point = _apply(point, axis, args)
+        name = "__".join([exp.name] + [f"{axis.key}-{slug(args)}" for axis, args in zip(axes, combo)])
+        values = {axis.key: value_text(args) for axis, args in zip(axes, combo)}
+        points.append(Point(name, values, replace(point, name=name)))
+    return points
