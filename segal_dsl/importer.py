@@ -43,6 +43,10 @@ class ImportResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
+    def sources(self) -> dict[str, Source]:
+        return {self.source.path: self.source}
+
+    @property
     def ok(self) -> bool:
         return self.seg_text is not None and not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
@@ -318,7 +322,7 @@ def seg_literal(value: Any, indent: int = 0) -> str:
 
 
 def _kwarg_keys(d: dict) -> bool:
-    return all(isinstance(k, str) and _NAME.match(k) and k not in _KEYWORDS for k in d)
+    return all(isinstance(k, str) and _NAME.match(k) for k in d)
 
 
 def _flat_literal(value: Any) -> str:

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from segal_dsl.diagnostics import Diagnostics, Severity
-from segal_dsl.importer import (_HEURISTIC_KEYS, _RUNNERS, _UNITS, _WANDB_HOOKS, _WANDB_KEYS, RUNTIME_MODULE, UNKNOWN,
+from segal_dsl.importer import (_HEURISTIC_KEYS, _KEYWORDS, _RUNNERS, _UNITS, _WANDB_HOOKS, _WANDB_KEYS, RUNTIME_MODULE, UNKNOWN,
                                 NotExpressible, _Entry, _Evaluator, _is_number, experiment_name, seg_literal,
                                 seg_number, seg_string)
 from segal_dsl.source import Source, Span
@@ -115,6 +115,8 @@ class _Mapper:
             return None
         if self.d.has_errors:
             return None
+        self.lines = [line for i, line in enumerate(self.lines)
+                      if not (line[0] == "" and (i + 1 == len(self.lines) or self.lines[i + 1][0] in ("", "}")))]
         header = f"# Imported by `segal import` from {seg_string(self.src.path.replace(os.sep, '/'))}."
         return "\n".join([header] + [text for text, _ in self.lines]) + "\n"
 
@@ -215,6 +217,8 @@ class _Mapper:
                     and all(isinstance(v, int) and not isinstance(v, bool) for v in size)):
                 self.fail("`scale_size` must be `(W, H)` in whole pixels", "scale_size", help="write `scale_size = (1280, 640)`")
             self.emit(f"    pool {{ resolution {size[0]}x{size[1]} }}", "scale_size")
+        if runner.get("warmup_only") is False:
+            self.dropped.add(("runner", "warmup_only"))  # the default, left implicit
         for extra in sorted(set(runner) - {"type", "sample_mode", "sample_rounds", "schedule_unit", "warmup_only"}):
             if extra == "max_epochs":
                 self.drop("SEG611", "`runner.max_epochs` is left out: the reference overwrites it from the workflow",
@@ -242,6 +246,7 @@ class _Mapper:
         s = self.dict_of(settings[self.mode], *path)
         heuristic_key = "heuristic" if "heuristic" in al or "heuristics" not in al else "heuristics"
         if heuristic_key == "heuristics":
+            self.dropped.add(("active_learning", "heuristics"))
             self.d.add("SEG606", "`heuristics` is the guide's spelling; the reference reads `heuristic`",
                        self.span("active_learning", "heuristics"),
                        help="imported as `heuristic`; in the legacy config write `heuristic=`")
@@ -336,6 +341,9 @@ class _Mapper:
         if isinstance(value, dict) and set(value) == {"value", "unit"} and value["unit"] in _UNITS \
                 and _is_number(value["value"]):
             return _UNITS[value["unit"]].format(seg_number(value["value"], plain=True))
+        if isinstance(value, dict) and value.get("unit") not in _UNITS:
+            self.fail(f"unknown budget unit `{value.get('unit')}`", *path, "unit",
+                      help="units: " + ", ".join(f"`{u}`" for u in _UNITS) + " (docs/compiled-config.md)")
         self.fail(f"`{path[-1]}` must be a pixel count or `dict(value=…, unit=…)`", *path,
                   help="units: " + ", ".join(f"`{u}`" for u in _UNITS) + " (docs/compiled-config.md)")
         return ""
@@ -343,6 +351,7 @@ class _Mapper:
     def heuristic(self, al: dict, name: str, s: dict, path: tuple) -> None:
         cfg_key = "heuristic_cfg" if "heuristic_cfg" in al or "heuristics_cfg" not in al else "heuristics_cfg"
         if cfg_key == "heuristics_cfg":
+            self.dropped.add(("active_learning", "heuristics_cfg"))
             self.d.add("SEG606", "`heuristics_cfg` is the guide's spelling; the reference reads `heuristic_cfg`",
                        self.span("active_learning", "heuristics_cfg"), help="imported as `heuristic_cfg`")
         cfg = al.get(cfg_key)
@@ -490,8 +499,8 @@ class _Mapper:
             value = self.passthrough.get(key, self.value(key))
             if value is UNKNOWN:
                 continue
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                self.fail(f"`{key}` cannot be written as an `mmseg` key", key, help="use an ASCII identifier")
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) or key in _KEYWORDS:
+                self.fail(f"`{key}` cannot be written as an `mmseg` key", key, help="the .seg language reads it as a keyword or not as a name; rename it in the legacy config")
             try:
                 items.append((f"        {key} = {seg_literal(value, 8)}", key))
             except NotExpressible as err:

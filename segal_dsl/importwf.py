@@ -42,11 +42,12 @@ def workflow_rounds(m, runner: dict) -> list[tuple[int, bool]]:
                 rounds.append((list(r), ("workflow", i)))
             elif _is_step(r):
                 when = ("after every earlier round trained" if i == len(wf) - 1 else "")
-                m.d.add("SEG603", f"round {i + 1} `{_text(r)}` is a single step, not a round: the reference fails "
+                m.d.add("SEG603", f"workflow round {i + 1} `{_text(r)}` is a single step, not a round: the reference fails "
                         f"with ValueError when it starts{', ' + when if when else ''}", m.span("workflow", i),
                         label="missing trailing comma", help=f"imported as a round; in the legacy config write "
                         f"`(({r[0]!r}, {r[1]!r}),)` (the trailing comma makes it a one-step round)")
                 rounds.append(([r], ("workflow", i)))
+                m.dropped.add(("workflow",))
             else:
                 m.d.add("SEG607", f"workflow round {i + 1} `{_text(r)}` is not a tuple of `(mode, n)` steps",
                         m.span("workflow", i), help="write each round as `(('train', n), ('query', 1))`")
@@ -79,7 +80,8 @@ def workflow_rounds(m, runner: dict) -> list[tuple[int, bool]]:
         rounds = [(list(wf), ("workflow",)) for _ in range(sample_rounds - 1)]
         rounds.append(([("train", k)], ("workflow", 0)))
         queries = sum(1 for step in wf if step[0] == "query" and step[1]) * (sample_rounds - 1)
-        m.dropped.add(("workflow",))  # the regular form always compiles to the irregular one
+        # The regular form always compiles to the irregular one, and `sample_rounds` to the query count.
+        m.dropped.update({("workflow",), ("runner", "sample_rounds")})
         m.d.add("SEG604", f"regular workflow with `sample_rounds={sample_rounds}`: {sample_rounds} training rounds "
                 f"and {queries} queries (the guide reads `sample_rounds` as the number of queries)",
                 m.span("runner", "sample_rounds"), severity=Severity.NOTE,
