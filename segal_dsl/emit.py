@@ -156,9 +156,11 @@ def config_dict(plan: Plan, source: Source, out_dir: str | None) -> dict:
     for r in plan.rounds:
         steps = [("train", r.train)] + ([("query", 1)] if r.query else [])
         workflow.append(tuple(steps))
+    if plan.warmup_only:  # MAE-only run: one round of `warmup N` reconstruction training, no query
+        workflow = [(("train", plan.warmup),)]
     cfg["workflow"] = workflow
     run = {"type": "MultiTaskActiveRunner" if runner.kind == "multitask" else "ActiveLearningRunner",
-           "sample_mode": s.mode, "sample_rounds": max(len(workflow) - 1, 0) if not plan.warmup_only else 1}
+           "sample_mode": s.mode, "sample_rounds": len(workflow) - 1}
     if plan.unit == "iters":
         run["schedule_unit"] = "iters"
     if plan.warmup_only:

@@ -83,3 +83,17 @@ def test_plan_table_golden(update_golden):
         source = read_source(path)
         result = analyse(Source(path.relative_to(ROOT).as_posix(), source.text))
         assert_golden(GOLDEN / "plan" / f"{path.stem}.txt", render_plan(result.plan), update_golden)
+
+
+def test_warmup_only_compiles_to_one_mae_round():
+    from segal_dsl.api import compile_source
+
+    from test_emit import evaluate_config
+
+    text = ('experiment w {\n base "m.py"\n runner multitask\n sample pixel { budget 1% per image }\n'
+            ' heuristic entropy\n schedule iters { warmup 1000 }\n}\n')
+    cfg = evaluate_config(compile_source(Source("w.seg", text), "c.py").config)
+    assert cfg["workflow"] == [(("train", 1000),)]
+    assert cfg["runner"] == {"type": "MultiTaskActiveRunner", "sample_mode": "pixel", "sample_rounds": 0,
+                             "schedule_unit": "iters", "warmup_only": True}
+    assert "mae_warmup_epochs" not in cfg
