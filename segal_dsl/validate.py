@@ -784,6 +784,11 @@ def _check_heuristic_mode(h: m.Heuristic, s: m.Sample, spans: SpanIndex, diags: 
     if h.name == "entropy" and "prop" in h.params and s.mode != "pixel":
         diags.add("SEG208", "entropy's `prop` applies to pixel sampling only",
                   spans.key(("heuristic", "params", "prop")), help="remove `prop`")
+    elif h.name == "entropy" and "prop" in h.params and s.threshold is not None:
+        diags.add("SEG208", "entropy's `prop` cannot be combined with `threshold`",
+                  spans.key(("heuristic", "params", "prop")),
+                  notes=((spans(("sample", "threshold")), "threshold set here"),),
+                  help="both mix randomness into the pick: keep `threshold top T%` or `prop P`, not both")
 
 
 def _unit_text(unit: str) -> str:

@@ -97,3 +97,10 @@ def test_warmup_only_compiles_to_one_mae_round():
     assert cfg["runner"] == {"type": "MultiTaskActiveRunner", "sample_mode": "pixel", "sample_rounds": 0,
                              "schedule_unit": "iters", "warmup_only": True}
     assert "mae_warmup_epochs" not in cfg
+
+
+def test_entropy_prop_and_threshold_are_exclusive():
+    text = exp("train 1; query; train 1", "sample pixel { budget 1% per image; threshold top 5% }")
+    text = text.replace("heuristic entropy", "heuristic entropy { prop 0.5 }")
+    result = analyse(Source("t.seg", text))
+    assert [d.code for d in result.diagnostics] == ["SEG208"]
