@@ -3,6 +3,7 @@
 #
 #   scripts/setup.sh            core + runtime stack (torch, mmcv-full, mmsegmentation, wandb) + test tools
 #   scripts/setup.sh --core     only the light front end (lark, pydantic, jinja2, rich) + test tools
+#   scripts/setup.sh --check    install nothing; exit 0 if the full set-up is up to date, else 1
 #
 # mmcv-full 1.7.2 ships only as source and must be compiled against the installed torch (~10 min on
 # 2 cores). The built wheel is cached OUTSIDE the repo, keyed by (mmcv-full, torch, Python, platform),
@@ -13,7 +14,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
 mode=full
+check_only=0
 [[ "${1:-}" == "--core" ]] && mode=core
+[[ "${1:-}" == "--check" ]] && check_only=1
 
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
@@ -28,6 +31,19 @@ CACHE_ROOT="${SEGAL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/segal-dsl}"
 
 log() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 
+# A stamp of everything that decides the install: skip all work when nothing changed.
+stamp_src="$mode $MMCV_VERSION $MMSEG_VERSION $TORCH_VERSION $(sha256sum pyproject.toml scripts/setup.sh | sha256sum)"
+stamp_file=.venv/.segal-setup-$mode
+
+if [[ $check_only == 1 ]]; then
+  if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp_src" ]]; then
+    echo "up to date ($mode); mmcv-full wheels cached in $CACHE_ROOT/wheels: $(ls "$CACHE_ROOT/wheels" 2>/dev/null | tr '\n' ' ')"
+    exit 0
+  fi
+  echo "not set up: run bash scripts/setup.sh"
+  exit 1
+fi
+
 if [[ ! -x .venv/bin/python ]]; then
   log "creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv
@@ -35,9 +51,6 @@ fi
 VPY="$here/.venv/bin/python"
 PIP=("$VPY" -m pip --disable-pip-version-check)
 
-# A stamp of everything that decides the install: skip all work when nothing changed.
-stamp_src="$mode $MMCV_VERSION $MMSEG_VERSION $TORCH_VERSION $(sha256sum pyproject.toml scripts/setup.sh | sha256sum)"
-stamp_file=.venv/.segal-setup-$mode
 if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp_src" ]]; then
   log "up to date ($mode)"
   exit 0
