@@ -7,7 +7,7 @@
 #
 # mmcv-full 1.7.2 ships only as source and must be compiled against the installed torch (~10 min on
 # 2 cores). The built wheel is cached OUTSIDE the repo, keyed by (mmcv-full, torch, Python, platform),
-# so a second setup on the same machine takes seconds. Traps handled here: see docs/runtime-stack.md.
+# so a second setup on the same machine takes seconds. Traps handled here: docs/runtime-stack.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
