@@ -15,6 +15,7 @@ from importlib import resources
 
 from segal_dsl import __version__
 from segal_dsl.diagnostics import Diagnostics
+from segal_dsl.layout import break_lines
 from segal_dsl.plan import Plan
 from segal_dsl.source import Source
 
@@ -28,19 +29,7 @@ class NotLiteral(ValueError):
 
 def literal(value, indent: int = 0) -> str:
     """A Python literal for `value`; dicts with identifier keys use mmcv's `dict(k=v)` style."""
-    flat = _flat(value)
-    if len(flat) + indent <= _WIDTH or not isinstance(value, (dict, list, tuple)) or not value:
-        return flat
-    pad, inner = " " * indent, " " * (indent + 4)
-    if isinstance(value, dict):
-        if _identifier_keys(value):
-            body = [f"{inner}{k}={literal(v, indent + 4)}," for k, v in value.items()]
-            return "dict(\n" + "\n".join(body) + f"\n{pad})"
-        body = [f"{inner}{_flat(k)}: {literal(v, indent + 4)}," for k, v in value.items()]
-        return "{\n" + "\n".join(body) + f"\n{pad}}}"
-    open_, close = ("[", "]") if isinstance(value, list) else ("(", ")")
-    body = [f"{inner}{literal(v, indent + 4)}," for v in value]
-    return open_ + "\n" + "\n".join(body) + f"\n{pad}{close}"
+    return break_lines(value, indent, _flat, _identifier_keys, _WIDTH)
 
 
 def _identifier_keys(d: dict) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from segal_dsl.layout import break_lines
 from segal_dsl.diagnostics import Diagnostic, Diagnostics, Severity
 from segal_dsl.source import Source, Span
 
@@ -307,18 +308,7 @@ def seg_number(value: Any, plain: bool = False) -> str:
 
 def seg_literal(value: Any, indent: int = 0) -> str:
     """An mmseg-block literal; long containers are broken over lines (a comma may end a line)."""
-    flat = _flat_literal(value)
-    if len(flat) + indent <= 96 or not isinstance(value, (dict, list, tuple)) or not value:
-        return flat
-    pad, inner = " " * indent, " " * (indent + 4)
-    if isinstance(value, dict):
-        if _kwarg_keys(value):
-            body = [f"{inner}{k}={seg_literal(v, indent + 4)}," for k, v in value.items()]
-            return "dict(\n" + "\n".join(body) + f"\n{pad})"
-        body = [f"{inner}{_flat_literal(k)}: {seg_literal(v, indent + 4)}," for k, v in value.items()]
-        return "{\n" + "\n".join(body) + f"\n{pad}}}"
-    open_, close = ("[", "]") if isinstance(value, list) else ("(", ")")
-    return open_ + "\n" + "\n".join(f"{inner}{seg_literal(v, indent + 4)}," for v in value) + f"\n{pad}{close}"
+    return break_lines(value, indent, _flat_literal, _kwarg_keys, 96)
 
 
 def _kwarg_keys(d: dict) -> bool:
