@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .testhooks import kill_point
+
 FORMAT = "segal-label-state"
 VERSION = 1
 MANIFEST = "labels.json"
@@ -49,11 +51,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, kill_event: str | None = None) -> None:
     """Write `data` to `path` so a reader sees the old file or the new one, never a partial one.
 
-    Temp file in the same directory (os.replace is atomic only within a filesystem), flush + fsync,
-    os.replace, fsync of the directory. The temp file is removed on any failure.
+    Temp file `.<name>.<random>.tmp` in the same directory (os.replace is atomic only within a
+    filesystem), flush + fsync, os.replace, fsync of the directory. The temp file is removed on any
+    failure (a full disk included); only a SIGKILL can leave one, and `remove_stale` clears it.
+    `kill_event` names the test kill point between the fsync and the rename (testhooks.py).
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -62,6 +66,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if kill_event:
+            kill_point(kill_event)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -70,6 +76,16 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def remove_temp_files(dir: str | os.PathLike[str]) -> list[str]:
+    """Delete `atomic_write_bytes` temp files (`.<name>.<random>.tmp`) left in `dir` by a killed writer."""
+    removed = []
+    for p in Path(dir).glob(".*.tmp"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
 
 
 class LabelState:
@@ -220,7 +236,7 @@ class LabelState:
             previous = None
         created = not (d / name).exists()
         if created:
-            atomic_write_bytes(d / name, payload)
+            atomic_write_bytes(d / name, payload, kill_event="label_save_payload")
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -236,16 +252,40 @@ class LabelState:
         }
         text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
         try:
-            atomic_write_bytes(d / MANIFEST, text.encode())
+            atomic_write_bytes(d / MANIFEST, text.encode(), kill_event="label_save_manifest")
         except BaseException:
             if created:  # nothing references it: do not leave garbage behind
                 (d / name).unlink(missing_ok=True)
             raise
+        kill_point("label_saved")
         # Keep the previous payload one save longer: a reader holding the old manifest can still open it.
         for stale in d.glob("labels-*.bin"):
             if stale.name not in (name, previous):
                 stale.unlink(missing_ok=True)
         return d / MANIFEST
+
+    @staticmethod
+    def remove_stale(dir: str | os.PathLike[str]) -> list[str]:
+        """Delete what a killed `save` can leave: temp files, and payloads no manifest names.
+
+        Call only while no other process writes `dir` (the runner does, on rank 0, before it starts).
+        Nothing is deleted next to an unreadable manifest, so a damaged state can still be inspected.
+        """
+        d = Path(dir)
+        if not d.is_dir():
+            return []
+        removed = remove_temp_files(d)
+        try:
+            keep = _read_manifest(d / MANIFEST).get("payload")
+        except LabelStateError:
+            if (d / MANIFEST).exists():
+                return removed
+            keep = None  # killed before the first manifest: no payload is referenced
+        for p in d.glob("labels-*.bin"):
+            if p.name != keep:
+                p.unlink(missing_ok=True)
+                removed.append(p.name)
+        return removed
 
     @staticmethod
     def exists(dir: str | os.PathLike[str]) -> bool:

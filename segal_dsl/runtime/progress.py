@@ -37,13 +37,19 @@ class Progress:
     def save(self, state_dir: str | os.PathLike) -> None:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         text = json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
-        atomic_write_bytes(Path(state_dir) / FILE, text.encode())
+        atomic_write_bytes(Path(state_dir) / FILE, text.encode(), kill_event="progress_save")
 
     @classmethod
     def load(cls, state_dir: str | os.PathLike) -> Progress | None:
         path = Path(state_dir) / FILE
         if not path.is_file():
             return None
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise RuntimeError(f"{path}: unreadable progress file ({e}); restore it from a backup, or "
+                               "start again without --resume in a new --work-dir") from e
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)

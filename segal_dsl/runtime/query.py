@@ -24,6 +24,7 @@ from mmcv.runner import get_dist_info
 from . import budget as budget_mod
 from . import selection as sel
 from .heuristics import get_heuristic, image_scores
+from .testhooks import kill_point
 
 
 @dataclass
@@ -63,11 +64,15 @@ def posteriors(model, data: dict, label_shape: tuple[int, int]) -> torch.Tensor:
     return probs
 
 
-def _scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: int, index: int) -> torch.Tensor:
+def _scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: int, index: int,
+            model=None, data: dict | None = None) -> torch.Tensor:
     fn = get_heuristic(heuristic)
     if heuristic == "random":
         g = torch.Generator().manual_seed(int(sel.rng_for(seed, rnd, index).integers(2**62)))
         return fn(probs, generator=g)
+    if getattr(fn, "needs_model", False):  # e.g. `mps` (runtime/multitask): scores from the model itself
+        g = torch.Generator().manual_seed(int(sel.rng_for(seed, rnd, index).integers(2**62)))
+        return fn(probs, model=model, data=data, generator=g, **params)
     return fn(probs, **params)
 
 
@@ -148,7 +153,7 @@ def run_query(runner, rnd: int, loader, labels, al: dict, mode: str, seed: int,
             continue
         with torch.no_grad():
             probs = posteriors(model, data, sizes[index])
-            scores = _scores(probs, heuristic, params, seed, rnd, index)
+            scores = _scores(probs, heuristic, params, seed, rnd, index, model, data)
         lab = labels.mask(index)
         if mode == "image":
             local_img[index] = float(image_scores(scores)[0])
@@ -167,6 +172,7 @@ def run_query(runner, rnd: int, loader, labels, al: dict, mode: str, seed: int,
                 else:
                     new = sel.select_pixels(s, lab, quotas[index], threshold, rng)
                 local_new[index] = np.flatnonzero(new.ravel()).astype(np.int64)
+        kill_point("query_image")
         if progress:
             progress()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import os.path as osp
 import random
@@ -25,11 +26,12 @@ from mmcv.runner import RUNNERS, EpochBasedRunner, load_checkpoint, save_checkpo
 from mmcv.runner.hooks import CheckpointHook, LoggerHook
 
 from . import report, visualize
-from .labels import LabelState
+from .labels import LabelState, remove_temp_files
 from .loaders import iters_per_epoch, shard_loader, train_loader
 from .pipelines import LabelMaskedDataset, image_subset, with_source
 from .progress import Progress
 from .query import initial_labels, run_query
+from .testhooks import kill_point, trace
 
 STATE_DIR = "al_state"
 
@@ -202,6 +204,7 @@ class ActiveLearningRunner(EpochBasedRunner):
         labels.record_round(0, planned=planned, added=added)
         labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode}
         self.labels = labels
+        self._check_ranks_agree(0)
         if self.rank == 0:
             labels.save(mask_dir)
         _barrier()
@@ -262,9 +265,16 @@ class ActiveLearningRunner(EpochBasedRunner):
         if self.rank == 0:
             path = osp.join(self._state_dir(), name)
             os.makedirs(self._state_dir(), exist_ok=True)
-            save_checkpoint(self.model, path + ".tmp", optimizer=self.optimizer,
-                            meta=dict(epoch=self._epoch, iter=self._iter))
-            os.replace(path + ".tmp", path)
+            tmp = osp.join(self._state_dir(), f".{name}.tmp")  # the temp-file form remove_temp_files knows
+            try:
+                save_checkpoint(self.model, tmp, optimizer=self.optimizer,
+                                meta=dict(epoch=self._epoch, iter=self._iter))
+                kill_point("step_checkpoint")
+                os.replace(tmp, path)
+            except BaseException:  # e.g. a full disk: no partial step file, the previous one stays
+                if osp.exists(tmp):
+                    os.unlink(tmp)
+                raise
             old = progress.checkpoint
             self._store(progress, checkpoint=name, next_step=step + 1)
             if old and old != name:
@@ -287,9 +297,15 @@ class ActiveLearningRunner(EpochBasedRunner):
 
     def _restore(self, progress: Progress) -> None:
         if progress.checkpoint:
-            ckpt = load_checkpoint(getattr(self.model, "module", self.model),
-                                   osp.join(self._state_dir(), progress.checkpoint), map_location="cpu",
-                                   logger=self.logger)
+            path = osp.join(self._state_dir(), progress.checkpoint)
+            try:
+                ckpt = load_checkpoint(getattr(self.model, "module", self.model), path, map_location="cpu",
+                                       logger=self.logger)
+            except Exception as e:  # noqa: BLE001 - any unpickling/zip error: one line, not a traceback
+                raise RuntimeError(f"cannot resume: {path} is unreadable ({type(e).__name__}: "
+                                   f"{str(e).splitlines()[0] if str(e) else ''}); restore it from a backup, or "
+                                   "start again without --resume in a new --work-dir (the label state in "
+                                   f"{self._mask_dir()} is intact)") from e
             if "optimizer" in ckpt:
                 self.optimizer.load_state_dict(ckpt["optimizer"])
         self._epoch, self._iter = progress.epoch, progress.iter
@@ -327,6 +343,7 @@ class ActiveLearningRunner(EpochBasedRunner):
         del self.data_batch
         self._iter += 1
         self.global_iter += 1
+        kill_point("train_iter")
         if bar is not None:
             bar.advance(task)
 
@@ -406,6 +423,9 @@ class ActiveLearningRunner(EpochBasedRunner):
         al = self._al()
         self.rounds = parse_workflow(workflow if workflow is not None else data.cfg.workflow, self.sample_rounds)
         steps = [(kind, r.index) for r in self.rounds for kind in (("train", "query") if r.query else ("train",))]
+        if self.rank == 0:  # what a killed writer can leave: temp files, an uncommitted payload
+            self._remove_stale()
+        _barrier()
         progress = Progress.load(self._state_dir()) if data.resume else None
         if progress is not None and progress.seed not in (None, data.seed):
             raise RuntimeError(f"--resume with seed {data.seed}, but this run used seed {progress.seed}")
@@ -467,15 +487,29 @@ class ActiveLearningRunner(EpochBasedRunner):
         if self.rank == 0:
             report.write(self.work_dir, progress.rounds, self.labels, self.sample_mode)
 
+    def _remove_stale(self) -> None:
+        removed = LabelState.remove_stale(self._mask_dir())
+        for d in (self._state_dir(), self.work_dir):
+            if osp.isdir(d):
+                removed += remove_temp_files(d)
+        if removed:
+            self.logger.info("removed what an interrupted run left unfinished: %s", ", ".join(sorted(removed)))
+
     def _check_ranks_agree(self, rnd: int) -> None:
-        """Every rank must hold the same labels after a query (reference §5d: only rank 0 had them)."""
+        """Every rank must hold the same labels after a query (reference §5d: only rank 0 had them).
+
+        Compares the sha256 of the full label payload and the round records, not only counts.
+        """
+        payload = hashlib.sha256(self.labels._payload()).hexdigest()  # = labels.json's "sha256"
+        digest = hashlib.sha256((payload + json.dumps(self.labels.records, sort_keys=True)).encode()).hexdigest()
+        trace("labels", round=rnd, payload_sha256=payload, digest=digest, total=self.labels.total(),
+              world=self.world_size)
         if self.world_size == 1:
             return
         from .query import _all_gather
 
-        key = hashlib.sha256(np.array([self.labels.count(i) for i in range(len(self.labels))]).tobytes())
-        if len(set(_all_gather(key.hexdigest()))) != 1:
-            raise RuntimeError(f"query {rnd}: ranks disagree on the label state")
+        if len(set(_all_gather(digest))) != 1:
+            raise RuntimeError(f"round {rnd}: ranks disagree on the label state (round 0: the initial labels)")
 
     def _query(self, rnd: int, viz) -> Any:
         if self.sample_mode == "image":
@@ -499,15 +533,7 @@ class _Null:
         return False
 
 
-@RUNNERS.register_module()
-class MultiTaskActiveRunner(ActiveLearningRunner):
-    """Registered so configs naming it fail with a clear message instead of a registry KeyError."""
-
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError(
-            "MultiTaskActiveRunner (MAE multitask active learning) is not implemented yet: see issue 6. "
-            "Use `runner active` (ActiveLearningRunner)."
-        )
+# MultiTaskActiveRunner lives in runtime/multitask/runner.py (registered when segal_dsl.runtime is imported).
 
 
 def config_sha256(text: str) -> str:
