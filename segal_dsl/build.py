@@ -159,7 +159,8 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def override(self, meta, children):
         (key, key_span), value = children
-        return n.Override(key, key_span, value, self._meta(meta))
+        # Converted here, not in build(): an `mmseg` block nested in a setting's block is an override too.
+        return n.Override(key, key_span, self._lit(value), self._meta(meta))
 
     def dotted_key(self, children):
         parts = tuple(str(t) for t in children)
@@ -211,14 +212,4 @@ class _Builder(Transformer):
 
 def build(tree: Tree, source: Source) -> n.Experiment:
     """Turn a parse tree into the typed AST."""
-    exp = _Builder(source).transform(tree)
-    # Override values are literals; convert the shared atoms at the top level too.
-    block = exp.block
-    items = []
-    for item in block.items:
-        if isinstance(item, n.Mmseg):
-            item = n.Mmseg(
-                tuple(n.Override(o.key, o.key_span, _Builder._lit(o.value), o.span) for o in item.overrides),
-                item.span, item.key_span)
-        items.append(item)
-    return n.Experiment(exp.name, exp.name_span, n.Block(tuple(items), block.span), exp.span)
+    return _Builder(source).transform(tree)

@@ -105,6 +105,10 @@ _ALL = [
     Code("SEG219", "sweep-too-large", "error", "A sweep with more than 1000 points.",
          "Each point is a full training run; a typo in an axis can multiply the cost by accident.",
          "sweep { seed 0, 1, … }  # 10 axes of 3 values", "Split the sweep into several files."),
+    Code("SEG220", "override-key-not-a-name", "error", "A pass-through override whose top-level key is not a Python name.",
+         "Top-level keys become assignments in the compiled config (`key = …`); `a-b` or `class` there would be a "
+         "syntax error that mmcv reports only at run time. Keys below the first may be anything.",
+         "mmseg { norm-cfg = 1 }", "Use a Python identifier that is not a keyword (`norm_cfg`)."),
     # ---- SEG3xx: schedule ------------------------------------------------------------------------
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
          "An AL experiment trains between queries; without training no labels are used.",

@@ -172,6 +172,8 @@ class _Formatter:
         texts = [self.args(g) for g in groups]
         lines = [f"{item.key} {texts[0]},"] + [f"{pad}{t}," for t in texts[1:]]
         lines[-1] = lines[-1][:-1]
+        if len(lines) > 1 and not lines[-1].strip():  # a trailing comma: keep it on the last value
+            lines.pop()
         return lines
 
     # -- layout ------------------------------------------------------------------------------------
@@ -213,6 +215,9 @@ class _Formatter:
             for c in trailing[:-1]:
                 self.emit(indent, c.text)
             lines = self.wrap(item, flat, indent)
+            if lines[-1].endswith(","):
+                # A trailing comma swallows the line break (COMMA), joining the next statement: end it here.
+                lines[-1] += ";"
             lines[-1] += f"  {trailing[-1].text}" if trailing else ""
             for line in lines:
                 self.emit(indent, line)

@@ -57,7 +57,13 @@ def describe_terminal(name: str) -> str:
     return name.lower()
 
 
+# Keywords the grammar also takes as names (a setting or override key): "a name" already says it.
+_NAME_KEYWORDS = {"TRAIN", "QUERY", "WARMUP", "EXPERIMENT", "DICT"}
+
+
 def describe_expected(expected) -> str:
+    if "NAME" in expected:
+        expected = set(expected) - _NAME_KEYWORDS
     words = sorted({describe_terminal(t) for t in expected})
     # Keep messages short: punctuation and keywords first, then the classes of tokens.
     if len(words) > 8:
@@ -147,7 +153,7 @@ def _report(err: UnexpectedInput, source: Source, diags: Diagnostics, last_line:
     last_line[0] = token.line
     start = token.start_pos or 0
     span = source.span(start, start + max(1, len(str(token))))
-    if "EXPERIMENT" in expected:
+    if "EXPERIMENT" in expected and "NAME" not in expected:
         diags.add("SEG100", f"unexpected {_token_text(token)}", span, label="expected `experiment`",
                   help="a file holds one `experiment my_name { … }`")
         return

@@ -7,6 +7,7 @@ checks types and ranges, and each pydantic error is reported at the span of its 
 from __future__ import annotations
 
 import difflib
+import keyword
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -535,6 +536,10 @@ class _ExperimentReader(_Reader):
             if ov.key[0] in RESERVED_KEYS:
                 self.d.add("SEG212", f"`{ov.key[0]}` is generated from the experiment", ov.key_span,
                            label="set by segal-dsl", help=RESERVED_KEYS[ov.key[0]])
+                continue
+            if not ov.key[0].isidentifier() or keyword.iskeyword(ov.key[0]):
+                self.d.add("SEG220", f"`{ov.key[0]}` cannot be a top-level config key", ov.key_span,
+                           label="not a Python name", help="use an identifier that is not a Python keyword")
                 continue
             value = self.literal(ov.value)
             if value is _INVALID:
