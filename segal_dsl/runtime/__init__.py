@@ -9,4 +9,5 @@ import importlib.util as _util
 
 if _util.find_spec("mmseg") is not None and _util.find_spec("mmcv") is not None:
     from . import hooks, pipelines, runner  # noqa: F401  (registry side effects)
+    from . import multitask  # noqa: F401  (MultiTaskActiveRunner, MAE model pieces, `mps`)
     from .toy import dataset as _toy_dataset  # noqa: F401

@@ -41,6 +41,9 @@ def round_entry(r: int, labels, previous: list[dict], global_iter: int, global_e
     for k in ("mIoU", "mAcc", "aAcc"):
         if k in metrics:
             entry[k] = round(float(metrics[k]), 6)
+    for k in sorted(metrics):  # validation losses (multitask runner: loss_seg_val, loss_rec_val)
+        if k.endswith("_val"):
+            entry[k] = round(float(metrics[k]), 6)
     return entry
 
 
