@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from functools import lru_cache
 from importlib import resources
 
@@ -32,7 +34,25 @@ def parser() -> Lark:
     """The LALR parser, built once per process (grammar shipped as package data)."""
     text = resources.files("segal_dsl").joinpath("grammars/segal.lark").read_text(encoding="utf-8")
     return Lark(text, parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=False, cache=False, lexer_callbacks={"COMMENT": _collect_comment})
+                maybe_placeholders=False, cache=_cache_file(text), lexer_callbacks={"COMMENT": _collect_comment})
+
+
+def _cache_file(grammar: str) -> str | bool:
+    """Where lark keeps the built LALR tables between processes: building them is ~0.6 s of every start-up
+    (benchmarks/README.md). A user-owned directory, not lark's default in /tmp, because the cache is a
+    pickle; lark checks the grammar's hash stored inside and rebuilds on a mismatch or a broken file.
+    SEGAL_NO_PARSER_CACHE=1, or a directory that cannot be created, turns it off."""
+    if os.environ.get("SEGAL_NO_PARSER_CACHE"):
+        return False
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "segal-dsl")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return False
+    # Named by the grammar's hash: checkouts with different grammars do not overwrite each other's tables.
+    digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
+    return os.path.join(directory, f"grammar-{digest}.lark-cache")
 
 
 # Comments are ignored by the grammar; `segal fmt` still needs them, so the lexer hands them here.

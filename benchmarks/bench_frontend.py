@@ -1,0 +1,124 @@
+"""Front-end cost: `segal check one.seg` start-up vs bare `python -c pass`, per-file cost of `segal check dir/`
+over a few hundred generated files, and the modules imported at start-up.
+
+    .venv/bin/python benchmarks/bench_frontend.py [--quick]
+
+Subprocess timings, median of many runs, so the ratio to bare Python (measured in the same run, on the
+same loaded machine) is what to read, not the absolute milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+EXAMPLE = ROOT / "examples" / "ripu_region_gtav2cs.seg"
+
+
+def median_run(cmd: list[str], reps: int, cwd: Path = ROOT) -> float:
+    """Median wall time of `cmd` over `reps` runs (one warm-up run first: page cache, .pyc files)."""
+    subprocess.run(cmd, cwd=cwd, capture_output=True)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def generated_files(n: int, out: Path) -> list[Path]:
+    """`n` distinct valid .seg files: the example with other budgets, heuristics, schedules and overrides."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    heuristics = ["ripu { k 1; use_entropy true; categories 19 }", "entropy", "margin", "random", "least_confidence"]
+    files = []
+    for i in range(n):
+        t = text.replace("experiment ada_ripu_region", f"experiment exp_{i}")
+        t = re.sub(r"heuristic ripu \{[^}]*\}", f"heuristic {heuristics[i % len(heuristics)]}", t)
+        t = t.replace("budget 1% per image per round", f"budget {1 + i % 3}% per image per round")
+        t = t.replace("train 2; query; train 8", f"train {1 + i % 20}; query; train {1 + i % 7}")
+        t = t.replace("seed 123", f"seed {i}").replace("lr=0.0025", f"lr=0.00{1 + i % 9}")
+        t = t.replace("samples_per_gpu = 2", f"samples_per_gpu = {1 + i % 4}")
+        p = out / f"exp_{i:04d}.seg"
+        p.write_text(t, encoding="utf-8")
+        files.append(p)
+    return files
+
+
+def startup_modules() -> tuple[list[str], list[tuple[int, str]]]:
+    """Top-level packages imported by `segal check`, and the slowest imports (µs, cumulative) from -X importtime."""
+    proc = subprocess.run([PY, "-X", "importtime", "-m", "segal_dsl", "check", str(EXAMPLE)],
+                          cwd=ROOT, capture_output=True, text=True)
+    rows = []
+    for line in proc.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if m:
+            rows.append((int(m.group(2)), len(m.group(3)), m.group(4)))
+    top = sorted({name.split(".")[0] for _, _, name in rows} - set(sys.stdlib_module_names)
+                 - {"sitecustomize", "_distutils_hack"} - {n for n in (r[2] for r in rows) if n.startswith("__editable")})
+    slow = sorted(((cum, name) for cum, depth, name in rows if depth <= 1), reverse=True)[:12]
+    return top, slow
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer repetitions and files (CI)")
+    a = p.parse_args()
+    reps, n_files = (5, 40) if a.quick else (30, 300)
+    segal = [PY, "-m", "segal_dsl", "check"]
+
+    bare = median_run([PY, "-c", "pass"], reps)
+    one = median_run([*segal, str(EXAMPLE)], reps)
+    version = median_run([PY, "-m", "segal_dsl", "--version"], reps)
+    print(f"python -c pass                 {bare * 1e3:8.1f} ms  (median of {reps})")
+    print(f"segal --version                {version * 1e3:8.1f} ms")
+    print(f"segal check one.seg            {one * 1e3:8.1f} ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = generated_files(n_files, Path(tmp))
+        check = subprocess.run([*segal, tmp], cwd=ROOT, capture_output=True, text=True)
+        if check.returncode != 0:
+            print(check.stdout[-2000:], check.stderr[-2000:])
+            return 1
+        many = median_run([*segal, tmp], max(3, reps // 5))
+        in_process = _in_process(files)
+    per_file = (many - one) / (n_files - 1)
+    print(f"segal check dir/ ({n_files} files)  {many * 1e3:8.1f} ms  -> {per_file * 1e3:.2f} ms per extra file")
+    print(f"analyse() in one process        {in_process * 1e3:8.2f} ms per file (median, warm)")
+    top, slow = startup_modules()
+    print(f"non-stdlib packages imported by `segal check`: {', '.join(top)}")
+    print("slowest imports (cumulative, -X importtime):")
+    for cum, name in slow:
+        print(f"  {cum / 1e3:7.1f} ms  {name}")
+    heavy = sorted({"torch", "mmcv", "mmseg", "numpy"} & set(top))
+    print(f"heavy packages at start-up: {heavy or 'none'}")
+    print(f"ratio startup (segal check one.seg / python -c pass): {one / bare:.2f}x (target: close to 1x)")
+    print(f"ratio startup overhead: +{(one - bare) * 1e3:.1f} ms over bare python")
+    print(f"ratio per-file (per extra file / 10 ms target): {per_file / 0.010:.2f}x (target: well under 1x)")
+    return 0
+
+
+def _in_process(files: list[Path]) -> float:
+    """Median per-file time of the façade in this process (parser already built): the cost after start-up."""
+    sys.path.insert(0, str(ROOT))
+    from segal_dsl.api import analyse, read_source
+
+    analyse(read_source(files[0]))
+    times = []
+    for f in files:
+        t = time.perf_counter()
+        analyse(read_source(f))
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("NO_COLOR", "1")
+    raise SystemExit(main())
