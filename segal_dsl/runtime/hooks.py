@@ -80,20 +80,51 @@ class WandbLoggerHookWithVal(WandbLoggerHook):
         config = dict(init.get("config") or {})
         config.update(run_config(runner))
         init["config"] = config
+        if "settings" not in init and not os.environ.get("WANDB_INIT_TIMEOUT"):
+            init["settings"] = {"init_timeout": 30}  # wandb waits 90 s for an unreachable server
         self.init_kwargs = init
-        super().before_run(runner)
-        self.wandb.define_metric("global_step")
-        self.wandb.define_metric("*", step_metric="global_step")
+        self._broken = False
+        try:
+            super().before_run(runner)
+        except Exception as e:  # noqa: BLE001 - no network, no login, a dead wandb service, ...
+            if init.get("mode") in ("offline", "disabled"):
+                return self._give_up(runner, e)
+            self._warn(runner, f"cannot start an online run ({_first_line(e)}); logging offline instead, "
+                               "sync later with `wandb sync <run dir>`")
+            self.init_kwargs = dict(init, mode="offline")
+            try:
+                super().before_run(runner)
+            except Exception as e2:  # noqa: BLE001
+                return self._give_up(runner, e2)
+        try:
+            self.wandb.define_metric("global_step")
+            self.wandb.define_metric("*", step_metric="global_step")
+        except Exception as e:  # noqa: BLE001
+            self._give_up(runner, e)
+
+    def _warn(self, runner, msg: str) -> None:
+        runner.logger.warning("wandb: %s", msg)  # one line on the console and in the log file
+
+    def _give_up(self, runner, e: Exception) -> None:
+        """W&B is a side channel: a failure there never stops training or touches the label state."""
+        self._broken = True
+        self._warn(runner, f"logging disabled for the rest of this run ({_first_line(e)}); the metrics are "
+                           "still in the work dir (report.json, *.log.json)")
 
     def _step(self, runner) -> int:
         return int(getattr(runner, "global_iter", runner.iter))
 
     @master_only
     def log(self, runner) -> None:
+        if getattr(self, "_broken", False):
+            return
         tags = self.get_loggable_tags(runner)
         if tags:
             tags["global_step"] = self._step(runner) + 1  # mmcv logs iteration i as step i+1
-            self.wandb.log(tags, commit=self.commit)
+            try:
+                self.wandb.log(tags, commit=self.commit)
+            except Exception as e:  # noqa: BLE001 - e.g. the wandb service died mid-run
+                self._give_up(runner, e)
 
     @master_only
     def log_al(self, runner, entry: dict) -> None:
@@ -101,13 +132,28 @@ class WandbLoggerHookWithVal(WandbLoggerHook):
         row = {f"al/{k}": v for k, v in entry.items() if k in
                ("round", "planned", "labelled", "labelled_images", "added", "mIoU", "mAcc", "aAcc")}
         row["global_step"] = self._step(runner)
-        self.wandb.log(row, commit=True)
-        for k, v in row.items():
-            self.wandb.run.summary[k] = v
+        if getattr(self, "_broken", False):
+            return
+        try:
+            self.wandb.log(row, commit=True)
+            for k, v in row.items():
+                self.wandb.run.summary[k] = v
+        except Exception as e:  # noqa: BLE001
+            self._give_up(runner, e)
 
     @master_only
     def after_run(self, runner) -> None:
-        if self.log_artifact and hasattr(self.wandb, "join"):
-            super().after_run(runner)  # uploads the artifact, then join()
-        else:
-            self.wandb.finish()  # newer wandb dropped wandb.join, which mmcv's hook calls
+        if getattr(self, "_broken", False) or self.wandb is None:
+            return
+        try:
+            if self.log_artifact and hasattr(self.wandb, "join"):
+                super().after_run(runner)  # uploads the artifact, then join()
+            else:
+                self.wandb.finish()  # newer wandb dropped wandb.join, which mmcv's hook calls
+        except Exception as e:  # noqa: BLE001
+            self._give_up(runner, e)
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__

@@ -7,6 +7,8 @@ possibly hours in. Every path is checked here before any work, one clear error l
 from __future__ import annotations
 
 import ast
+import errno
+import logging
 import os
 import os.path as osp
 import shutil
@@ -19,6 +21,21 @@ AUTO_ROOT_DATASETS = {"SegalToyDataset"}   # generated on first use: nothing to 
 
 def _err(msg: str) -> None:
     print(f"error: {msg}", file=sys.stderr)
+
+
+def os_error_line(e: OSError, work_dir: str | None) -> str:
+    """One line for a failed read/write: what, where, and the fix (the label state is never at risk:
+    every state file is replaced atomically, so the last committed one still loads)."""
+    where = e.filename or work_dir or "the work dir"
+    resume = "then continue with `segal run --resume` (the saved label state is intact)"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the device writing {where}: free some space, {resume}"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"cannot write {where} ({e.strerror}): make {work_dir or 'the work dir'} writable or pass "
+                f"another --work-dir")
+    if e.errno in (errno.ENOTDIR, errno.EEXIST) and work_dir:
+        return f"cannot create the work dir {work_dir} ({e.strerror}: {where}): pass another --work-dir"
+    return f"{e.strerror or e} ({where}); fix the cause, {resume}"
 
 
 def _base_files(cfg_path: str) -> list[str]:
@@ -48,7 +65,8 @@ def missing_paths(cfg_path: str) -> list[str]:
     except ImportError as e:
         return [f"custom import failed: {e}"]
     if cfg.get("load_from") and not osp.isfile(cfg.load_from):
-        problems.append(f"load_from checkpoint not found: {cfg.load_from}")
+        problems.append(f"load_from checkpoint not found: {cfg.load_from} (fix: correct `load_from`; a relative "
+                        "path is relative to the directory `segal run` starts in)")
     for split in ("train", "query", "val", "test"):
         sub = cfg.data.get(split)
         for i, ds in enumerate(sub if isinstance(sub, (list, tuple)) else [sub] if sub else []):
@@ -62,14 +80,15 @@ def _dataset_paths(ds: dict, where: str) -> list[str]:
     if "dataset" in ds:  # RepeatDataset & co.
         return _dataset_paths(ds["dataset"], where + ".dataset")
     out, root = [], ds.get("data_root")
+    fix = " (fix: create it, or correct the path in the config / the .seg file's `mmseg` block)"
     if root and not osp.isdir(root):
-        return [f"{where}.data_root not found: {root}"]
+        return [f"{where}.data_root not found: {root}{fix}"]
     for key, is_dir in (("img_dir", True), ("ann_dir", True), ("split", False)):
         val = ds.get(key)
         for v in val if isinstance(val, (list, tuple)) else [val] if val else []:
             full = v if osp.isabs(v) or not root else osp.join(root, v)
             if not (osp.isdir(full) if is_dir else osp.isfile(full)):
-                out.append(f"{where}.{key} not found: {full}")
+                out.append(f"{where}.{key} not found: {full}{fix}")
     return out
 
 
@@ -154,6 +173,8 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
         if rank == 0:
             try:
                 box = list(_compile(seg_path, work_dir))
+            except OSError as e:  # an unwritable or full work dir
+                _err(os_error_line(e, work_dir))
             except Exception as e:  # noqa: BLE001 - report any compile failure, then stop
                 _report_compile_error(e)
         if distributed:  # the other ranks wait here for rank 0's compile (a barrier, not a sleep)
@@ -168,13 +189,21 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
         _err(p)
     if problems:
         return 1
+    debug = bool(os.environ.get("SEGAL_DEBUG"))
+    if not debug:  # a full disk fails the log file too: no "--- Logging error ---" tracebacks, one line
+        logging.raiseExceptions = False
     try:
         return train_config(cfg_path, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher)
     except KeyboardInterrupt:
         _err("interrupted; continue with `segal run --resume`")
         return 130
-    except (ValueError, RuntimeError) as e:  # config / state problems: one line (SEGAL_DEBUG=1: traceback)
-        if os.environ.get("SEGAL_DEBUG"):
+    except OSError as e:  # a full disk, an unwritable work dir: one line with the fix
+        if debug:
             raise
-        _err(str(e))
+        _err(os_error_line(e, work_dir))
+        return 1
+    except (ValueError, RuntimeError) as e:  # config / state problems: one line (SEGAL_DEBUG=1: traceback)
+        if debug:
+            raise
+        _err(str(e).splitlines()[0] if str(e) else type(e).__name__)
         return 1

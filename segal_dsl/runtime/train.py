@@ -16,7 +16,7 @@ import warnings
 import mmcv
 import torch
 import torch.distributed as dist
-from mmcv.runner import build_runner, get_dist_info, load_checkpoint
+from mmcv.runner import build_runner, get_dist_info
 
 from .progress import Progress
 from .runner import STATE_DIR, ALData, parse_workflow
@@ -34,6 +34,43 @@ def init_distributed(launcher: str) -> bool:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return True
+
+
+def load_from_checked(model, path: str, logger=None) -> int:
+    """`load_from` on every rank, failing with one line when the file is no checkpoint of this model.
+
+    mmcv's load_checkpoint raised an unpickling/zip traceback for a corrupt file and only *warned* when
+    no parameter matched (the run then trained from scratch). Here an unreadable file or one of which
+    no parameter fits (same name and shape) is an error; parameters whose shape differs (e.g. another
+    number of classes in the head) are skipped with a warning. Returns how many tensors were loaded.
+    """
+    from mmcv.runner.checkpoint import _load_checkpoint, load_state_dict
+
+    fix = "fix: point `load_from` at a checkpoint of this model (a .pth saved by mmcv/mmseg), or remove it"
+    try:
+        ckpt = _load_checkpoint(path, map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - zip, unpickling, EOF errors of a truncated/corrupt file
+        msg = str(e).splitlines()[0] if str(e) else ""
+        raise RuntimeError(f"load_from {path} is not a readable checkpoint ({type(e).__name__}: {msg[:200]}); "
+                           f"{fix}") from e
+    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise RuntimeError(f"load_from {path} holds no state_dict of tensors; {fix}")
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    own = model.state_dict()
+    fits = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not fits:
+        example = next(iter(state))
+        why = (f"`{example}` has shape {tuple(state[example].shape)}, the model's {tuple(own[example].shape)}"
+               if example in own else f"no parameter name matches (the checkpoint has e.g. `{example}`)")
+        raise RuntimeError(f"load_from {path} does not match the model: none of its {len(state)} tensors fits "
+                           f"({why}); {fix}")
+    skipped = [k for k in state if k in own and k not in fits]
+    if skipped:
+        warnings.warn(f"load_from {path}: {len(skipped)} tensors have another shape in the model and are "
+                      f"skipped (e.g. `{skipped[0]}`)", stacklevel=2)
+    load_state_dict(model, fits, strict=False, logger=logger)
+    return len(fits)
 
 
 def inject_ignore_index(node, ignore_index: int) -> int:
@@ -147,7 +184,7 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
     if not (distributed and device == "cuda"):
         model = revert_sync_batchnorm(model)
     if cfg.get("load_from"):
-        load_checkpoint(model, cfg.load_from, map_location="cpu", logger=logger)  # every rank
+        load_from_checked(model, cfg.load_from, logger)  # every rank
     train_ds, query_ds, pool_index, val_ds, source_ds = _build_datasets(cfg, mode, ignore_index, validate)
     model.CLASSES, model.PALETTE = train_ds.CLASSES, train_ds.PALETTE
     if distributed:
