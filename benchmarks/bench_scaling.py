@@ -36,7 +36,10 @@ def _standalone(name: str):
     spec = importlib.util.spec_from_file_location(f"segal_{name}", ROOT / "segal_dsl" / "runtime" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError:  # it grew a relative import: take the package, RSS then includes mmcv/mmseg
+        return importlib.import_module(f"segal_dsl.runtime.{name}")
     return module
 
 
@@ -98,6 +101,8 @@ def run(n: int, h: int, w: int, budget: int, classes: int = 19) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a small pool (CI)")
+    p.add_argument("--pools", help="comma-separated pool sizes at full resolution (default 30,300,2975)")
+    p.add_argument("--res", help="HxW of the pool images (default 512x1024)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
@@ -107,6 +112,12 @@ def main() -> int:
         res, pools, budgets, small = (128, 256), [4, 16], [2_000, 8_000], 4
     else:
         res, pools, budgets, small = (512, 1024), [30, 300, 2975], [150_000, 1_500_000], 30
+    if a.res:
+        res = tuple(int(v) for v in a.res.lower().split("x"))
+        budgets = [max(1, res[0] * res[1] * small // 100 // 10 * f) for f in (1, 10)]
+    if a.pools:
+        pools = [int(v) for v in a.pools.split(",")]
+        small = pools[0]
     print("images   resolution   budget   total s   scores  per-img  global   numpy peak MiB  RSS MiB")
     print("                                  (ms per image, query part only)")
     print("-- resolution grows (fixed pool):")
