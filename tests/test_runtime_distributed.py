@@ -109,9 +109,10 @@ def test_two_ranks_gloo(tmp_path, tmp_path_factory):
 
 
 def _files(wd: Path) -> list[str]:
-    """Work-dir files, with the run's timestamped log names normalised."""
+    """Work-dir files, with timestamped log names and content-addressed payload names normalised."""
     names = [str(p.relative_to(wd)) for p in wd.rglob("*") if p.is_file()]
-    return sorted(re.sub(r"^\d{8}_\d{6}\.log", "<stamp>.log", n) for n in names)
+    names = [re.sub(r"^\d{8}_\d{6}\.log", "<stamp>.log", n) for n in names]
+    return sorted(re.sub(r"labels-[0-9a-f]{16}\.bin$", "labels-<sha>.bin", n) for n in names)
 
 
 def test_segal_run_seg_under_torchrun(tmp_path):
