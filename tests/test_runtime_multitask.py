@@ -34,6 +34,15 @@ def _toy(tmp_path_factory):
     toy_env(tmp_path_factory.getbasetemp())
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny ViT ops: two intra-op threads on a shared 2-core box are ~10x slower than one."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _model(**changes):
     import mmcv
     from mmseg.models import build_segmentor
@@ -303,7 +312,8 @@ def test_without_reset_one_schedule_spans_warmup_and_rounds(tmp_path):
     ({"mae_viz_count": "4"}, "mae_viz_count must be an int"),
     ({"mae_viz_dir": ""}, "mae_viz_dir must be a non-empty path"),
     ({"runner.warmup_only": "yes"}, "warmup_only must be true or false"),
-    ({"runner.sample_mode": "image"}, "pixels or regions"),
+    ({"runner.sample_mode": "image",
+      "active_learning.settings.image": dict(initial_pool=4, budget_per_round=2)}, "pixels or regions"),
 ])
 def test_bad_multitask_keys_fail_before_training(tmp_path, options, match):
     wd = tmp_path / "bad"
