@@ -352,3 +352,30 @@ def test_toy_multitask_example_runs(tmp_path):
     assert sorted(p.name for p in (wd / "reconstructions").iterdir()) == ["iter0", "iter4", "iter7"]
     assert len(list((wd / "reconstructions" / "iter7").glob("sample_*.png"))) == 2
     assert (wd / "learning_curve.png").is_file() and (wd / "report.csv").is_file()
+
+
+def test_two_ranks_gloo_warmup_without_find_unused_parameters(tmp_path):
+    """DDP (2 CPU ranks): the MAE stage leaves the segmentation head idle, yet no
+    find_unused_parameters is needed (the reference forced it on for every warm-up)."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    wd = tmp_path / "ddp"
+    cmd = ([exe] if exe else [sys.executable, "-m", "torch.distributed.run"]) + [
+        "--nproc_per_node=2", f"--master_port={port}", "-m", "segal_dsl.runtime.train", str(CONFIGS / CFG),
+        "--work-dir", str(wd), "--launcher", "pytorch", "--seed", "3", "--cfg-options",
+        "runner.schedule_unit=iters", "find_unused_parameters=False",
+        "workflow=[(('train',2),('query',1)),(('train',1),)]", "runner.sample_rounds=1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="disabled",
+               PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [(r["planned"], r["added"]) for r in records(wd)] == [(PIXELS, PIXELS)] * 2
+    assert [e["global_iter"] for e in report(wd)["rounds"]] == [4, 5]
+    assert (wd / "reconstructed_images" / "iter0").is_dir()
