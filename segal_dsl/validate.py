@@ -545,7 +545,8 @@ class _ExperimentReader(_Reader):
             if value is _INVALID:
                 continue
             conflict = next((p for p in leaf_spans if p[: len(ov.key)] == ov.key or ov.key[: len(p)] == p), None)
-            if conflict is not None and not (conflict != ov.key and isinstance(self._get(out, conflict), dict)):
+            if conflict is not None and not (conflict != ov.key and isinstance(self._get(out, conflict), dict)
+                                             and self._settable(out, ov.key)):
                 self.d.add("SEG211", f"`{'.'.join(ov.key)}` is set again", ov.key_span,
                            notes=((leaf_spans[conflict], f"`{'.'.join(conflict)}` set here"),),
                            help="keep one override per key")
@@ -556,6 +557,17 @@ class _ExperimentReader(_Reader):
             node[ov.key[-1]] = value
             leaf_spans[ov.key] = ov.key_span
         return out
+
+    @staticmethod
+    def _settable(tree: dict, path: tuple) -> bool:
+        """Every value already on the way to `path` is a dict (`a = dict(b=None)` then `a.b.c = 1` is not)."""
+        for part in path[:-1]:
+            if part not in tree:
+                return True
+            tree = tree[part]
+            if not isinstance(tree, dict):
+                return False
+        return True
 
     @staticmethod
     def _get(tree: dict, path: tuple) -> Any:

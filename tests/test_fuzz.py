@@ -48,8 +48,11 @@ def test_mutations_of_examples_and_fixtures():
     # the compiled config was not Python (`a-b = dict(...)`): top-level override keys must be names.
     'experiment e {\n    base "m.py"\n    sample pixel { budget 1% per image }\n    heuristic entropy\n'
     '    schedule epochs { train 5; query; train 5 }\n    mmseg { a-b.c = 1; class = 2; model.x-y = 3 }\n}\n',
+    # SEG900 (TypeError in validate): an override below a key whose inherited value is not a dict.
+    "experiment e {\n    mmseg { a = dict(m=None, b=None)\n    a.b.w = 0 }\n}\n",
 ], ids=["nested-mmseg-number", "nested-mmseg-list", "keyword-override-key", "keyword-keys", "keyword-setting",
-        "trailing-comma", "trailing-comma-wrapped", "override-key-not-a-name"])
+        "trailing-comma", "trailing-comma-wrapped", "override-key-not-a-name",
+        "override-below-a-non-dict"])
 def test_regressions(text):
     fuzz.check(text)
 
@@ -62,3 +65,11 @@ def test_override_key_that_is_not_a_name_is_an_error():
             '    schedule epochs { train 5; query; train 5 }\n    mmseg { a-b.c = 1; class = 2; model.x-y = 3 }\n}\n')
     codes = [d.code for d in analyse(Source("e.seg", text)).diagnostics]
     assert codes == ["SEG220", "SEG220"]
+
+
+def test_override_below_a_value_that_is_not_a_dict_is_a_conflict():
+    from segal_dsl.api import analyse
+    from segal_dsl.source import Source
+
+    text = "experiment e {\n    mmseg { a = dict(m=None, b=None)\n    a.b.w = 0 }\n}\n"
+    assert "SEG211" in [d.code for d in analyse(Source("e.seg", text)).diagnostics]
