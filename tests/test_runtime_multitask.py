@@ -235,9 +235,20 @@ def test_warmup_only_reconstruction_falls_and_segmentation_head_untouched(tmp_pa
 # ----------------------------------------------------------------------------- AL behaviour
 
 
-def test_budgets_resume_and_paths_as_written(tmp_path):
+def test_budgets_resume_and_paths_as_written(tmp_path, monkeypatch):
     """Same budgets as the AL runner; a killed run resumes to identical labels and report;
     mask_dir and mae_viz_dir are used as written under the work dir; warm-up without warmup_only."""
+    from segal_dsl.runtime.multitask.runner import MultiTaskActiveRunner
+
+    calls = []
+    original = MultiTaskActiveRunner.validation_losses
+
+    def recorded(self):
+        out = original(self)
+        calls.append((self.global_iter, self.stage, out))
+        return out
+
+    monkeypatch.setattr(MultiTaskActiveRunner, "validation_losses", recorded)
     opts = dict(mask_dir="state/labels", mae_viz_dir="pics/mae", mae_viz_interval=3,
                 **{"active_learning.reset_each_round": True})
     a, k = tmp_path / "a", tmp_path / "k"
@@ -255,6 +266,10 @@ def test_budgets_resume_and_paths_as_written(tmp_path):
 
     w, h = Image.open(next((a / "pics" / "mae" / "iter7").glob("*.png"))).size
     assert (w, h) == (3 * 64 + 4, 64)  # original | visible | reconstruction
+    # validation every 2 iterations (multitask_validation_iter), in the MAE stage too (mae_val_iter unset)
+    assert [c[:2] for c in calls] == [(2, "mae"), (4, "multitask"), (4, "multitask"), (6, "multitask"),
+                                      (6, "multitask"), (7, "multitask")]  # + every round end
+    assert sorted(calls[0][2]) == ["loss_rec_val"] and sorted(calls[1][2]) == ["loss_rec_val", "loss_seg_val"]
 
     with pytest.raises(KeyboardInterrupt):
         run(CFG, k, seed=3, custom_hooks=[dict(type="SegalMTKillHook", at_round=2)], **opts)

@@ -15,7 +15,6 @@ import copy
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from mmseg.core import add_prefix
 from mmseg.models import builder
 from mmseg.models.builder import SEGMENTORS
@@ -98,7 +97,8 @@ class MultiTaskSegmentor(EncoderDecoder):
         ceil(1/mask_ratio) passes over one random permutation of the patches, so every patch is
         masked at least once; a patch's error is its mean over the passes that masked it (the
         reference scored one random mask and counted visible patches' errors too). Error =
-        mean over channels of (reconstruction − image)² in the normalised image space.
+        mean over channels of (prediction − target)² in the loss's space (the normalised image;
+        per-patch normalised with norm_pix_loss).
         H', W' = the image cropped to a multiple of the patch size.
         """
         img = _crop_to_patches(img, self.backbone.patch_size)
@@ -160,6 +160,3 @@ class MultiTaskSegmentor(EncoderDecoder):
 def unwrap(model):
     return getattr(model, "module", model)
 
-
-def segmentation_upsample(err: torch.Tensor, size) -> torch.Tensor:
-    return F.interpolate(err.unsqueeze(1), size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
