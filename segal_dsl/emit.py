@@ -184,6 +184,10 @@ def config_dict(plan: Plan, source: Source, out_dir: str | None) -> dict:
             cfg["mae_warmup_epochs"] = plan.warmup
         if runner.validation_interval is not None:
             cfg["multitask_validation_iter"] = runner.validation_interval
+        if runner.viz_interval is not None:
+            cfg["mae_viz_interval"] = runner.viz_interval
+        if runner.viz_count is not None:
+            cfg["mae_viz_count"] = runner.viz_count
         if runner.mae_val_interval is not None:
             cfg["mae_val_iter"] = runner.mae_val_interval
     cfg["segal_meta"] = {"experiment": exp.name, "source": source.path.replace(os.sep, "/"),
@@ -191,9 +195,25 @@ def config_dict(plan: Plan, source: Source, out_dir: str | None) -> dict:
                          "schedule_unit": plan.unit}
     if plan.sweep is not None:
         cfg["segal_meta"]["sweep"] = plan.sweep
-    for key, value in exp.overrides.items():
+    generated: dict = {}
+    if runner.kind == "multitask":
+        if runner.mask_ratio is not None:
+            generated["model"] = {"mae_config": {"mask_ratio": float(runner.mask_ratio)}}
+        if runner.reconstruction_weight is not None:
+            generated.setdefault("model", {})["mae_head"] = {
+                "loss_rec": {"loss_weight": float(runner.reconstruction_weight)}}
+    for key, value in _deep_merge(generated, exp.overrides).items():
         cfg[key] = value
     return cfg
+
+
+def _deep_merge(a: dict, b: dict) -> dict:
+    """`b` over `a`, nested dicts merged (the validator rejects a leaf set by both)."""
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) \
+            else value
+    return out
 
 
 def emit(plan: Plan, source: Source, diags: Diagnostics, out_dir: str | None = None) -> str | None:

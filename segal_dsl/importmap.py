@@ -20,7 +20,8 @@ _MISSING = object()
 # Keys that the mapper turns into statements; everything else goes to `mmseg { … }`.
 _HANDLED = {"_base_", "custom_imports", "load_from", "work_dir", "seed", "deterministic", "source_free", "scale_size",
             "active_learning", "workflow", "runner", "log_config", "evaluation", "checkpoint_config", "mask_dir",
-            "mae_viz_dir", "mae_warmup_epochs", "multitask_validation_iter", "mae_val_iter", "segal_meta"}
+            "mae_viz_dir", "mae_warmup_epochs", "multitask_validation_iter", "mae_val_iter", "segal_meta",
+            "mae_viz_interval", "mae_viz_count"}
 
 
 class _Stop(Exception):
@@ -190,7 +191,7 @@ class _Mapper:
     def runner_stmt(self, runner: dict) -> None:
         block: list[str] = []
         top = {"mask_dir": "mask_dir", "mae_viz_dir": "mae_viz_dir", "multitask_validation_iter": "validation_interval",
-               "mae_val_iter": "mae_val_interval"}
+               "mae_val_iter": "mae_val_interval", "mae_viz_interval": "viz_interval", "mae_viz_count": "viz_count"}
         for key, word in top.items():
             if key not in self.k or self.value(key) is None:
                 continue

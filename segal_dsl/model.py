@@ -74,6 +74,10 @@ class Runner(Strict):
     mask_dir: str | None = None
     mae_viz_dir: str | None = None
     validation_interval: PositiveInt | None = None
+    viz_interval: Annotated[int, Field(ge=0)] | None = None  # 0: no reconstruction pictures
+    viz_count: PositiveInt | None = None
+    mask_ratio: Annotated[float, Field(gt=0, lt=1)] | None = None
+    reconstruction_weight: Annotated[float, Field(gt=0)] | None = None
     mae_val_interval: PositiveInt | None = None
 
 

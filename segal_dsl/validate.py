@@ -304,7 +304,9 @@ class _ExperimentReader(_Reader):
         self.spans.spans[(*loc, "kind")] = self.spans.spans[(*loc, "__word__")]
         sc = self.scalar_reader
         keys = {"mask_dir": sc('mask_dir "masks"'), "mae_viz_dir": sc('mae_viz_dir "reconstructed_images"'),
-                "validation_interval": sc("validation_interval 200"), "mae_val_interval": sc("mae_val_interval 200")}
+                "validation_interval": sc("validation_interval 200"), "mae_val_interval": sc("mae_val_interval 200"),
+                "viz_interval": sc("viz_interval 500"), "viz_count": sc("viz_count 10"),
+                "mask_ratio": sc("mask_ratio 0.5"), "reconstruction_weight": sc("reconstruction_weight 15")}
         out = self.block(setting, loc, keys, f"`runner {kind}`", required_block=False)
         return {"kind": kind, **out}
 
@@ -619,6 +621,13 @@ class _ExperimentReader(_Reader):
         return _INVALID
 
 
+MULTITASK_ONLY = ("mae_viz_dir", "validation_interval", "mae_val_interval", "viz_interval", "viz_count",
+                  "mask_ratio", "reconstruction_weight")
+# `runner multitask { … }` keys that become mmseg model settings: a pass-through override of the same
+# key would contradict them.
+MODEL_KEYS = {"mask_ratio": ("model", "mae_config", "mask_ratio"),
+              "reconstruction_weight": ("model", "mae_head", "loss_rec", "loss_weight")}
+
 RESERVED_KEYS = {
     "_base_": "use `base`", "custom_imports": "use `imports`", "load_from": "use `load_from`",
     "work_dir": "use `work_dir` or `segal run --work-dir`", "active_learning": "use `sample`, `heuristic`, "
@@ -630,6 +639,8 @@ RESERVED_KEYS = {
     "scale_size": "use `pool { resolution WxH }`", "segal_meta": "written by the compiler",
     "multitask_validation_iter": "use `runner multitask { validation_interval N }`",
     "mae_val_iter": "use `runner multitask { mae_val_interval N }`",
+    "mae_viz_interval": "use `runner multitask { viz_interval N }`",
+    "mae_viz_count": "use `runner multitask { viz_count N }`",
 }
 
 
@@ -756,10 +767,16 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
         diags.add("SEG210", "the `mps` heuristic needs the multitask runner (its MAE decoder)",
                   spans(("heuristic", "name")), help="use `runner multitask`, or another heuristic")
     if runner.kind == "active":
-        for key in ("mae_viz_dir", "validation_interval", "mae_val_interval"):
+        for key in MULTITASK_ONLY:
             if getattr(runner, key) is not None:
                 diags.add("SEG210", f"`{key}` is read only by the multitask runner", spans.key(("runner", key)),
                           help="remove it, or use `runner multitask`")
+    overrides = sections.get("overrides") or {}
+    for key, path in MODEL_KEYS.items():
+        if getattr(runner, key, None) is not None and _has_path(overrides, path):
+            diags.add("SEG211", f"`{'.'.join(path)}` is set by `runner multitask {{ {key} … }}` and by `mmseg`",
+                      spans(("overrides", *path)), notes=((spans.key(("runner", key)), f"`{key}` set here"),),
+                      help="keep one of them")
     if s is None:
         return
     if runner.kind == "multitask" and s.mode == "image":
@@ -795,6 +812,15 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
     if s.ignore_index != 255:
         diags.add("SEG409", f"ignore_index `{s.ignore_index}` differs from mmseg's padding value 255",
                   spans(("sample", "ignore_index")), help="use 255 unless every pipeline pads with this value")
+
+
+def _has_path(tree: dict, path: tuple) -> bool:
+    node = tree
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _check_heuristic_mode(h: m.Heuristic, s: m.Sample, spans: SpanIndex, diags: Diagnostics) -> None:

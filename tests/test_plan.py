@@ -104,3 +104,17 @@ def test_entropy_prop_and_threshold_are_exclusive():
     text = text.replace("heuristic entropy", "heuristic entropy { prop 0.5 }")
     result = analyse(Source("t.seg", text))
     assert [d.code for d in result.diagnostics] == ["SEG208"]
+
+
+def test_multitask_runner_settings_reach_the_model_and_hooks():
+    from segal_dsl.api import compile_source
+
+    from test_emit import evaluate_config
+
+    text = ('experiment m {\n base "m.py"\n runner multitask { viz_interval 0; viz_count 3; mask_ratio 0.6;'
+            ' reconstruction_weight 15 }\n sample region { budget 1% per image }\n heuristic random\n'
+            ' schedule iters { warmup 10; train 5; query; train 5 }\n mmseg { model.backbone.depth = 2 }\n}\n')
+    cfg = evaluate_config(compile_source(Source("m.seg", text), "c.py").config)
+    assert cfg["mae_viz_interval"] == 0 and cfg["mae_viz_count"] == 3 and cfg["mae_warmup_epochs"] == 10
+    assert cfg["model"] == {"mae_config": {"mask_ratio": 0.6}, "mae_head": {"loss_rec": {"loss_weight": 15.0}},
+                            "backbone": {"depth": 2}}
