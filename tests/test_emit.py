@@ -185,3 +185,11 @@ def test_hostile_strings_stay_literal_and_round_trip(hostile, tmp_path):
     namespace: dict = {}
     exec(compile(result.config, "cfg.py", "exec"), {"__builtins__": {"dict": dict}}, namespace)
     assert namespace["load_from"] == hostile and namespace["model"]["type"] == hostile
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path):
+    out = tmp_path / "cfg.py"
+    compile_file(EXAMPLES / "design_sketch.seg", out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == (0o666 & ~umask)

@@ -51,6 +51,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, kill_event: str | None = None) -> None:
     """Write `data` to `path` so a reader sees the old file or the new one, never a partial one.
 
@@ -62,6 +68,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, kill_event: st
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _default_mode())  # mkstemp makes 0600; results should be readable like any file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
