@@ -5,7 +5,7 @@
 Same toy model, optimizer, data (64 images of 64x64, batch 8 = 8 iterations per epoch) and seed. The AL
 side is `segal_dsl.runtime.train.train_config` on tests/runtime_configs/toy_pixel.py with one round of
 E epochs and no query; the baseline is `mmseg.apis.train_segmentor` on toy_unet.py with
-EpochBasedRunner(max_epochs=E). Each runs in its own process, alternating, A B A B…; hooks at the very
+EpochBasedRunner(max_epochs=E). Each runs in its own process, alternating, A B B A…; hooks at the very
 first and very last priority time every epoch and every iteration. mmcv's EpochBasedRunner sleeps 2 s
 at the start of every epoch (a deadlock guard the AL runner drops), so its wall epoch is reported with
 and without that sleep; process CPU time per epoch (one torch thread, no loader workers) is the figure
@@ -103,11 +103,11 @@ def main() -> int:
         kind, epochs, work_dir = a.child
         print(json.dumps(child(kind, int(epochs), work_dir)))
         return 0
-    epochs, pairs = (2, 1) if a.quick else (5, 3)
+    epochs, pairs = (2, 1) if a.quick else (5, 4)
     runs: dict[str, list[dict]] = {"al": [], "mmcv": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(pairs):
-            for kind in ("mmcv", "al"):
+            for kind in (("mmcv", "al") if i % 2 == 0 else ("al", "mmcv")):  # neither always goes first
                 out = subprocess.run([sys.executable, __file__, "--child", kind, str(epochs), f"{tmp}/{kind}{i}"],
                                      capture_output=True, text=True)
                 if out.returncode != 0:

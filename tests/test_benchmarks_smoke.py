@@ -15,7 +15,7 @@ BENCHMARKS = sorted((ROOT / "benchmarks").glob("bench_*.py"))
 RUNTIME = {"bench_query.py", "bench_scaling.py", "bench_labels.py", "bench_runner.py"}
 HAS_MMSEG = importlib.util.find_spec("mmseg") is not None and importlib.util.find_spec("torch") is not None
 
-pytestmark = pytest.mark.slow  # about 3 minutes together on a 2-core box
+pytestmark = pytest.mark.slow  # ~45 s together on a loaded 2-core box
 
 
 def test_every_benchmark_is_covered():
