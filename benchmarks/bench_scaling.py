@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_scaling.py [--quick]
 
-Full mode: 2,975 images at 512x1024, 19 classes (about 25 minutes on a loaded 2-core box); --quick: a
+Full mode: 2,975 images at 512x1024, 19 classes (about 40 minutes on a loaded 2-core box); --quick: a
 few images at 128x256. Each pool size runs in a fresh child process, so its peak RSS is its own.
 Logits are drawn per image at 1/8 resolution and upsampled bilinearly (what a decoder + mmseg's resize
 produce), streamed image by image and never held for the whole pool. Per image: softmax, entropy,
