@@ -150,7 +150,7 @@ def _load_parent(diags: Diagnostics):
     def load(path: str):
         try:
             source = read_source(path)
-        except (OSError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError, ValueError):  # ValueError: a NUL in the path (open() refuses it)
             return None, None
         tree = parse(source, diags)
         return (build(tree, source), source) if tree is not None else (None, source)

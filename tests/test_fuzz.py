@@ -50,9 +50,11 @@ def test_mutations_of_examples_and_fixtures():
     '    schedule epochs { train 5; query; train 5 }\n    mmseg { a-b.c = 1; class = 2; model.x-y = 3 }\n}\n',
     # SEG900 (TypeError in validate): an override below a key whose inherited value is not a dict.
     "experiment e {\n    mmseg { a = dict(m=None, b=None)\n    a.b.w = 0 }\n}\n",
+    # SEG900 (ValueError from open()): a NUL byte in an `extends` path; now SEG215 like any unreadable parent.
+    'experiment e {\n    extends "\x00"\n}\n',
 ], ids=["nested-mmseg-number", "nested-mmseg-list", "keyword-override-key", "keyword-keys", "keyword-setting",
         "trailing-comma", "trailing-comma-wrapped", "override-key-not-a-name",
-        "override-below-a-non-dict"])
+        "override-below-a-non-dict", "extends-nul-byte"])
 def test_regressions(text):
     fuzz.check(text)
 
