@@ -349,8 +349,8 @@ def test_al_runner_rejects_warmup_only_and_needs_multitask_model(tmp_path):
 
 SHORT_SEG = """experiment toy_multitask_short {{
     extends "{root}/examples/toy_multitask.seg"
+    runner multitask {{ viz_interval 4; viz_count 2 }}
     schedule iters {{ warmup 3; train 2; query; train 2 }}
-    mmseg {{ mae_viz_interval = 4; mae_viz_count = 2 }}
 }}
 """
 
