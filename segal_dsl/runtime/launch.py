@@ -13,7 +13,6 @@ import os
 import os.path as osp
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 AUTO_ROOT_DATASETS = {"SegalToyDataset"}   # generated on first use: nothing to check
@@ -93,44 +92,21 @@ def _dataset_paths(ds: dict, where: str) -> list[str]:
 
 
 def _compile(seg_path: str, work_dir: str | None) -> tuple[str, str]:
-    """Compile into <work_dir>/<experiment>.py; returns (config path, work dir)."""
-    from segal_dsl.api import compile_file
+    """Compile into <work_dir>/<experiment>.py (work dir default: work_dirs/<experiment>); returns
+    (config path, work dir). The experiment's name comes from checking the file, before anything is written."""
+    from segal_dsl.api import analyse, compile_file, read_source
+    from segal_dsl.diagnostics import SegalError
 
-    if work_dir is None:  # the name lives in the .seg file: a throwaway compile learns it
-        with tempfile.TemporaryDirectory() as tmp:
-            res = compile_file(seg_path, osp.join(tmp, "probe.py"))
-            name = _experiment_name(res, osp.join(tmp, "probe.py"), seg_path)
-        work_dir = osp.join("work_dirs", name)
-    else:
-        name = None
+    checked = analyse(read_source(seg_path))
+    if not checked.ok:
+        raise SegalError(checked.diagnostics, checked.sources)
+    name = checked.plan.experiment.name
+    work_dir = work_dir or osp.join("work_dirs", name)
     os.makedirs(work_dir, exist_ok=True)
-    probe = osp.join(work_dir, ".segal_compile.py")
-    res = compile_file(seg_path, probe)
-    name = name or _experiment_name(res, probe, seg_path)
     out = osp.join(work_dir, f"{name}.py")
     compile_file(seg_path, out)  # compiled in place: `_base_` paths are relative to this file
-    for p in (probe, osp.splitext(probe)[0] + ".plan.json", probe + ".plan.json"):
-        if osp.exists(p):
-            os.unlink(p)
     shutil.copyfile(seg_path, osp.join(work_dir, "experiment.seg"))
     return out, work_dir
-
-
-def _experiment_name(result, cfg_path: str, seg_path: str) -> str:
-    plan = getattr(getattr(result, "result", None), "plan", None)  # api.CompileResult.result.plan
-    name = getattr(getattr(plan, "experiment", None), "name", None)
-    if isinstance(name, str) and name:
-        return name
-    try:  # fall back to the config's own record: segal_meta = dict(experiment=...)
-        for node in ast.parse(Path(cfg_path).read_text(encoding="utf-8")).body:
-            if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "segal_meta"
-                    and isinstance(node.value, ast.Call)):
-                kw = {k.arg: ast.literal_eval(k.value) for k in node.value.keywords}
-                if kw.get("experiment"):
-                    return str(kw["experiment"])
-    except (OSError, SyntaxError, ValueError):
-        pass
-    return Path(seg_path).stem
 
 
 def _report_compile_error(e: Exception) -> None:
