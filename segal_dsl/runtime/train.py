@@ -163,8 +163,13 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
     timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f"{timestamp}.log"), log_level=cfg.get("log_level", "INFO"))
-    if rank == 0:
-        cfg.dump(osp.join(cfg.work_dir, osp.basename(config)))
+    if rank == 0:  # the resolved config, as mmseg's train.py keeps it
+        dump = osp.join(cfg.work_dir, osp.basename(config))
+        if osp.abspath(dump) == osp.abspath(config):
+            # `segal run` compiles into the work dir: never overwrite the literal config that the other
+            # ranks are still reading (a non-atomic rewrite made them load half a file).
+            dump = osp.splitext(dump)[0] + ".resolved.py"
+        cfg.dump(dump)
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if seed is None:
