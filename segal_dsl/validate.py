@@ -232,10 +232,15 @@ _INVALID = _Invalid()
 
 # ---------------------------------------------------------------------------------------------------
 class _ExperimentReader(_Reader):
+    def __init__(self, diags: Diagnostics, spans: SpanIndex):
+        super().__init__(diags, spans)
+        self.failed: set[str] = set()  # sections whose words were unreadable (reported already)
+        self.reported_missing: set[tuple] = set()  # locs whose absence was reported already
+
     def scalar_reader(self, example: str):
         return lambda s, loc: self.scalar(s, loc, example)
 
-    def read(self, exp: n.Experiment) -> tuple[dict, dict]:
+    def read(self, exp: n.Experiment) -> dict:
         raw: dict[str, Any] = {"name": exp.name}
         self.spans.spans[("name",)] = exp.name_span
         self.spans.fallback = exp.name_span
@@ -282,10 +287,8 @@ class _ExperimentReader(_Reader):
             if key not in raw and key not in self.failed:
                 self.d.add("SEG203", f"the experiment has no `{key}`", exp.name_span,
                            label=f"`{key}` missing", help=f"add e.g. `{example}`")
-        return raw, {}
+        return raw
 
-    failed: set = set()
-    reported_missing: set = set()
 
     def word_and_block(self, setting: n.Setting, loc: tuple, example: str) -> Any:
         words = [a for a in setting.args]
@@ -435,7 +438,6 @@ class _ExperimentReader(_Reader):
 
     def log(self, setting: n.Setting, loc: tuple) -> Any:
         interval, _unit = self.every(setting, loc, ("iters",), "log every 20 iters { text }")
-        sc = self.scalar_reader
         keys = {"text": self.flag, "wandb": self.wandb}
         out = self.block(setting, loc, keys, "`log`", required_block=False)
         if setting.block is None:
@@ -444,7 +446,6 @@ class _ExperimentReader(_Reader):
             out.setdefault("text", False)
         if interval is not _INVALID:
             out["interval"] = interval
-        del sc
         return out
 
     def flag(self, setting: n.Setting, loc: tuple) -> Any:
@@ -704,9 +705,8 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
     """
     spans = SpanIndex()
     reader = _ExperimentReader(diags, spans)
-    reader.failed, reader.reported_missing = set(), set()
     start = len(diags.items)
-    raw, _ = reader.read(exp)
+    raw = reader.read(exp)
     raw = {k: v for k, v in raw.items() if v is not _INVALID}
     sections: dict[str, Any] = {}
     for key, value in raw.items():
