@@ -11,14 +11,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from segal_dsl.api import compile_source, read_source, write_atomic
+from segal_dsl.api import analyse, compile_source, read_source, write_atomic
 from segal_dsl.render import render_text
 
 
 def run_sweep(seg_path: str, *, work_dir: str | None, resume: bool, seed: int | None, launcher: str,
               print_commands: bool = False) -> int:
     source = read_source(seg_path)
-    probe = compile_source(source, "probe/probe/x.py")
+    probe = analyse(source)  # checks the file and names the sweep, without emitting anything
     if not probe.ok:
         for d in probe.diagnostics:
             print(render_text(d, probe.sources.get(d.span.path) if d.span else None), file=sys.stderr)
