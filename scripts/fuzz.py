@@ -32,7 +32,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from segal_dsl.api import analyse, compile_source  # noqa: E402
 from segal_dsl.diagnostics import Diagnostics  # noqa: E402
-from segal_dsl.fmt import format_source  # noqa: E402
+from segal_dsl.frontend.fmt import format_source  # noqa: E402
 from segal_dsl.source import Source  # noqa: E402
 
 CORPUS_DIRS = (ROOT / "examples", ROOT / "tests" / "fixtures")

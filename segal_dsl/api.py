@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segal_dsl import nodes
+from segal_dsl.frontend import nodes
 from segal_dsl.diagnostics import Diagnostic, Diagnostics, SegalError, Severity
 from segal_dsl.source import Source
 
@@ -31,7 +31,7 @@ class PointResult:
 class Result:
     source: Source
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    plan: object | None = None  # segal_dsl.plan.Plan when the file is valid
+    plan: object | None = None  # segal_dsl.frontend.expand.Plan when the file is valid
     config: str | None = None  # compiled config text (compile only)
     plan_json: str | None = None
     parents: list[Source] = field(default_factory=list)  # files reached through `extends`
@@ -74,20 +74,20 @@ def analyse(source: Source, *, compile_to: str | None = None, emit_config: bool 
 
 
 def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str | None, emit_config: bool) -> None:
-    from segal_dsl.build import build
-    from segal_dsl.parse import parse
+    from segal_dsl.frontend.build import build
+    from segal_dsl.frontend.parse import parse
 
     tree = parse(source, diags)
     if tree is None:
         return
     experiment = build(tree, source)
     if any(isinstance(i, nodes.Setting) and i.key == "extends" for i in experiment.block.items):
-        from segal_dsl.inherit import resolve
+        from segal_dsl.frontend.inherit import resolve
 
         experiment, result.parents = resolve(experiment, source, diags, _load_parent(diags))
         if any(d.code in ("SEG215", "SEG216") or d.code.startswith("SEG1") for d in diags):
             return  # no parent to validate against
-    from segal_dsl.sweep import expand_sweep
+    from segal_dsl.frontend.sweep import expand_sweep
 
     points = expand_sweep(experiment, diags)
     if points is None:
@@ -110,8 +110,8 @@ def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str |
 
 
 def _point(exp, source: Source, diags: Diagnostics, pr: "PointResult", out_dir, emit_config: bool, sweep) -> None:
-    from segal_dsl.plan import check_schedule, expand
-    from segal_dsl.validate import validate
+    from segal_dsl.frontend.expand import check_schedule, expand
+    from segal_dsl.frontend.validate import validate
 
     validated = validate(exp, diags)
     if validated.experiment is None:
@@ -126,7 +126,7 @@ def _point(exp, source: Source, diags: Diagnostics, pr: "PointResult", out_dir, 
                       "initial_seed": _base_seed(base)}
     pr.plan = plan
     if emit_config:
-        from segal_dsl.emit import emit, plan_json
+        from segal_dsl.frontend.emit import emit, plan_json
 
         pr.config = emit(plan, source, diags, out_dir)
         pr.plan_json = plan_json(plan, source) if pr.config is not None else None
@@ -144,8 +144,8 @@ def _base_seed(base) -> int:
 
 def _load_parent(diags: Diagnostics):
     """Read and parse a parent `.seg`; its syntax errors are reported against its own file."""
-    from segal_dsl.build import build
-    from segal_dsl.parse import parse
+    from segal_dsl.frontend.build import build
+    from segal_dsl.frontend.parse import parse
 
     def load(path: str):
         try:

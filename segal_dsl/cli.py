@@ -110,7 +110,7 @@ def cmd_plan(args) -> int:
     if not result.ok:
         return EXIT_ERRORS
     if args.format == "json":
-        from segal_dsl.emit import plan_json
+        from segal_dsl.frontend.emit import plan_json
 
         if result.is_sweep:
             docs = [json.loads(plan_json(p.plan, result.source)) for p in result.points]
@@ -118,7 +118,7 @@ def cmd_plan(args) -> int:
         else:
             sys.stdout.write(plan_json(result.plan, result.source))
     else:
-        from segal_dsl.table import render_plan
+        from segal_dsl.frontend.table import render_plan
 
         if result.is_sweep:
             print(f"sweep of {len(result.points)} points (initial labels shared: seed "
@@ -172,7 +172,7 @@ def cmd_fmt(args) -> int:
     import difflib
 
     from segal_dsl.diagnostics import Diagnostics
-    from segal_dsl.fmt import format_source
+    from segal_dsl.frontend.fmt import format_source
     from segal_dsl.source import Source
 
     if args.files == ["-"]:
@@ -219,7 +219,7 @@ def _as_result(source, diags):
 
 def cmd_import(args) -> int:
     from segal_dsl.api import write_atomic
-    from segal_dsl.importer import import_source
+    from segal_dsl.importer.read import import_source
 
     source = _read(args.file)
     out = args.output if args.output not in (None, "-") else None
@@ -240,7 +240,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from segal_dsl.model import json_schema
+    from segal_dsl.frontend.model import json_schema
 
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if args.output:
@@ -262,7 +262,7 @@ def cmd_explain(args) -> int:
         raise UsageError("name a code, e.g. `segal explain SEG304`, or use --all")
     code = args.code.upper()
     if code not in CODES:
-        from segal_dsl.validate import did_you_mean
+        from segal_dsl.frontend.validate import did_you_mean
 
         hint = did_you_mean(code, CODES) or ""
         raise UsageError(f"unknown code `{args.code}` {hint}".strip())

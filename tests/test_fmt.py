@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from segal_dsl.api import analyse, compile_source
 from segal_dsl.diagnostics import Diagnostics
-from segal_dsl.fmt import format_source, quote
-from segal_dsl.parse import parse
+from segal_dsl.frontend.fmt import format_source, quote
+from segal_dsl.frontend.parse import parse
 from segal_dsl.source import Source
 
 from conftest import EXAMPLES, FIXTURES, ROOT
@@ -81,7 +81,7 @@ def test_layout_rules():
 def test_quote_round_trips_every_character():
     value = 'a"b\\c\nd\te\r\x00\x01\u2028é'
     text = f"experiment a {{ load_from {quote(value)} }}"
-    from segal_dsl.build import build
+    from segal_dsl.frontend.build import build
 
     diags = Diagnostics()
     exp = build(parse(Source("q.seg", text), diags), Source("q.seg", text))

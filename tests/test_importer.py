@@ -16,8 +16,8 @@ import pytest
 
 from segal_dsl.api import compile_source
 from segal_dsl.codes import CODES
-from segal_dsl.importcheck import config_differences
-from segal_dsl.importer import import_source, seg_literal, seg_string
+from segal_dsl.importer.roundtrip import config_differences
+from segal_dsl.importer.read import import_source, seg_literal, seg_string
 from segal_dsl.render import render_text
 from segal_dsl.source import Source
 
@@ -93,7 +93,7 @@ def test_legacy_import_compiles_to_the_legacy_values(path):
 
 def _legacy_values(path: Path) -> dict:
     from segal_dsl.diagnostics import Diagnostics
-    from segal_dsl.importer import read_assignments
+    from segal_dsl.importer.read import read_assignments
 
     keys, _ = read_assignments(Source(rel(path), path.read_text()), Diagnostics())
     return {k: e.value for k, e in keys.items()}
@@ -143,7 +143,7 @@ def test_hostile_values_survive_as_literals():
 
 def _legacy_values_text(text: str) -> dict:
     from segal_dsl.diagnostics import Diagnostics
-    from segal_dsl.importer import read_assignments
+    from segal_dsl.importer.read import read_assignments
 
     keys, _ = read_assignments(Source("x.py", text), Diagnostics())
     return {k: e.value for k, e in keys.items()}

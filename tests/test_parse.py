@@ -3,7 +3,7 @@
 import re
 
 from segal_dsl.api import analyse
-from segal_dsl.build import unescape
+from segal_dsl.frontend.build import unescape
 from segal_dsl.source import Source
 
 from conftest import EXAMPLES

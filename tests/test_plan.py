@@ -75,7 +75,7 @@ def test_warmup_only_multitask_schedule():
 
 def test_plan_table_golden(update_golden):
     from segal_dsl.api import read_source
-    from segal_dsl.table import render_plan
+    from segal_dsl.frontend.table import render_plan
 
     from conftest import GOLDEN, ROOT, assert_golden, valid_examples
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from segal_dsl.layout import break_lines
+from segal_dsl.pyconfig.layout import break_lines
 from segal_dsl.diagnostics import Diagnostic, Diagnostics, Severity
 from segal_dsl.source import Source, Span
 
@@ -358,7 +358,7 @@ def import_source(text: str, path: str, seg_path: str | None = None) -> ImportRe
     `_base_` paths are rewritten for it. The result is checked and compiled back to `path`'s directory
     and compared with the legacy values; errors leave `seg_text` None.
     """
-    from segal_dsl.importmap import convert
+    from segal_dsl.importer.mapping import convert
 
     source = Source(path, text)
     diags = Diagnostics()

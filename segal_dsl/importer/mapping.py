@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from segal_dsl.diagnostics import Diagnostics, Severity
-from segal_dsl.importer import (_HEURISTIC_KEYS, _KEYWORDS, _RUNNERS, _UNITS, _WANDB_HOOKS, _WANDB_KEYS, RUNTIME_MODULE, UNKNOWN,
+from segal_dsl.importer.read import (_HEURISTIC_KEYS, _KEYWORDS, _RUNNERS, _UNITS, _WANDB_HOOKS, _WANDB_KEYS, RUNTIME_MODULE, UNKNOWN,
                                 NotExpressible, _Entry, _Evaluator, _is_number, experiment_name, seg_literal,
                                 seg_number, seg_string)
 from segal_dsl.source import Source, Span
@@ -386,7 +386,7 @@ class _Mapper:
 
     # -- schedule -------------------------------------------------------------------------------------------
     def schedule(self, runner: dict) -> None:
-        from segal_dsl.importwf import workflow_rounds, write_schedule
+        from segal_dsl.importer.workflow import workflow_rounds, write_schedule
 
         rounds = workflow_rounds(self, runner)
         unit = runner.get("schedule_unit", "epochs")
@@ -528,6 +528,6 @@ def convert(keys: dict[str, _Entry], ev: _Evaluator, diags: Diagnostics, seg_pat
     seg_text = mapper.convert()
     if seg_text is None:
         return None
-    from segal_dsl.importcheck import check_round_trip
+    from segal_dsl.importer.roundtrip import check_round_trip
 
     return check_round_trip(mapper, seg_text)

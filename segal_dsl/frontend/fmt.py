@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from segal_dsl import nodes as n
-from segal_dsl.build import build
+from segal_dsl.frontend import nodes as n
+from segal_dsl.frontend.build import build
 from segal_dsl.diagnostics import Diagnostics
-from segal_dsl.parse import parse
+from segal_dsl.frontend.parse import parse
 from segal_dsl.source import Source
 
 WIDTH = 100

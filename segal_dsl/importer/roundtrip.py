@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from segal_dsl.diagnostics import Diagnostics
-from segal_dsl.importer import RUNTIME_MODULE, read_assignments
+from segal_dsl.importer.read import RUNTIME_MODULE, read_assignments
 from segal_dsl.source import Source
 
 MISSING = object()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from segal_dsl.diagnostics import Severity
-from segal_dsl.importer import UNKNOWN, _is_number
+from segal_dsl.importer.read import UNKNOWN, _is_number
 
 
 def _is_step(value: Any) -> bool:
@@ -23,7 +23,7 @@ def _text(value: Any) -> str:
 
 def workflow_rounds(m, runner: dict) -> list[tuple[int, bool]]:
     """The rounds `(train length, ends with a query)` the reference would run; reports what it would not."""
-    from segal_dsl.importmap import _Stop
+    from segal_dsl.importer.mapping import _Stop
 
     wf = m.value("workflow")
     if wf is UNKNOWN:

@@ -15,8 +15,8 @@ from importlib import resources
 
 from segal_dsl import __version__
 from segal_dsl.diagnostics import Diagnostics
-from segal_dsl.layout import break_lines
-from segal_dsl.plan import Plan
+from segal_dsl.pyconfig.layout import break_lines
+from segal_dsl.frontend.expand import Plan
 from segal_dsl.source import Source
 
 RUNTIME_MODULE = "segal_dsl.runtime"
@@ -64,7 +64,7 @@ def _flat(value) -> str:
 def _template():
     import jinja2
 
-    text = resources.files("segal_dsl").joinpath("templates/config.py.j2").read_text(encoding="utf-8")
+    text = resources.files("segal_dsl").joinpath("frontend/templates/config.py.j2").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     return env.from_string(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from segal_dsl.plan import Budget, Plan
+from segal_dsl.frontend.expand import Budget, Plan
 
 
 def _fmt_px(b: Budget | None, plan: Plan) -> tuple[str, str]:

@@ -1,10 +1,10 @@
-"""Lark parse tree -> typed AST (`segal_dsl.nodes`) with spans. Never raises: lark would wrap it."""
+"""Lark parse tree -> typed AST (`segal_dsl.frontend.nodes`) with spans. Never raises: lark would wrap it."""
 
 from __future__ import annotations
 
 from lark import Token, Transformer, Tree, v_args
 
-from segal_dsl import nodes as n
+from segal_dsl.frontend import nodes as n
 from segal_dsl.source import Source
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}

@@ -16,7 +16,7 @@ import os
 from dataclasses import replace
 from typing import Callable
 
-from segal_dsl import nodes as n
+from segal_dsl.frontend import nodes as n
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.source import Source
 
@@ -54,7 +54,7 @@ def _merge(parent: list, child: list, diags: Diagnostics) -> list:
                 before = len(result)
                 result = [(s, inh) for s, inh in result if not (inh and _key(s) == name)]
                 if name is None or len(result) == before:
-                    from segal_dsl.validate import did_you_mean
+                    from segal_dsl.frontend.validate import did_you_mean
 
                     inherited = [_key(s) for s, inh in result if inh]
                     diags.add("SEG217", f"nothing inherited named `{name or '?'}` to delete", word.span,

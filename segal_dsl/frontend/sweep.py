@@ -14,7 +14,7 @@ import itertools
 import re
 from dataclasses import dataclass, replace
 
-from segal_dsl import nodes as n
+from segal_dsl.frontend import nodes as n
 from segal_dsl.diagnostics import Diagnostics
 
 TOP_AXES = ("heuristic", "seed", "reset_each_round", "load_from", "runner", "source_free", "deterministic")
@@ -48,7 +48,7 @@ def slug(args) -> str:
 
 
 def axes_of(setting: n.Setting, diags: Diagnostics) -> list[Axis]:
-    from segal_dsl.validate import did_you_mean
+    from segal_dsl.frontend.validate import did_you_mean
 
     axes: list[Axis] = []
     if setting.block is None or setting.args:

@@ -6,10 +6,10 @@ import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from segal_dsl import model as m
+from segal_dsl.frontend import model as m
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.source import Span
-from segal_dsl.validate import SpanIndex, Validated
+from segal_dsl.frontend.validate import SpanIndex, Validated
 
 
 @dataclass(frozen=True)

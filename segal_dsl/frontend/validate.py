@@ -17,8 +17,8 @@ from typing import Annotated
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from segal_dsl import model as m
-from segal_dsl import nodes as n
+from segal_dsl.frontend import model as m
+from segal_dsl.frontend import nodes as n
 from segal_dsl.diagnostics import Diagnostics, Severity
 from segal_dsl.source import Span
 

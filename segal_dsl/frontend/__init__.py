@@ -1,0 +1,1 @@
+"""The front end: .seg text -> parse -> build (AST) -> validate -> expand -> emit. Never imports torch."""
