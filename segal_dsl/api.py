@@ -22,9 +22,23 @@ class PointResult:
 
     name: str | None  # None when the file has no sweep
     values: dict
-    plan: object | None = None
+    plan: object | None = None       # segal_dsl.spec.plan.Plan
     config: str | None = None
     plan_json: str | None = None
+    effective: object | None = None  # segal_dsl.frontend.bases.Effective: the config the runtime will see
+    explain: list = field(default_factory=list)  # (key, value, from) rows of `segal plan --explain`
+    compiled: object | None = None   # segal_dsl.frontend.emit.Compiled: the config as data
+    spans: object | None = None      # where each value of the point was written (for SEG501)
+
+    def render(self, source: Source, out_path: str | os.PathLike) -> tuple[str, str]:
+        """(config text, plan JSON) for a config written at `out_path` (its `_base_` paths depend on it)."""
+        from segal_dsl.frontend.emit import plan_json, render
+
+        diags = Diagnostics()
+        text = render(self.compiled, source, self.spans, diags, os.path.dirname(str(out_path)) or ".")
+        if text is None:
+            raise SegalError(diags.sorted(), {source.path: source})
+        return text, plan_json(self.plan, source)
 
 
 @dataclass
@@ -36,6 +50,7 @@ class Result:
     plan_json: str | None = None
     parents: list[Source] = field(default_factory=list)  # files reached through `extends`
     points: list[PointResult] = field(default_factory=list)  # one per sweep point (one without a sweep)
+    bases: dict[str, Source] = field(default_factory=dict)  # base config files read as data
 
     @property
     def is_sweep(self) -> bool:
@@ -43,7 +58,7 @@ class Result:
 
     @property
     def sources(self) -> dict[str, Source]:
-        return {s.path: s for s in [self.source, *self.parents]}
+        return {**self.bases, **{s.path: s for s in [self.source, *self.parents]}}
 
     @property
     def ok(self) -> bool:
@@ -97,7 +112,7 @@ def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str |
         own = Diagnostics()
         exp = experiment if point is None else point.experiment
         pr = PointResult(None if point is None else point.name, {} if point is None else point.values)
-        _point(exp, source, own, pr, out_dir, emit_config, None if point is None else (experiment, point))
+        _point(exp, source, own, pr, out_dir, emit_config, None if point is None else (experiment, point), result)
         for d in own:  # a mistake shared by every point is reported once
             key = (d.code, d.message, d.span)
             if key not in seen:
@@ -109,26 +124,51 @@ def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str |
         result.plan, result.config, result.plan_json = first.plan, first.config, first.plan_json
 
 
-def _point(exp, source: Source, diags: Diagnostics, pr: "PointResult", out_dir, emit_config: bool, sweep) -> None:
-    from segal_dsl.frontend.expand import check_schedule, expand
+def _point(exp, source: Source, diags: Diagnostics, pr: "PointResult", out_dir, emit_config: bool, sweep,
+           result: "Result") -> None:
+    from segal_dsl.frontend import bases
+    from segal_dsl.frontend.emit import config_dict
+    from segal_dsl.frontend.expand import Sampling, check_pool, check_schedule, expand
     from segal_dsl.frontend.validate import validate
+    from segal_dsl.spec.plan import Pool, plan_of
 
     validated = validate(exp, diags)
     if validated.experiment is None:
         check_schedule(validated, diags)
         return
-    plan = expand(validated, diags)
-    if plan is None:
+    model = validated.experiment
+    schedule = expand(validated, diags)
+    if schedule is None:
         return
+    sweep_info = None
     if sweep is not None:
         base, point = sweep
-        plan.sweep = {"name": base.name, "point": point.name, "values": dict(point.values),
+        sweep_info = {"name": base.name, "point": point.name, "values": dict(point.values),
                       "initial_seed": _base_seed(base)}
-    pr.plan = plan
+    inherited = bases.read_bases(model.base, source)
+    result.bases.update(inherited.sources)
+    compiled = config_dict(model, schedule, source, inherited.values, sweep_info)
+    start = len(diags.items)
+    effective, contract = bases.check(compiled, inherited, source, validated.spans, diags)
+    if contract is None:
+        return
+    plan = plan_of(contract, Pool(model.pool.images, model.pool.resolution))
+    s = contract.settings
+    if contract.mode == "image":
+        sampling = Sampling("image", s.initial_pool, s.budget_per_round, True, None, 1)
+    else:
+        sampling = Sampling(contract.mode, s.initial_label_pixels, s.budget_per_round, s.sample_evenly,
+                            s.sample_threshold, contract.radius)
+    if not schedule.warmup_only:
+        check_pool(sampling, model.pool, plan.queries, validated.spans, diags)
+    if any(d.severity is Severity.ERROR for d in diags.items[start:]):
+        return
+    pr.plan, pr.effective, pr.compiled, pr.spans = plan, effective, compiled, validated.spans
+    pr.explain = bases.explain_rows(effective, contract, validated.spans, source)
     if emit_config:
-        from segal_dsl.frontend.emit import emit, plan_json
+        from segal_dsl.frontend.emit import plan_json, render
 
-        pr.config = emit(plan, source, diags, out_dir)
+        pr.config = render(compiled, source, validated.spans, diags, out_dir)
         pr.plan_json = plan_json(plan, source) if pr.config is not None else None
 
 

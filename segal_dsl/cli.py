@@ -270,15 +270,41 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
+RUNTIME_STACK = (("torch", "torch"), ("mmcv", "mmcv-full"), ("mmseg", "mmsegmentation"))
+
+
+def _missing_runtime() -> list[str]:
+    """The runtime packages that are not installed, found without importing any of them."""
+    import importlib.util
+
+    return [dist for mod, dist in RUNTIME_STACK if importlib.util.find_spec(mod) is None]
+
+
 def cmd_run(args) -> int:
+    checked = None
+    if not args.file.endswith(".py"):  # the front end, once: its errors come before any runtime question
+        from segal_dsl.api import analyse
+
+        checked = analyse(_read(args.file))
+        if checked.diagnostics:
+            _print_diagnostics([checked], "text", sys.stderr)
+        if not checked.ok:
+            return EXIT_ERRORS
+    missing = _missing_runtime()
+    if missing:
+        print(f"segal run needs the runtime stack, which is not installed here (missing: {', '.join(missing)}); "
+              "fix: bash scripts/setup.sh, then `segal doctor`", file=sys.stderr)
+        return EXIT_USAGE
     try:
         from segal_dsl.runtime.launch import run_experiment
-    except ImportError as err:
-        print(f"segal run needs the runtime stack (torch, mmcv-full, mmsegmentation): {err}\n"
-              "fix: bash scripts/setup.sh   (then `segal doctor` to verify)", file=sys.stderr)
+
+        return run_experiment(args.file, work_dir=args.work_dir, resume=args.resume, seed=args.seed,
+                              launcher=args.launcher, print_commands=args.print_commands, dry_run=args.dry_run,
+                              checked=checked)
+    except ImportError as err:  # a broken install (e.g. mmcv-full built against another torch)
+        print(f"segal run: the runtime stack does not import ({type(err).__name__}: {err}); "
+              "fix: bash scripts/setup.sh, then `segal doctor`", file=sys.stderr)
         return EXIT_USAGE
-    return run_experiment(args.file, work_dir=args.work_dir, resume=args.resume, seed=args.seed,
-                          launcher=args.launcher, print_commands=args.print_commands)
 
 
 def cmd_doctor(args) -> int:
@@ -351,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--launcher", choices=["none", "pytorch"], default="none")
     sp.add_argument("--print-commands", action="store_true",
                     help="for a sweep: compile every point and print one training command per point")
+    sp.add_argument("--dry-run", action="store_true",
+                    help="load the compiled config as the run would, check paths and imports, print the plan "
+                    "against the pool on disk; train nothing")
 
     add("doctor", cmd_doctor, "report the installed runtime stack and what is missing")
 

@@ -109,6 +109,25 @@ _ALL = [
          "Top-level keys become assignments in the compiled config (`key = …`); `a-b` or `class` there would be a "
          "syntax error that mmcv reports only at run time. Keys below the first may be anything.",
          "mmseg { norm-cfg = 1 }", "Use a Python identifier that is not a keyword (`norm_cfg`)."),
+    Code("SEG221", "base-contradicts-experiment", "error", "A value a `base` file sets cannot run with this experiment.",
+         "`check` reads the base files as data and merges them as mmcv does, then reads the result exactly as "
+         "the runtime will: a `data.train` list while the experiment is source-free, a `runner.max_iters`, a "
+         "model that the chosen runner cannot train would otherwise fail only after `segal run` started.",
+         'base "ada_data.py"      # data.train = [source, target]\nsource_free true',
+         "State the value in the experiment (`source_free false`, or `mmseg { … }`), or use another base."),
+    Code("SEG222", "bases-not-read", "note", "The base files could not be read, so inherited values are unknown.",
+         "CI without the data or model configs can still check everything else; what the bases set is checked "
+         "when they are present (and always by `segal run`).",
+         'base "configs/missing.py"', "Nothing to do in CI; check the paths where the experiment runs."),
+    Code("SEG223", "base-value-replaced", "note", "A value from the base files that the experiment replaces on purpose.",
+         "The schedule decides the runner (a base's `IterBasedRunner` with `max_iters` cannot drive an "
+         "active-learning run) and the heuristic decides its parameters; the compiled config replaces those "
+         "inherited values with `_delete_=True`, and says so.",
+         'base "configs/_base_/schedules/schedule_80k.py"', "Nothing to do: the note says what is replaced."),
+    Code("SEG224", "categories-differ-from-model", "warning", "`categories` of `ripu`/`mps` is not the model's number of classes.",
+         "RIPU normalises impurity and entropy by log(categories); another number skews the scores silently.",
+         "heuristic ripu { categories 19 }   # model.decode_head.num_classes = 5",
+         "Use the model's number of classes, or leave `categories` out (it defaults to it)."),
     # ---- SEG3xx: schedule ------------------------------------------------------------------------
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
          "An AL experiment trains between queries; without training no labels are used.",
@@ -169,6 +188,10 @@ _ALL = [
     Code("SEG501", "unrepresentable-value", "error", "A value that cannot be written as a Python literal.",
          "Everything in the compiled config is a literal, so no string from a .seg file can become code.",
          "(internal)", "Report the value; use a string, number, bool or container of them."),
+    Code("SEG502", "compiled-config-breaks-contract", "error", "The compiled config fails the runtime's own reading of it.",
+         "`check` reads the config it would write through the same typed contract as the runtime; a failure "
+         "that no other rule caught is a bug in segal-dsl, reported before anything runs.",
+         "(internal)", "Report the input file."),
     # ---- SEG6xx: import of legacy (reference-style) Python configs ------------------------------------
     Code("SEG601", "not-a-constant-expression", "error", "A value in a legacy config that `segal import` will not evaluate.",
          "`segal import` never runs the config: it evaluates only constants, arithmetic on numbers, names bound "

@@ -2,11 +2,12 @@
 #   data/gtav/images/*.png, data/gtav/labels/*_labelTrainIds.png   (24,966 frames; labels mapped to the
 #       19 Cityscapes train ids, e.g. with mmseg's tools/convert_datasets/gta.py conventions)
 #   data/cityscapes/leftImg8bit/{train,val}/..., data/cityscapes/gtFine/{train,val}/...*_labelTrainIds.png
-# data.train = [source (fully labelled), target (labels bought by the queries)]; the experiment says
-# `source_free false`. data.query is the target train split through the test pipeline at the mask
+# data.train = [source (fully labelled), target (labels bought by the queries)], so this file sets
+# `source_free = False`, as the reference's data files do; an experiment on it inherits that. data.query is the target train split through the test pipeline at the mask
 # resolution 1280x640, which must equal the experiment's `pool { resolution 1280x640 }`.
 source_type = 'GTAVDataset'          # registered by experiments/_base_/dataset_gtav.py (`imports`)
 target_type = 'CityscapesDataset'
+source_free = False                  # ADA: data.train below is [source, target]
 gtav_root = 'data/gtav/'
 cityscapes_root = 'data/cityscapes/'
 img_norm_cfg = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)

@@ -1,7 +1,10 @@
-"""Plan -> mmcv 1.x config text (templates/config.py.j2) and the plan JSON. Emits SEG5xx.
+"""Validated experiment + schedule -> the compiled config (a dict, then mmcv 1.x config text via
+templates/config.py.j2) and the plan JSON. Emits SEG5xx.
 
-Every value is printed by `literal()`, which only ever writes Python literals (`repr` of str, int,
-float, bool, None and containers of them): no string from a .seg file can become code.
+Which keys are written, and under which names, follows the compiled-config contract
+(`segal_dsl/spec/config.py`). Every value is printed by `literal()`, which only ever writes Python
+literals (`repr` of str, int, float, bool, None and containers of them): no string from a .seg file
+can become code.
 """
 
 from __future__ import annotations
@@ -13,13 +16,19 @@ import os
 from functools import lru_cache
 from importlib import resources
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from segal_dsl import __version__
 from segal_dsl.diagnostics import Diagnostics
+from segal_dsl.frontend import model as m
 from segal_dsl.pyconfig.layout import break_lines
-from segal_dsl.frontend.expand import Plan
 from segal_dsl.source import Source
-
-RUNTIME_MODULE = "segal_dsl.runtime"
+from segal_dsl.spec import budget, heuristics
+from segal_dsl.spec.config import MODE_SETTINGS, RUNNER_SETTINGS, RUNTIME_MODULE, SAMPLE_SETTINGS
+from segal_dsl.spec.modes import RUNNER_KINDS
+from segal_dsl.spec.plan import Plan
+from segal_dsl.spec.schedule import Schedule
 _WIDTH = 100
 
 
@@ -70,20 +79,6 @@ def _template():
     return env.from_string(text)
 
 
-def _budget_spec(amount, mode: str, radius: int):
-    """A BudgetSpec (docs/compiled-config.md): an int total, or dict(value, unit) resolved at run time."""
-    if amount is None or amount.unit is None:
-        return 0
-    value = int(amount.value) if float(amount.value).is_integer() else float(amount.value)
-    if mode == "image" or amount.unit == "px":
-        return int(value)
-    if amount.unit == "regions":
-        return int(value) * (2 * radius + 1) ** 2
-    if amount.unit in ("px/img", "regions/img"):
-        value = int(value)
-    return {"value": value, "unit": amount.unit}
-
-
 def _rebase(path: str, source_dir: str, out_dir: str) -> str:
     """Relative `_base_` paths are written relative to the .seg file (as mmcv resolves `_base_` against
     the config); re-express them relative to where the compiled config is written."""
@@ -93,68 +88,100 @@ def _rebase(path: str, source_dir: str, out_dir: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-def config_dict(plan: Plan, source: Source, out_dir: str | None) -> dict:
-    """The ordered top-level assignments of the compiled config."""
-    exp = plan.experiment
+@dataclass
+class Compiled:
+    """The compiled config as data: its ordered top-level keys, and which `.seg` setting wrote each value."""
+
+    values: dict[str, Any]
+    where: dict[tuple, tuple] = field(default_factory=dict)  # compiled key path -> SpanIndex loc
+    notes: list[str] = field(default_factory=list)            # base values replaced on purpose (SEG223)
+
+
+def _schedule_keys(sched: Schedule, inherited: dict) -> tuple[dict, dict]:
+    """The `runner` and top-level keys the schedule decides: always the .seg file's, whatever a base says."""
+    runner = sched.runner_keys()
+    base_runner = inherited.get("runner") if isinstance(inherited.get("runner"), dict) else {}
+    for key, default in (("schedule_unit", "epochs"), ("warmup_only", False)):
+        if key not in runner and key in base_runner and base_runner[key] != default:
+            runner[key] = default
+    top: dict = {}
+    warmup = sched.warmup if not sched.warmup_only else 0
+    if warmup or inherited.get("mae_warmup_epochs"):
+        top["mae_warmup_epochs"] = warmup
+    return runner, top
+
+
+def config_dict(exp: m.Experiment, sched: Schedule, source: Source, inherited: dict | None = None,
+                sweep: dict | None = None) -> Compiled:
+    """The ordered top-level assignments of the compiled config.
+
+    A key is written when the `.seg` file states it, or when the runtime needs it and no base sets it
+    (docs/compiled-config.md): everything else keeps the value the `base` files give it, or the contract's
+    default. `inherited` is what the bases set (None when they could not be read). `_base_` keeps the
+    paths as the `.seg` file writes them (relative to it); `render` re-expresses them for the output.
+    """
     s, h, runner = exp.sample, exp.heuristic, exp.runner
-    source_dir = os.path.dirname(source.path)
-    out_dir = "." if out_dir is None else out_dir
-    cfg: dict = {}
-    cfg["_base_"] = [_rebase(b, source_dir, out_dir) for b in exp.base]
-    cfg["custom_imports"] = {"imports": [RUNTIME_MODULE] + [i for i in exp.imports if i != RUNTIME_MODULE],
-                             "allow_failed_imports": exp.allow_failed_imports}
-    cfg["load_from"] = exp.load_from
-    if exp.work_dir is not None:
-        cfg["work_dir"] = exp.work_dir
-    if exp.seed is not None:
-        cfg["seed"] = exp.seed
-    if exp.deterministic is not None:
-        cfg["deterministic"] = exp.deterministic
-    if s.mode != "image":
-        cfg["source_free"] = True if exp.source_free is None else exp.source_free
+    base = inherited or {}
+    out = Compiled({})
+    cfg, where = out.values, out.where
+
+    def put(path: tuple, value: Any, loc: tuple) -> None:
+        node = cfg
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+        where[path] = loc
+
+    put(("_base_",), list(exp.base), ("base",))
+    base_imports = (base.get("custom_imports") or {}).get("imports") if isinstance(base.get("custom_imports"),
+                                                                                     dict) else None
+    imports = [RUNTIME_MODULE, *(base_imports if isinstance(base_imports, (list, tuple)) else []), *exp.imports]
+    put(("custom_imports", "imports"), list(dict.fromkeys(imports)), ("imports",))
+    if exp.allow_failed_imports:
+        put(("custom_imports", "allow_failed_imports"), True, ("allow_failed_imports",))
+    for key in ("load_from", "work_dir", "seed", "deterministic", "source_free"):
+        if getattr(exp, key) is not None:
+            put((key,), getattr(exp, key), (key,))
     if exp.pool.resolution is not None:
-        cfg["scale_size"] = tuple(exp.pool.resolution)
-    if s.mode == "image":
-        settings = {"initial_pool": _budget_spec(s.initial, "image", 0),
-                    "budget_per_round": _budget_spec(s.budget, "image", 0)}
-    else:
-        settings = {"initial_label_pixels": _budget_spec(s.initial, s.mode, s.radius),
-                    "budget_per_round": _budget_spec(s.budget, s.mode, s.radius),
-                    "sample_evenly": s.evenly}
-        if s.threshold is not None:
-            settings["sample_threshold"] = float(s.threshold)
-        settings["ignore_index"] = s.ignore_index
-        if s.mode == "region":
-            settings["radius"] = s.radius
-        if h.name == "entropy" and "prop" in h.params:
-            settings["entropy_prop"] = float(h.params["prop"])
-    al = {"settings": {s.mode: settings}, "heuristic": h.name}
-    if h.name in ("ripu", "mps"):
-        params = {"k": h.params.get("k", 1), "use_entropy": h.params.get("use_entropy", True)}
-        for key in ("categories", "crop_size"):
-            if h.params.get(key) is not None:
-                params[key] = h.params[key]
-        if h.name == "mps":
-            params["mix_factor"] = float(h.params.get("mix_factor", 0.8))
-        al["heuristic_cfg"] = params
-    al["reset_each_round"] = exp.reset_each_round
+        put(("scale_size",), tuple(exp.pool.resolution), ("pool", "resolution"))
+    al = ("active_learning",)
+    mode_keys = SAMPLE_SETTINGS[s.mode]
+    settings = (*al, "settings", s.mode)
+    radius = s.radius if s.radius is not None else _inherited_radius(base, s.mode)
+    for seg_key, key in mode_keys.items():
+        value = getattr(s, seg_key)
+        if value is None:
+            continue
+        if seg_key in ("initial", "budget"):
+            value = budget.compile_amount(value.value, value.unit, radius)
+        elif seg_key == "threshold":
+            value = float(value)
+        put((*settings, key), value, ("sample", seg_key))
+    put((*al, "heuristic"), h.name, ("heuristic", "name"))
+    params, in_settings = heuristics.compiled_params(h.name, h.params)
+    base_al = base.get("active_learning") if isinstance(base.get("active_learning"), dict) else {}
+    if isinstance(base_al.get("heuristic_cfg"), dict) and base_al.get("heuristic") != h.name:
+        params = {"_delete_": True, **params}  # parameters of another heuristic must not leak in
+        out.notes.append(f"`active_learning.heuristic_cfg` of the base's `{base_al.get('heuristic')}` is replaced")
+    if params:
+        put((*al, "heuristic_cfg"), params, ("heuristic", "params"))
+    for key, value in in_settings.items():
+        put((*settings, key), value, ("heuristic", "params"))
+    if exp.reset_each_round is not None:
+        put((*al, "reset_each_round"), exp.reset_each_round, ("reset_each_round",))
     if exp.visualize is not None:
-        al["visualize"] = {"size": exp.visualize.size, "overlay": exp.visualize.overlay, "dir": exp.visualize.dir}
-    cfg["active_learning"] = al
-    workflow = []
-    for r in plan.rounds:
-        steps = [("train", r.train)] + ([("query", 1)] if r.query else [])
-        workflow.append(tuple(steps))
-    if plan.warmup_only:  # MAE-only run: one round of `warmup N` reconstruction training, no query
-        workflow = [(("train", plan.warmup),)]
-    cfg["workflow"] = workflow
-    run = {"type": "MultiTaskActiveRunner" if runner.kind == "multitask" else "ActiveLearningRunner",
-           "sample_mode": s.mode, "sample_rounds": len(workflow) - 1}
-    if plan.unit == "iters":
-        run["schedule_unit"] = "iters"
-    if plan.warmup_only:
-        run["warmup_only"] = True
-    cfg["runner"] = run
+        for key in ("size", "overlay", "dir"):
+            if getattr(exp.visualize, key) is not None:
+                put((*al, "visualize", key), getattr(exp.visualize, key), ("visualize", key))
+    put(("workflow",), sched.workflow(), ("schedule",))
+    runner_keys, schedule_top = _schedule_keys(sched, base)
+    run = {"type": RUNNER_KINDS[runner.kind].type, "sample_mode": s.mode, **runner_keys}
+    base_runner = base.get("runner")
+    if isinstance(base_runner, dict) and set(base_runner) - set(run) - {"schedule_unit", "warmup_only"}:
+        run = {"_delete_": True, **run}
+        extra = ", ".join(f"{k}={base_runner[k]!r}" for k in base_runner if k not in run)
+        out.notes.append(f"the base's `runner` ({extra}) is replaced: the schedule decides the run's length")
+    put(("runner",), run, ("schedule",))
     if exp.log is not None:
         hooks = [{"type": "TextLoggerHook"}] if exp.log.text else []
         if exp.log.wandb is not None:
@@ -163,7 +190,7 @@ def config_dict(plan: Plan, source: Source, out_dir: str | None) -> dict:
             if w.tags:
                 init["tags"] = list(w.tags)
             hooks.append({"type": "WandbLoggerHookWithVal", "init_kwargs": init})
-        cfg["log_config"] = {"interval": exp.log.interval, "hooks": hooks}
+        put(("log_config",), {"interval": exp.log.interval, "hooks": hooks}, ("log",))
     if exp.evaluation is not None:
         e = exp.evaluation
         ev = {"interval": e.interval, "by_epoch": e.by_epoch, "metric": e.metric}
@@ -171,40 +198,54 @@ def config_dict(plan: Plan, source: Source, out_dir: str | None) -> dict:
             ev["save_best"] = e.save_best
         if e.pre_eval is not None:
             ev["pre_eval"] = e.pre_eval
-        cfg["evaluation"] = ev
+        put(("evaluation",), ev, ("evaluation",))
     if exp.checkpoint is not None:
         c = exp.checkpoint
-        cfg["checkpoint_config"] = {"interval": c.interval, "by_epoch": c.by_epoch,
-                                    **({"max_keep_ckpts": c.max_keep} if c.max_keep else {})}
-    if s.mode != "image":
-        cfg["mask_dir"] = runner.mask_dir if runner.mask_dir is not None else "masks"
-    if runner.kind == "multitask":
-        cfg["mae_viz_dir"] = runner.mae_viz_dir if runner.mae_viz_dir is not None else "reconstructed_images"
-        if plan.warmup and not plan.warmup_only:
-            cfg["mae_warmup_epochs"] = plan.warmup
-        if runner.validation_interval is not None:
-            cfg["multitask_validation_iter"] = runner.validation_interval
-        if runner.viz_interval is not None:
-            cfg["mae_viz_interval"] = runner.viz_interval
-        if runner.viz_count is not None:
-            cfg["mae_viz_count"] = runner.viz_count
-        if runner.mae_val_interval is not None:
-            cfg["mae_val_iter"] = runner.mae_val_interval
-    cfg["segal_meta"] = {"experiment": exp.name, "source": source.path.replace(os.sep, "/"),
-                         "source_sha256": source.sha256, "version": __version__,
-                         "schedule_unit": plan.unit}
-    if plan.sweep is not None:
-        cfg["segal_meta"]["sweep"] = plan.sweep
+        put(("checkpoint_config",), {"interval": c.interval, "by_epoch": c.by_epoch,
+                                     **({"max_keep_ckpts": c.max_keep} if c.max_keep else {})}, ("checkpoint",))
+    for seg_key, path in RUNNER_SETTINGS.items():
+        value = getattr(runner, seg_key)
+        if value is not None and len(path) == 1:
+            put(path, value, ("runner", seg_key))
+    for key, value in schedule_top.items():
+        put((key,), value, ("schedule",))
+    meta = {"experiment": exp.name, "source": source.path.replace(os.sep, "/"), "source_sha256": source.sha256,
+            "version": __version__, "schedule_unit": sched.unit}
+    if exp.pool.images is not None:
+        meta["pool_images"] = exp.pool.images
+    if sweep is not None:
+        meta["sweep"] = sweep
+    put(("segal_meta",), meta, ())
     generated: dict = {}
-    if runner.kind == "multitask":
-        if runner.mask_ratio is not None:
-            generated["model"] = {"mae_config": {"mask_ratio": float(runner.mask_ratio)}}
-        if runner.reconstruction_weight is not None:
-            generated.setdefault("model", {})["mae_head"] = {
-                "loss_rec": {"loss_weight": float(runner.reconstruction_weight)}}
+    for seg_key, path in RUNNER_SETTINGS.items():
+        value = getattr(runner, seg_key)
+        if value is not None and len(path) > 1:
+            node = generated
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = float(value)
+            where[path] = ("runner", seg_key)
     for key, value in _deep_merge(generated, exp.overrides).items():
         cfg[key] = value
-    return cfg
+        where.setdefault((key,), ("overrides", key))
+    _override_locs(exp.overrides, ("overrides",), (), where)
+    return out
+
+
+def _inherited_radius(base: dict, mode: str) -> int:
+    try:
+        value = base["active_learning"]["settings"][mode]["radius"]
+    except (KeyError, TypeError):
+        value = None
+    default = MODE_SETTINGS["region"].model_fields["radius"].default
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _override_locs(tree: dict, loc: tuple, path: tuple, where: dict) -> None:
+    for key, value in tree.items():
+        where[(*path, key)] = (*loc, key)
+        if isinstance(value, dict):
+            _override_locs(value, (*loc, key), (*path, key), where)
 
 
 def _deep_merge(a: dict, b: dict) -> dict:
@@ -216,9 +257,12 @@ def _deep_merge(a: dict, b: dict) -> dict:
     return out
 
 
-def emit(plan: Plan, source: Source, diags: Diagnostics, out_dir: str | None = None) -> str | None:
-    """The config file's text, or None (with SEG501) if a value cannot be written as a literal."""
-    cfg = config_dict(plan, source, out_dir)
+def render(compiled: Compiled, source: Source, spans, diags: Diagnostics, out_dir: str | None) -> str | None:
+    """The config file's text for a config written into `out_dir`, or None (with SEG501) if a value cannot
+    be written as a literal."""
+    source_dir = os.path.dirname(source.path)
+    cfg = {**compiled.values, "_base_": [_rebase(b, source_dir, "." if out_dir is None else out_dir)
+                                         for b in compiled.values["_base_"]]}
     assignments = []
     for name, value in cfg.items():
         try:
@@ -227,7 +271,7 @@ def emit(plan: Plan, source: Source, diags: Diagnostics, out_dir: str | None = N
             else:
                 text = literal(value, 0)
         except NotLiteral as err:
-            diags.add("SEG501", f"`{name}`: {err}", plan.spans((name,)) or source.whole())
+            diags.add("SEG501", f"`{name}`: {err}", spans((name,)) or source.whole())
             return None
         assignments.append((name, text))
     return _template().render(version=__version__, source_repr=repr(source.path.replace(os.sep, "/")),

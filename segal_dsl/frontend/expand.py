@@ -1,93 +1,29 @@
-"""Validated experiment -> Plan: the schedule expanded into rounds with budgets. Emits SEG3xx, SEG4xx."""
+"""Validated experiment -> its expanded schedule (rounds, warm-up); budget-vs-pool checks. Emits SEG3xx, SEG4xx.
+
+The expansion rules themselves (how steps become rounds, the compiled workflow) are in
+`segal_dsl/spec/schedule.py`; this stage walks the written steps with their spans and reports mistakes.
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from types import SimpleNamespace
+from dataclasses import dataclass
 
-from segal_dsl.frontend import model as m
 from segal_dsl.diagnostics import Diagnostics
-from segal_dsl.source import Span
+from segal_dsl.frontend import model as m
 from segal_dsl.frontend.validate import SpanIndex, Validated
+from segal_dsl.source import Span
+from segal_dsl.spec import budget as b
+from segal_dsl.spec import schedule as sch
+from segal_dsl.spec.config import SAMPLE_SETTINGS, MODE_SETTINGS
 
 
 @dataclass(frozen=True)
 class FlatStep:
+    """One step of the schedule after repeats and groups are unrolled, with the span it was written at."""
+
     kind: str  # train | query | warmup
     length: int
     span: Span | None
-
-
-@dataclass(frozen=True)
-class Budget:
-    """One query's (or the initial) labels. Pixel counts are per image and over the pool, where known."""
-
-    unit: str  # "px" or "images"
-    per_image: float | None = None  # pixels per image (px) — None for image mode or when unknown
-    per_image_percent: float | None = None
-    total: int | None = None  # px or images over the whole pool, when the pool is stated
-
-    def as_dict(self) -> dict:
-        return {"unit": self.unit, "per_image": self.per_image, "per_image_percent": self.per_image_percent,
-                "total": self.total}
-
-
-@dataclass(frozen=True)
-class Round:
-    index: int  # 1-based
-    train: int  # epochs or iterations
-    train_start: int  # cumulative position before this round's training
-    query: bool
-    budget: Budget | None  # this round's query, None when the round ends without one
-    trained_on: Budget  # labels held while this round trains
-    cumulative: Budget  # labels held after this round's query
-    reset: bool  # weights, optimizer state and LR schedule reset before this round's training
-
-
-@dataclass
-class Plan:
-    experiment: m.Experiment
-    unit: str  # epochs | iters
-    warmup: int  # MAE warm-up length (multitask), 0 when none
-    warmup_only: bool
-    rounds: list[Round]
-    initial: Budget
-    spans: SpanIndex = field(repr=False, default_factory=SpanIndex)
-    sweep: dict | None = None  # name, point, values, initial_seed — for a point of a `sweep`
-
-    @property
-    def queries(self) -> int:
-        return sum(r.query for r in self.rounds)
-
-    @property
-    def total_train(self) -> int:
-        return sum(r.train for r in self.rounds)
-
-    def as_dict(self) -> dict:
-        exp = self.experiment
-        return {
-            **({"sweep": self.sweep} if self.sweep else {}),
-            "experiment": exp.name,
-            "runner": exp.runner.kind,
-            "sample_mode": exp.sample.mode,
-            "heuristic": exp.heuristic.name,
-            "unit": self.unit,
-            "warmup": self.warmup,
-            "warmup_only": self.warmup_only,
-            "total_train": self.total_train + self.warmup,
-            "queries": self.queries,
-            "reset_each_round": exp.reset_each_round,
-            "pool": {"images": exp.pool.images, "resolution": list(exp.pool.resolution) if exp.pool.resolution else None},
-            "initial": self.initial.as_dict(),
-            "rounds": [
-                {"round": r.index, "train": r.train, "train_start": r.train_start, "train_end": r.train_start + r.train,
-                 "query": r.query, "budget": r.budget.as_dict() if r.budget else None,
-                 "trained_on": r.trained_on.as_dict(), "cumulative": r.cumulative.as_dict(),
-                 "reset": {"weights": r.reset, "optimizer": r.reset, "lr_schedule": r.reset}}
-                for r in self.rounds
-            ],
-        }
 
 
 def flatten(steps: tuple[m.Step, ...], spans: SpanIndex, diags: Diagnostics) -> list[FlatStep]:
@@ -153,83 +89,68 @@ def _check_sequence(flat: list[FlatStep], runner_kind: str, spans: SpanIndex, di
     return False
 
 
-def _rounds(body: list[FlatStep]) -> list[tuple[int, bool]]:
-    """(train length, ends with query) per round; consecutive trains merge into one round."""
-    rounds: list[list] = []
-    current = 0
-    for step in body:
-        if step.kind == "train":
-            current += step.length
-        else:
-            rounds.append([current, True])
-            current = 0
-    if current or not rounds:
-        rounds.append([current, False])
-    return [(t, q) for t, q in rounds]
+def expand(validated: Validated, diags: Diagnostics) -> sch.Schedule | None:
+    """The experiment's schedule expanded into rounds; None when the schedule has errors."""
+    exp, spans = validated.experiment, validated.spans
+    start = len(diags.items)
+    flat = flatten(exp.schedule.steps, spans, diags)
+    warmup_only = _check_sequence(flat, exp.runner.kind, spans, diags)
+    if any(d.severity.value == "error" for d in diags.items[start:]):
+        return None
+    warmup = flat[0].length if flat and flat[0].kind == "warmup" else 0
+    if warmup_only:
+        return sch.Schedule(exp.schedule.unit, (), warmup, True)
+    body = [(s.kind, s.length) for s in flat if s.kind != "warmup"]
+    return sch.Schedule(exp.schedule.unit, tuple(sch.rounds_of_steps(body)), warmup, False)
 
 
-def _px_per_image(amount: m.Amount | None, exp: m.Experiment) -> tuple[float | None, float | None]:
-    """(pixels per image, percent per image) where derivable without running anything."""
-    if amount is None or amount.unit is None:
-        return 0, 0
-    res = exp.pool.resolution
-    hw = res[0] * res[1] if res else None
-    n = exp.pool.images
-    area = (2 * exp.sample.radius + 1) ** 2
-    v = amount.value
-    if amount.unit == "%/img":
-        return (math.floor(hw * v / 100) if hw else None), v
-    px = {"px/img": v, "regions/img": v * area}.get(amount.unit)
-    if px is None and amount.unit in ("px", "regions") and n:
-        px = (v * (area if amount.unit == "regions" else 1)) / n
-    if px is None and amount.unit == "%" and n and hw:
-        px = math.floor(n * hw * v / 100) / n
-    if amount.unit == "%":
-        return px, v
-    return px, (100 * px / hw if (px is not None and hw) else None)
+@dataclass(frozen=True)
+class Sampling:
+    """The sampling facts the pool checks need: effective values (stated, inherited, or the defaults)."""
+
+    mode: str
+    initial: b.BudgetSpec
+    budget: b.BudgetSpec
+    evenly: bool
+    threshold: float | None
+    radius: int
 
 
-def _budget(amount: m.Amount | None, exp: m.Experiment) -> Budget:
-    if exp.sample.mode == "image":
-        value = int(amount.value) if amount is not None else 0
-        return Budget("images", total=value)
-    per_image, pct = _px_per_image(amount, exp)
-    n = exp.pool.images
-    total = None
-    if amount is not None and amount.unit in ("px", "regions"):
-        total = int(amount.value) * ((2 * exp.sample.radius + 1) ** 2 if amount.unit == "regions" else 1)
-    elif per_image is not None and n:
-        total = round(per_image * n)
-    if amount is None or amount.unit is None:
-        per_image, pct, total = 0, 0, (0 if n else None)
-    return Budget("px", per_image, pct, total)
+def stated_sampling(sample: m.Sample) -> Sampling:
+    """The sampling facts of a `sample` block alone, the contract's defaults for what it does not state."""
+    settings = MODE_SETTINGS[sample.mode].model_fields
+    keys = SAMPLE_SETTINGS[sample.mode]
+
+    def value(seg_key: str):
+        stated = getattr(sample, seg_key, None)
+        return stated if stated is not None else settings[keys[seg_key]].default if seg_key in keys else None
+
+    radius = value("radius") if sample.mode == "region" else 1
+    initial = b.compile_amount(sample.initial.value, sample.initial.unit, radius) if sample.initial else 0
+    return Sampling(sample.mode, initial, b.compile_amount(sample.budget.value, sample.budget.unit, radius),
+                    bool(value("evenly")) if sample.mode != "image" else True, value("threshold"), radius)
 
 
-def _add(a: Budget, b: Budget, times: int = 1) -> Budget:
-    def plus(x, y):
-        return None if x is None or y is None else x + y * times
-    return Budget(a.unit, plus(a.per_image, b.per_image), plus(a.per_image_percent, b.per_image_percent),
-                  plus(a.total, b.total))
-
-
-def _check_pool(exp: m.Experiment, initial: Budget, budget: Budget, queries: int, spans: SpanIndex,
-                diags: Diagnostics) -> None:
-    s, pool = exp.sample, exp.pool
+def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex, diags: Diagnostics,
+               stated: m.Sample | None = None) -> None:
+    """SEG403/404/406/410: the initial labels and every query against the pool the file states."""
+    images, res = pool.images, pool.resolution
     b_span, i_span = spans(("sample", "budget")), spans(("sample", "initial"))
-    final = _add(initial, budget, queries)
-    if s.mode == "image":
-        if pool.images is not None:
-            if initial.total and initial.total > pool.images:
-                diags.add("SEG410", f"{initial.total} initial images, but the pool holds {pool.images}", i_span)
-            elif final.total is not None and final.total > pool.images:
-                diags.add("SEG403", f"{initial.total} initial + {queries} × {budget.total} images = {final.total}, "
-                          f"but the pool holds {pool.images}", b_span, label="exceeds the pool",
-                          help=f"at most {(pool.images - (initial.total or 0)) // max(queries, 1)} images per round")
+    initial = b.estimate(sampling.initial, sampling.mode, images, res, sampling.radius)
+    per_query = b.estimate(sampling.budget, sampling.mode, images, res, sampling.radius)
+    final = initial.plus(per_query, queries)
+    if sampling.mode == "image":
+        if images is not None:
+            if initial.total and initial.total > images:
+                diags.add("SEG410", f"{initial.total} initial images, but the pool holds {images}", i_span)
+            elif final.total is not None and final.total > images:
+                diags.add("SEG403", f"{initial.total} initial + {queries} × {per_query.total} images = {final.total}, "
+                          f"but the pool holds {images}", b_span, label="exceeds the pool",
+                          help=f"at most {(images - (initial.total or 0)) // max(queries, 1)} images per round")
         return
-    res = pool.resolution
     hw = res[0] * res[1] if res else None
-    if s.budget.unit == "px" and s.evenly and pool.images and s.budget.value < pool.images:
-        diags.add("SEG404", f"{int(s.budget.value)} px over {pool.images} images is less than one pixel per image",
+    if isinstance(sampling.budget, int) and sampling.evenly and images and sampling.budget < images:
+        diags.add("SEG404", f"{sampling.budget} px over {images} images is less than one pixel per image",
                   b_span, label="rounds to 0 per image", help="raise the budget, or state it `per image`")
     if initial.per_image_percent is not None and initial.per_image_percent > 100:
         return  # SEG410 was reported by the validator
@@ -242,36 +163,11 @@ def _check_pool(exp: m.Experiment, initial: Budget, budget: Budget, queries: int
     elif hw is not None and final.per_image is not None and final.per_image > hw:
         diags.add("SEG403", f"initial + {queries} queries label {final.per_image:g} px per image, "
                   f"but an image has {hw}", b_span, label="exceeds the image")
-    if s.threshold is not None and budget.per_image_percent is not None and budget.per_image_percent > s.threshold:
-        diags.add("SEG406", f"the top-{s.threshold:g}% candidate pool is smaller than one query's "
-                  f"{budget.per_image_percent:g}% per image", spans(("sample", "threshold")),
+    threshold = sampling.threshold
+    if threshold is not None and per_query.per_image_percent is not None and per_query.per_image_percent > threshold:
+        diags.add("SEG406", f"the top-{threshold:g}% candidate pool is smaller than one query's "
+                  f"{per_query.per_image_percent:g}% per image", spans(("sample", "threshold")),
                   help="raise the threshold above the per-image budget (the pool is widened to the quota)")
-
-
-def expand(validated: Validated, diags: Diagnostics) -> Plan | None:
-    """Expand the schedule into rounds and check budgets against the pool. None when errors were found."""
-    exp, spans = validated.experiment, validated.spans
-    start = len(diags.items)
-    flat = flatten(exp.schedule.steps, spans, diags)
-    warmup_only = _check_sequence(flat, exp.runner.kind, spans, diags)
-    warmup = flat[0].length if flat and flat[0].kind == "warmup" else 0
-    body = [s for s in flat if s.kind != "warmup"]
-    initial = _budget(exp.sample.initial, exp)
-    budget = _budget(exp.sample.budget, exp)
-    rounds: list[Round] = []
-    if not warmup_only:
-        held, position = initial, warmup
-        for i, (train, query) in enumerate(_rounds(body), start=1):
-            before = held
-            if query:
-                held = _add(held, budget)
-            rounds.append(Round(i, train, position, query, budget if query else None, before, held,
-                                reset=exp.reset_each_round and i > 1))
-            position += train
-        _check_pool(exp, initial, budget, sum(r.query for r in rounds), spans, diags)
-    if any(d.severity.value == "error" for d in diags.items[start:]):
-        return None
-    return Plan(exp, exp.schedule.unit, warmup, warmup_only, rounds, initial, spans)
 
 
 def check_schedule(validated: Validated, diags: Diagnostics) -> None:
@@ -284,8 +180,5 @@ def check_schedule(validated: Validated, diags: Diagnostics) -> None:
     flat = flatten(schedule.steps, spans, diags)
     if _check_sequence(flat, runner.kind, spans, diags) or "sample" not in sections:
         return
-    # Budget-vs-pool rules need only the sample and pool sections.
-    partial = SimpleNamespace(sample=sections["sample"], pool=sections.get("pool", m.Pool()))
-    queries = sum(q for _, q in _rounds([s for s in flat if s.kind != "warmup"]))
-    initial, budget = _budget(partial.sample.initial, partial), _budget(partial.sample.budget, partial)
-    _check_pool(partial, initial, budget, queries, spans, diags)
+    queries = sum(r.query for r in sch.rounds_of_steps([(s.kind, s.length) for s in flat if s.kind != "warmup"]))
+    check_pool(stated_sampling(sections["sample"]), sections.get("pool", m.Pool()), queries, spans, diags)

@@ -1,4 +1,9 @@
-"""The validated experiment: pydantic v2 models in strict mode (no silent coercion, no unknown keys)."""
+"""The validated experiment: pydantic v2 models in strict mode (no silent coercion, no unknown keys).
+
+A field is None when the `.seg` file does not state it: its value then comes from the `base` files or,
+failing them, from the default of the compiled-config contract (`segal_dsl/spec/config.py`), which is the
+only home of those defaults. Names, units and heuristic parameters come from `segal_dsl/spec/`.
+"""
 
 from __future__ import annotations
 
@@ -6,71 +11,49 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PositiveInt = Annotated[int, Field(gt=0)]
+from segal_dsl.spec import heuristics
+from segal_dsl.spec.budget import UNIT_KEYS
+from segal_dsl.spec.modes import MODE_NAMES, RUNNER_NAMES
 
-HEURISTIC_NAMES = ("random", "entropy", "margin", "least_confidence", "ripu", "mps")
-SAMPLE_MODES = ("image", "pixel", "region")
-RUNNER_KINDS = ("active", "multitask")
-UNITS = ("px", "px/img", "%/img", "%", "images", "regions/img", "regions")
+PositiveInt = Annotated[int, Field(gt=0)]
 
 
 class Strict(BaseModel):
+    """Base of every section: strict types, unknown keys rejected, frozen."""
+
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
 class Amount(Strict):
-    """A number of labels with its unit; `unit=None` only for a bare zero (`initial 0`)."""
+    """A number of labels with its unit (spec/budget.py); `unit=None` only for a bare zero (`initial 0`)."""
 
     value: Union[int, float]
-    unit: Literal["px", "px/img", "%/img", "%", "images", "regions/img", "regions"] | None
+    unit: Literal[UNIT_KEYS] | None  # type: ignore[valid-type]
 
 
 class Sample(Strict):
-    mode: Literal["image", "pixel", "region"]
+    """`sample <mode> { … }`: what is bought and how (None: not stated)."""
+
+    mode: Literal[MODE_NAMES]  # type: ignore[valid-type]
     initial: Amount | None = None
     budget: Amount
     threshold: Annotated[float, Field(gt=0, le=100)] | None = None
-    evenly: bool = True  # the reference labelled ~every pixel when `sample_evenly` was absent
-    ignore_index: Annotated[int, Field(ge=0, le=255)] = 255
-    radius: Annotated[int, Field(ge=0, le=256)] = 1
-
-
-class NoParams(Strict):
-    pass
-
-
-class EntropyParams(Strict):
-    prop: Annotated[float, Field(gt=0, le=1)] | None = None
-
-
-class RipuParams(Strict):
-    k: Annotated[int, Field(ge=0, le=256)] = 1
-    use_entropy: bool = True
-    categories: Annotated[int, Field(ge=2)] | None = None  # None: the model's number of classes
-
-
-class MpsParams(RipuParams):
-    crop_size: PositiveInt | None = None
-    mix_factor: Annotated[float, Field(ge=0, le=1)] = 0.8
-
-
-HEURISTIC_PARAMS: dict[str, type[Strict]] = {
-    "random": NoParams,
-    "entropy": EntropyParams,
-    "margin": NoParams,
-    "least_confidence": NoParams,
-    "ripu": RipuParams,
-    "mps": MpsParams,
-}
+    evenly: bool | None = None
+    ignore_index: Annotated[int, Field(ge=0, le=255)] | None = None
+    radius: Annotated[int, Field(ge=0, le=256)] | None = None
 
 
 class Heuristic(Strict):
-    name: Literal["random", "entropy", "margin", "least_confidence", "ripu", "mps"]
+    """`heuristic <name> { params }`; the parameters are checked against spec/heuristics.py."""
+
+    name: Literal[heuristics.HEURISTIC_NAMES]  # type: ignore[valid-type]
     params: dict[str, Any] = {}
 
 
 class Runner(Strict):
-    kind: Literal["active", "multitask"] = "active"
+    """`runner active|multitask { … }`: the runner and the multitask runner's settings."""
+
+    kind: Literal[RUNNER_NAMES] = "active"  # type: ignore[valid-type]
     mask_dir: str | None = None
     mae_viz_dir: str | None = None
     validation_interval: PositiveInt | None = None
@@ -82,17 +65,23 @@ class Runner(Strict):
 
 
 class Visualize(Strict):
+    """`visualize { size N; overlay B; dir "D" }`: pictures of the bought labels."""
+
     size: Annotated[int, Field(gt=0, le=10_000)]
-    overlay: bool = False
-    dir: str = "viz"
+    overlay: bool | None = None
+    dir: str | None = None
 
 
 class Pool(Strict):
+    """`pool { images N; resolution WxH }`: the pool as far as the file states it, for the plan."""
+
     images: PositiveInt | None = None
     resolution: tuple[PositiveInt, PositiveInt] | None = None  # (W, H), mmcv order
 
 
 class Wandb(Strict):
+    """`wandb { entity; project; name; group; tags }` inside `log`."""
+
     entity: str | None = None
     project: str | None = None
     name: str | None = None
@@ -101,12 +90,16 @@ class Wandb(Strict):
 
 
 class Log(Strict):
+    """`log every N iters { text; wandb { … } }`."""
+
     interval: PositiveInt = 50
     text: bool = True
     wandb: Wandb | None = None
 
 
 class Evaluation(Strict):
+    """`evaluation every N epochs|iters { metric; save_best; pre_eval }`."""
+
     interval: PositiveInt
     by_epoch: bool
     metric: str = "mIoU"
@@ -115,6 +108,8 @@ class Evaluation(Strict):
 
 
 class Checkpoint(Strict):
+    """`checkpoint every N epochs|iters { max_keep }`."""
+
     interval: PositiveInt
     by_epoch: bool
     max_keep: PositiveInt | None = None
@@ -131,11 +126,15 @@ class Step(Strict):
 
 
 class Schedule(Strict):
+    """`schedule epochs|iters { steps }`, before expansion (frontend/expand.py expands it)."""
+
     unit: Literal["epochs", "iters"] = "epochs"
     steps: tuple[Step, ...]
 
 
 class Experiment(Strict):
+    """A whole validated `.seg` experiment: what the file states (None: not stated)."""
+
     name: str
     base: Annotated[tuple[str, ...], Field(min_length=1)]
     imports: tuple[str, ...] = ()
@@ -148,7 +147,7 @@ class Experiment(Strict):
     runner: Runner = Runner()
     sample: Sample
     heuristic: Heuristic
-    reset_each_round: bool = False
+    reset_each_round: bool | None = None
     visualize: Visualize | None = None
     pool: Pool = Pool()
     schedule: Schedule

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from segal_dsl.frontend.expand import Budget, Plan
+from segal_dsl.spec.budget import Estimate as Budget
+from segal_dsl.spec.plan import Plan
 
 
 def _fmt_px(b: Budget | None, plan: Plan) -> tuple[str, str]:
@@ -28,15 +29,14 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    exp = plan.experiment
     buf = io.StringIO()
     console = Console(file=buf, width=width, color_system="standard" if colour else None, highlight=False,
                       force_terminal=colour, soft_wrap=False)
     unit = plan.unit
-    s = exp.sample
-    console.print(f"experiment [bold]{exp.name}[/bold]: runner {exp.runner.kind}, sample {s.mode}, "
-                  f"heuristic {exp.heuristic.name}, schedule in {unit}")
-    pool = exp.pool
+    mode = plan.sample_mode
+    console.print(f"experiment [bold]{plan.experiment}[/bold]: runner {plan.runner}, sample {mode}, "
+                  f"heuristic {plan.heuristic}, schedule in {unit}")
+    pool = plan.pool
     pool_text = ", ".join(x for x in (f"{pool.images:,} images" if pool.images else "",
                                       f"{pool.resolution[0]}x{pool.resolution[1]}" if pool.resolution else "") if x)
     console.print(f"pool: {pool_text or 'size not stated (budgets resolved at run time)'}")
@@ -44,7 +44,7 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
         console.print(f"MAE warm-up only: {plan.warmup} {unit}, no queries")
         return _strip(buf.getvalue())
     per, total = _fmt_px(plan.initial, plan)
-    if s.mode == "image":
+    if mode == "image":
         console.print(f"initial labels: {total}")
     else:
         console.print(f"initial labels: {per} per image" + (f", {total} in total" if total != "—" else ""))
@@ -62,11 +62,11 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
                       "yes" if r.reset else "—", t_per, t_total, "yes" if r.query else "—", b_per, b_total)
     console.print(table)
     final_per, final_total = _fmt_px(plan.rounds[-1].cumulative, plan)
-    held = (final_total if s.mode == "image" else
+    held = (final_total if mode == "image" else
             f"{final_per} per image" + (f", {final_total} in total" if final_total != "—" else ""))
     console.print(f"total: {plan.total_train + plan.warmup} {unit} of training, {plan.queries} queries, "
                   f"labels at the end: {held}")
-    if exp.reset_each_round:
+    if plan.reset_each_round:
         console.print("reset: weights, optimizer state and LR schedule start again after every query")
     return _strip(buf.getvalue())
 

@@ -17,10 +17,14 @@ from typing import Annotated
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
+from segal_dsl.diagnostics import Diagnostics, Severity
 from segal_dsl.frontend import model as m
 from segal_dsl.frontend import nodes as n
-from segal_dsl.diagnostics import Diagnostics, Severity
 from segal_dsl.source import Span
+from segal_dsl.spec import heuristics
+from segal_dsl.spec.budget import WHOLE_UNITS, unit_text
+from segal_dsl.spec.config import MULTITASK_RUNNER_SETTINGS, RUNNER_SETTINGS, SET_BY
+from segal_dsl.spec.modes import SAMPLE_MODES
 
 
 @dataclass
@@ -222,6 +226,11 @@ class _Reader:
         return {"value": value, "unit": unit}
 
 
+_RUNNER_EXAMPLES = {"mask_dir": '"masks"', "mae_viz_dir": '"reconstructed_images"', "validation_interval": "200",
+                    "mae_val_interval": "200", "viz_interval": "500", "viz_count": "10", "mask_ratio": "0.5",
+                    "reconstruction_weight": "15"}
+
+
 class _Invalid:
     def __repr__(self) -> str:
         return "<invalid>"
@@ -306,10 +315,7 @@ class _ExperimentReader(_Reader):
             return _INVALID
         self.spans.spans[(*loc, "kind")] = self.spans.spans[(*loc, "__word__")]
         sc = self.scalar_reader
-        keys = {"mask_dir": sc('mask_dir "masks"'), "mae_viz_dir": sc('mae_viz_dir "reconstructed_images"'),
-                "validation_interval": sc("validation_interval 200"), "mae_val_interval": sc("mae_val_interval 200"),
-                "viz_interval": sc("viz_interval 500"), "viz_count": sc("viz_count 10"),
-                "mask_ratio": sc("mask_ratio 0.5"), "reconstruction_weight": sc("reconstruction_weight 15")}
+        keys = {key: sc(f"{key} {_RUNNER_EXAMPLES[key]}") for key in RUNNER_SETTINGS}
         out = self.block(setting, loc, keys, f"`runner {kind}`", required_block=False)
         return {"kind": kind, **out}
 
@@ -323,8 +329,7 @@ class _ExperimentReader(_Reader):
         keys = {"initial": lambda s, l: self.amount(s, l, False), "budget": lambda s, l: self.amount(s, l, True),
                 "threshold": self.threshold, "evenly": sc("evenly true"), "ignore_index": sc("ignore_index 255"),
                 "radius": sc("radius 1")}
-        per_mode = {"image": ("initial", "budget"), "pixel": ("initial", "budget", "threshold", "evenly", "ignore_index"),
-                    "region": ("initial", "budget", "threshold", "evenly", "ignore_index", "radius")}
+        per_mode = {name: ("initial", "budget", *sm.settings) for name, sm in SAMPLE_MODES.items()}
         allowed = per_mode.get(mode, tuple(keys))
         if setting.block is not None:
             for item in setting.block.items:
@@ -362,7 +367,7 @@ class _ExperimentReader(_Reader):
         name = self.word_and_block(setting, loc, "heuristic ripu { k 1 }")
         if name is _INVALID:
             return _INVALID
-        name = name.replace("-", "_")
+        name = heuristics.canonical_name(name)
         self.spans.spans[(*loc, "name")] = self.spans.spans[(*loc, "__word__")]
         params: dict[str, Any] = {}
         if setting.block is not None:
@@ -536,9 +541,9 @@ class _ExperimentReader(_Reader):
             loc = ("overrides", *ov.key)
             self.spans.spans[loc] = ov.value.span
             self.spans.key_spans[loc] = ov.key_span
-            if ov.key[0] in RESERVED_KEYS:
+            if ov.key[0] in SET_BY:
                 self.d.add("SEG212", f"`{ov.key[0]}` is generated from the experiment", ov.key_span,
-                           label="set by segal-dsl", help=RESERVED_KEYS[ov.key[0]])
+                           label="set by segal-dsl", help=SET_BY[ov.key[0]])
                 continue
             if not ov.key[0].isidentifier() or keyword.iskeyword(ov.key[0]):
                 self.d.add("SEG220", f"`{ov.key[0]}` cannot be a top-level config key", ov.key_span,
@@ -620,29 +625,6 @@ class _ExperimentReader(_Reader):
             return out
         self.d.add("SEG900", "unknown literal", getattr(lit, "span", None))
         return _INVALID
-
-
-MULTITASK_ONLY = ("mae_viz_dir", "validation_interval", "mae_val_interval", "viz_interval", "viz_count",
-                  "mask_ratio", "reconstruction_weight")
-# `runner multitask { … }` keys that become mmseg model settings: a pass-through override of the same
-# key would contradict them.
-MODEL_KEYS = {"mask_ratio": ("model", "mae_config", "mask_ratio"),
-              "reconstruction_weight": ("model", "mae_head", "loss_rec", "loss_weight")}
-
-RESERVED_KEYS = {
-    "_base_": "use `base`", "custom_imports": "use `imports`", "load_from": "use `load_from`",
-    "work_dir": "use `work_dir` or `segal run --work-dir`", "active_learning": "use `sample`, `heuristic`, "
-    "`visualize`, `reset_each_round`", "workflow": "use `schedule`", "runner": "use `runner` and `schedule`",
-    "log_config": "use `log`", "evaluation": "use `evaluation every N epochs`",
-    "checkpoint_config": "use `checkpoint every N epochs`", "mask_dir": "use `runner { mask_dir … }`",
-    "mae_viz_dir": "use `runner multitask { mae_viz_dir … }`", "mae_warmup_epochs": "use `warmup N` in the schedule",
-    "seed": "use `seed`", "deterministic": "use `deterministic`", "source_free": "use `source_free`",
-    "scale_size": "use `pool { resolution WxH }`", "segal_meta": "written by the compiler",
-    "multitask_validation_iter": "use `runner multitask { validation_interval N }`",
-    "mae_val_iter": "use `runner multitask { mae_val_interval N }`",
-    "mae_viz_interval": "use `runner multitask { viz_interval N }`",
-    "mae_viz_count": "use `runner multitask { viz_count N }`",
-}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -737,11 +719,11 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
 
 
 def _check_heuristic(h: m.Heuristic, spans: SpanIndex, diags: Diagnostics) -> None:
-    params_model = m.HEURISTIC_PARAMS[h.name]
+    params_model = heuristics.params_model(h.name)
     allowed = list(params_model.model_fields)  # ordered: diagnostics must be deterministic
     for key in h.params:
         if key not in allowed:
-            takers = [name for name, pm in m.HEURISTIC_PARAMS.items() if key in pm.model_fields]
+            takers = heuristics.takers(key)
             span = spans.key(("heuristic", "params", key))
             if takers:
                 diags.add("SEG208", f"`{h.name}` takes no parameter `{key}`", span, label="not a parameter here",
@@ -767,13 +749,13 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
         diags.add("SEG210", "the `mps` heuristic needs the multitask runner (its MAE decoder)",
                   spans(("heuristic", "name")), help="use `runner multitask`, or another heuristic")
     if runner.kind == "active":
-        for key in MULTITASK_ONLY:
+        for key in MULTITASK_RUNNER_SETTINGS:
             if getattr(runner, key) is not None:
                 diags.add("SEG210", f"`{key}` is read only by the multitask runner", spans.key(("runner", key)),
                           help="remove it, or use `runner multitask`")
     overrides = sections.get("overrides") or {}
-    for key, path in MODEL_KEYS.items():
-        if getattr(runner, key, None) is not None and _has_path(overrides, path):
+    for key, path in RUNNER_SETTINGS.items():
+        if len(path) > 1 and getattr(runner, key, None) is not None and _has_path(overrides, path):
             diags.add("SEG211", f"`{'.'.join(path)}` is set by `runner multitask {{ {key} … }}` and by `mmseg`",
                       spans(("overrides", *path)), notes=((spans.key(("runner", key)), f"`{key}` set here"),),
                       help="keep one of them")
@@ -784,20 +766,19 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
                   notes=((spans(("runner", "kind")), "multitask runner chosen here"),),
                   help="use `sample pixel` or `sample region`, or `runner active`")
     # Units must fit the mode; counts must be whole and positive.
-    units_of = {"image": ("images",), "pixel": ("px", "px/img", "%/img", "%"),
-                "region": ("px", "px/img", "%/img", "%", "regions", "regions/img")}
+    units_of = {name: sm.units for name, sm in SAMPLE_MODES.items()}
     for key in ("initial", "budget"):
         amount = getattr(s, key)
         if amount is None or amount.unit is None:
             continue
         span = spans(("sample", key))
         if amount.unit not in units_of[s.mode]:
-            diags.add("SEG402", f"`{_unit_text(amount.unit)}` cannot be used with `sample {s.mode}`", span,
+            diags.add("SEG402", f"`{unit_text(amount.unit)}` cannot be used with `sample {s.mode}`", span,
                       label="wrong unit", help=f"`sample {s.mode}` counts in "
-                      + ", ".join(f"`{_unit_text(u)}`" for u in units_of[s.mode]))
+                      + ", ".join(f"`{unit_text(u)}`" for u in units_of[s.mode]))
             continue
-        if amount.unit in ("px", "px/img", "images", "regions", "regions/img") and not float(amount.value).is_integer():
-            diags.add("SEG408", f"`{amount.value}` {_unit_text(amount.unit)} is not a whole number", span)
+        if amount.unit in WHOLE_UNITS and not float(amount.value).is_integer():
+            diags.add("SEG408", f"`{amount.value}` {unit_text(amount.unit)} is not a whole number", span)
         elif key == "budget" and amount.value <= 0:
             diags.add("SEG401", "the budget per round must be positive", span, label="buys nothing",
                       help="each query must buy at least one label")
@@ -806,10 +787,10 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
         elif amount.unit in ("%/img", "%") and amount.value > 100:
             code = "SEG410" if key == "initial" else "SEG403"
             diags.add(code, f"`{amount.value}%` is more than the whole image", span, help="use at most 100%")
-    if s.mode == "region" and not s.evenly:
+    if s.mode == "region" and s.evenly is False:
         diags.add("SEG407", "region sampling allocates regions per image", spans(("sample", "evenly")),
                   help="remove `evenly false`")
-    if s.ignore_index != 255:
+    if s.ignore_index is not None and s.ignore_index != 255:
         diags.add("SEG409", f"ignore_index `{s.ignore_index}` differs from mmseg's padding value 255",
                   spans(("sample", "ignore_index")), help="use 255 unless every pipeline pads with this value")
 
@@ -832,7 +813,3 @@ def _check_heuristic_mode(h: m.Heuristic, s: m.Sample, spans: SpanIndex, diags: 
                   spans.key(("heuristic", "params", "prop")),
                   notes=((spans(("sample", "threshold")), "threshold set here"),),
                   help="both mix randomness into the pick: keep `threshold top T%` or `prop P`, not both")
-
-
-def _unit_text(unit: str) -> str:
-    return {"%/img": "% per image", "px/img": "px per image", "regions/img": "regions per image"}.get(unit, unit)

@@ -1,12 +1,12 @@
-"""`segal run`: compile the .seg file into the work dir, check every path it names, then train.
+"""`segal run`: check the .seg file once, compile it into the work dir, check every path, then train.
 
-Reference §10 found missing data roots, checkpoints and base files only when they were first used,
-possibly hours in. Every path is checked here before any work, one clear error line each.
+The reference found missing data roots, checkpoints and base files only when they were first used,
+possibly hours in (docs/reference.md §10). Every path is checked here before any work, one clear error
+line each; `--dry-run` stops after that, with the plan resolved against the pool found on disk.
 """
 
 from __future__ import annotations
 
-import ast
 import errno
 import logging
 import os
@@ -37,40 +37,25 @@ def os_error_line(e: OSError, work_dir: str | None) -> str:
     return f"{e.strerror or e} ({where}); fix the cause, {resume}"
 
 
-def _base_files(cfg_path: str) -> list[str]:
-    """`_base_` entries of a config file, read with ast (mmcv fails on a missing one with a traceback)."""
-    tree = ast.parse(Path(cfg_path).read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_base_" for t in node.targets):
-            value = ast.literal_eval(node.value)
-            return [value] if isinstance(value, str) else list(value)
-    return []
-
-
-def missing_paths(cfg_path: str) -> list[str]:
-    """One message per missing path: `_base_` files, load_from, dataset roots and dirs."""
+def missing_paths(cfg) -> list[str]:
+    """One message per missing path of a loaded config: load_from, dataset roots and dirs."""
     problems = []
-    here = osp.dirname(osp.abspath(cfg_path))
-    for base in _base_files(cfg_path):
-        full = base if osp.isabs(base) else osp.join(here, base)
-        if not osp.isfile(full):
-            problems.append(f"`_base_` file not found: {base} (resolved to {osp.normpath(full)})")
-    if problems:
-        return problems  # the config cannot be loaded without them
-    import mmcv
-
-    try:
-        cfg = mmcv.Config.fromfile(cfg_path)
-    except ImportError as e:
-        return [f"custom import failed: {e}"]
     if cfg.get("load_from") and not osp.isfile(cfg.load_from):
         problems.append(f"load_from checkpoint not found: {cfg.load_from} (fix: correct `load_from`; a relative "
                         "path is relative to the directory `segal run` starts in)")
     for split in ("train", "query", "val", "test"):
-        sub = cfg.data.get(split)
+        sub = cfg.data.get(split) if cfg.get("data") else None
         for i, ds in enumerate(sub if isinstance(sub, (list, tuple)) else [sub] if sub else []):
             problems += _dataset_paths(ds, f"data.{split}" + (f"[{i}]" if isinstance(sub, (list, tuple)) else ""))
     return problems
+
+
+def missing_bases(cfg_path: str) -> list[str]:
+    """`_base_` files that do not exist (mmcv fails on a missing one with a traceback), read as data."""
+    from segal_dsl.pyconfig.load import load
+
+    loaded = load(cfg_path)
+    return [p.replace("base file ", "`_base_` file ", 1) for p in loaded.problems if p.startswith("base file ")]
 
 
 def _dataset_paths(ds: dict, where: str) -> list[str]:
@@ -91,68 +76,80 @@ def _dataset_paths(ds: dict, where: str) -> list[str]:
     return out
 
 
-def _compile(seg_path: str, work_dir: str | None) -> tuple[str, str]:
-    """Compile into <work_dir>/<experiment>.py (work dir default: work_dirs/<experiment>); returns
-    (config path, work dir). The experiment's name comes from checking the file, before anything is written."""
-    from segal_dsl.api import analyse, compile_file, read_source
-    from segal_dsl.diagnostics import SegalError
+def check_experiment(seg_path: str):
+    """The front end, once: the analysed `.seg` file, or None after printing its errors."""
+    from segal_dsl.api import analyse, read_source
 
-    checked = analyse(read_source(seg_path))
-    if not checked.ok:
-        raise SegalError(checked.diagnostics, checked.sources)
-    name = checked.plan.experiment.name
+    try:
+        checked = analyse(read_source(seg_path))
+    except (OSError, UnicodeDecodeError) as e:
+        _err(f"cannot read {seg_path}: {e}")
+        return None
+    if checked.diagnostics:
+        _print_diagnostics(checked)
+    return checked if checked.ok else None
+
+
+def _print_diagnostics(checked) -> None:
+    from segal_dsl.render import render_text
+
+    for d in checked.diagnostics:
+        src = checked.sources.get(d.span.path) if d.span is not None else None
+        print(render_text(d, src), file=sys.stderr)
+
+
+def _write_compiled(checked, seg_path: str, work_dir: str | None) -> tuple[str, str]:
+    """<work_dir>/<experiment>.py (+ plan, + a copy of the .seg); work dir default work_dirs/<experiment>."""
+    from segal_dsl.api import plan_path_for, write_atomic
+
+    point = checked.points[0]
+    name = point.plan.experiment
     work_dir = work_dir or osp.join("work_dirs", name)
     os.makedirs(work_dir, exist_ok=True)
     out = osp.join(work_dir, f"{name}.py")
-    compile_file(seg_path, out)  # compiled in place: `_base_` paths are relative to this file
+    text, plan = point.render(checked.source, out)  # `_base_` paths are relative to this file
+    write_atomic({Path(out): text, plan_path_for(out): plan})
     shutil.copyfile(seg_path, osp.join(work_dir, "experiment.seg"))
     return out, work_dir
 
 
-def _report_compile_error(e: Exception) -> None:
-    diags = getattr(e, "diagnostics", None)
-    if not diags:
-        _err(f"cannot compile: {e}")
-        return
-    from segal_dsl.render import render_text
-
-    sources = getattr(e, "sources", {}) or {}
-    for d in diags:
-        src = sources.get(d.span.path) if getattr(d, "span", None) is not None else None
-        print(render_text(d, src), file=sys.stderr)
-
-
-def _is_sweep(seg_path: str) -> bool:
-    from segal_dsl.api import analyse, read_source
-
-    return analyse(read_source(seg_path)).is_sweep
-
-
 def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool = False,
-                   seed: int | None = None, launcher: str = "none", print_commands: bool = False) -> int:
-    """`segal run`: 0 on success, 1 on a failed check or run, 130 when interrupted."""
+                   seed: int | None = None, launcher: str = "none", print_commands: bool = False,
+                   dry_run: bool = False, checked=None) -> int:
+    """`segal run`: 0 on success, 1 on a failed check or run, 130 when interrupted.
+
+    `checked` is the front end's result when the caller already has it (the CLI checks before it
+    imports the runtime); the `.seg` file is analysed once either way.
+    """
     if not osp.isfile(seg_path):
         _err(f"experiment file not found: {seg_path}")
         return 1
-    if seg_path.endswith(".seg") and _is_sweep(seg_path):
+    is_seg = not seg_path.endswith(".py")  # a .py is an already compiled config
+    from .train import init_distributed
+
+    distributed = init_distributed(launcher) if not dry_run else False
+    rank = int(os.environ.get("RANK", 0)) if distributed else 0
+    if is_seg and rank == 0 and checked is None:
+        checked = check_experiment(seg_path)
+        if checked is None:
+            return 1
+    if is_seg and rank == 0 and checked.is_sweep:
         from .sweep_run import run_sweep
 
-        return run_sweep(seg_path, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher,
-                         print_commands=print_commands)
-    from .train import init_distributed, train_config
+        return run_sweep(seg_path, checked, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher,
+                         print_commands=print_commands, dry_run=dry_run)
+    if dry_run:
+        from .dryrun import dry_run_experiment
 
-    distributed = init_distributed(launcher)
-    rank = int(os.environ.get("RANK", 0)) if distributed else 0
+        return dry_run_experiment(seg_path, checked if is_seg else None)
     cfg_path = seg_path
-    if not seg_path.endswith(".py"):  # a .seg file; a .py is an already compiled config
+    if is_seg:
         box = [None, work_dir]
         if rank == 0:
             try:
-                box = list(_compile(seg_path, work_dir))
+                box = list(_write_compiled(checked, seg_path, work_dir))
             except OSError as e:  # an unwritable or full work dir
                 _err(os_error_line(e, work_dir))
-            except Exception as e:  # noqa: BLE001 - report any compile failure, then stop
-                _report_compile_error(e)
         if distributed:  # the other ranks wait here for rank 0's compile (a barrier, not a sleep)
             import torch.distributed as dist
 
@@ -160,7 +157,24 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
         if box[0] is None:
             return 1
         cfg_path, work_dir = box
-    problems = missing_paths(cfg_path)
+    return launch_config(cfg_path, seg_path if is_seg else None, work_dir=work_dir, resume=resume, seed=seed,
+                         launcher=launcher)
+
+
+def launch_config(cfg_path: str, seg_path: str | None, *, work_dir: str | None, resume: bool, seed: int | None,
+                  launcher: str) -> int:
+    """Check the paths of a compiled config, then train it; every failure is one line."""
+    from .configfile import LoadFailure, load_config
+    from .train import train_config
+
+    problems = missing_bases(cfg_path)
+    if not problems:
+        try:
+            cfg, _ = load_config(cfg_path, seg_path=seg_path)
+        except LoadFailure as e:
+            _err(str(e))
+            return 1
+        problems = missing_paths(cfg)
     for p in problems:
         _err(p)
     if problems:
@@ -169,7 +183,8 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
     if not debug:  # a full disk fails the log file too: no "--- Logging error ---" tracebacks, one line
         logging.raiseExceptions = False
     try:
-        return train_config(cfg_path, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher)
+        return train_config(cfg_path, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher,
+                            seg_path=seg_path)
     except KeyboardInterrupt:
         _err("interrupted; continue with `segal run --resume`")
         return 130

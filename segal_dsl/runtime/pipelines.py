@@ -125,3 +125,22 @@ def pool_order(train_ds, query_ds) -> list[int]:
             raise ValueError(f"train image {info['filename']!r} is not in the query pool (data.query)")
         out.append(pos[info["filename"]])
     return out
+
+
+def pool_sizes(query, scale_size) -> list[tuple[int, int]]:
+    """Label resolution (H, W) per pool image: `scale_size` (W, H) when stated, else the GT's own size."""
+    if scale_size:
+        return [(int(scale_size[1]), int(scale_size[0]))] * len(query)
+    import os.path as osp
+
+    from PIL import Image
+
+    sizes = []
+    for info in query.img_infos:
+        if query.ann_dir is not None and "ann" in info:
+            path = osp.join(query.ann_dir, info["ann"]["seg_map"])
+        else:
+            path = osp.join(query.img_dir, info["filename"])
+        with Image.open(path) as im:  # the header only: no pixel is decoded
+            sizes.append((im.height, im.width))
+    return sizes

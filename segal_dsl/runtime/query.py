@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from mmcv.parallel import scatter
 from mmcv.runner import get_dist_info
 
-from . import budget as budget_mod
+from segal_dsl.spec import budget as budget_mod
+from segal_dsl.spec.config import Contract
+
 from . import selection as sel
 from .heuristics import get_heuristic, image_scores
 from .testhooks import kill_point
@@ -114,31 +116,32 @@ def _global_items(parts: list[tuple], labels, shapes: dict[int, tuple[int, int]]
         yield index, dense.reshape(shapes[index]), labels.mask(index)
 
 
-def run_query(runner, rnd: int, loader, labels, al: dict, mode: str, seed: int,
+def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
               viz_indices: set[int], progress=None) -> QueryResult:
     """Score the pool shard of this rank, select, gather, and apply new labels on every rank.
 
     `rnd` is the 1-based query number (rng streams: rng_for(seed, rnd, image)). The caller saves
     `labels` (rank 0) and barriers afterwards.
     """
-    settings = al["settings"][mode]
-    heuristic, params = al["heuristic"], dict(al.get("heuristic_cfg") or {})
-    threshold = settings.get("sample_threshold")
+    mode, settings = contract.mode, contract.settings
+    heuristic, params = contract.heuristic, contract.score_params()
+    threshold = getattr(settings, "sample_threshold", None)
+    entropy_prop = contract.params.get("prop") if heuristic == "entropy" else None
     model = runner.model
     model.eval()
     sizes = labels.sizes
     result = QueryResult(round=rnd, planned=0, added=0)
-    evenly = settings.get("sample_evenly", True)
-    radius = int(settings.get("radius", 1))
+    evenly = getattr(settings, "sample_evenly", True)
+    radius = contract.radius
 
     if mode == "image":
-        planned = min(int(settings["budget_per_round"]), len(labels) - labels.total())
-        result.planned = int(settings["budget_per_round"])
+        planned = min(settings.budget_per_round, len(labels) - labels.total())
+        result.planned = settings.budget_per_round
     elif evenly:
-        quotas = budget_mod.per_image_quotas(settings["budget_per_round"], sizes, radius)
+        quotas = budget_mod.per_image_quotas(settings.budget_per_round, sizes, radius)
         result.planned = sum(quotas)
     else:
-        total = budget_mod.total_budget(settings["budget_per_round"], sizes, radius)
+        total = budget_mod.total_budget(settings.budget_per_round, sizes, radius)
         result.planned = total
         keep = total if threshold is None else max(math.ceil(threshold / 100 * sum(h * w for h, w in sizes)), total)
         top = _TopCandidates(keep)
@@ -167,8 +170,8 @@ def run_query(runner, rnd: int, loader, labels, al: dict, mode: str, seed: int,
                 rng = sel.rng_for(seed, rnd, index)
                 if mode == "region":
                     new = sel.select_regions(s, lab, quotas[index], radius, threshold, rng)
-                elif settings.get("entropy_prop") is not None and heuristic == "entropy":
-                    new = sel.select_pixels(s, lab, quotas[index], None, rng, top_prop=settings["entropy_prop"])
+                elif entropy_prop is not None:
+                    new = sel.select_pixels(s, lab, quotas[index], None, rng, top_prop=entropy_prop)
                 else:
                     new = sel.select_pixels(s, lab, quotas[index], threshold, rng)
                 local_new[index] = np.flatnonzero(new.ravel()).astype(np.int64)
@@ -210,14 +213,14 @@ def run_query(runner, rnd: int, loader, labels, al: dict, mode: str, seed: int,
     return result
 
 
-def initial_labels(labels, al: dict, mode: str, seed: int) -> int:
+def initial_labels(labels, contract: Contract, seed: int) -> int:
     """Round-0 labels, uniformly at random with the rng_for(seed, 0, …) streams; returns how many."""
-    settings = al["settings"][mode]
+    mode, settings = contract.mode, contract.settings
     if mode == "image":
-        k = int(settings.get("initial_pool", 0))
+        k = settings.initial_pool
         return labels.add_images(sel.initial_images(len(labels), k, sel.rng_for(seed, 0)).tolist())
-    radius = int(settings.get("radius", 1))
-    quotas = budget_mod.per_image_quotas(settings.get("initial_label_pixels", 0), labels.sizes, radius)
+    radius = contract.radius
+    quotas = budget_mod.per_image_quotas(settings.initial_label_pixels, labels.sizes, radius)
     added = 0
     for i, q in enumerate(quotas):
         if not q:

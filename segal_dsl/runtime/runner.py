@@ -1,8 +1,9 @@
 """`ActiveLearningRunner`: drives the compiled workflow (train -> query -> label -> retrain) on mmcv.
 
 Input: the model/optimizer/hooks mmcv's `build_runner` wires up, plus an `ALData` bundle from
-`train.py`. Output: trained weights, the label state and `progress.json` in the work dir, and the
-per-round report. Reference defects fixed here are cited inline (segal-reference.md §n).
+`train.py` whose `contract` is the compiled config read through `segal_dsl/spec/config.py`. Output:
+trained weights, the label state and `progress.json` in the work dir, and the per-round report.
+Reference defects fixed here are cited inline (docs/reference.md §n).
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from mmcv.runner import RUNNERS, EpochBasedRunner, load_checkpoint, save_checkpo
 from mmcv.runner.hooks import CheckpointHook, LoggerHook
 
 from . import report, visualize
+from segal_dsl.spec.config import Contract
+from segal_dsl.spec.schedule import Round
+
 from .labels import LabelState, remove_temp_files
 from .loaders import iters_per_epoch, shard_loader, train_loader
-from .pipelines import LabelMaskedDataset, image_subset, with_source
+from .pipelines import LabelMaskedDataset, image_subset, pool_sizes, with_source
 from .progress import Progress
 from .query import initial_labels, run_query
 from .testhooks import kill_point, trace
@@ -36,60 +40,12 @@ from .testhooks import kill_point, trace
 STATE_DIR = "al_state"
 
 
-class WorkflowError(ValueError):
-    """The workflow cannot be run; raised before any training (reference §2c failed mid-run)."""
-
-
-@dataclass(frozen=True)
-class Round:
-    index: int
-    train: int
-    query: bool
-
-
-def parse_workflow(workflow: Any, sample_rounds: int | None) -> list[Round]:
-    """Validate the irregular workflow up front: one `(('train', N), ('query', 1))` tuple per round.
-
-    Reference §2c checked each round's shape only when that round started (a missing trailing
-    comma crashed after hours of training) and silently accepted ('query', 2) or 'val' steps.
-    """
-    if not isinstance(workflow, (list, tuple)) or not workflow:
-        raise WorkflowError("workflow must be a non-empty list of rounds")
-    rounds: list[Round] = []
-    for r, rnd in enumerate(workflow):
-        where = f"workflow round {r} {rnd!r}"
-        if not isinstance(rnd, (list, tuple)) or not rnd or not all(
-            isinstance(s, (list, tuple)) and len(s) == 2 for s in rnd
-        ):
-            raise WorkflowError(
-                f"{where}: expected a tuple of (mode, count) steps; a one-step round needs a "
-                "trailing comma: (('train', 14),)"
-            )
-        for mode, n in rnd:
-            if mode not in ("train", "query"):
-                hint = " (periodic validation is the `evaluation` key)" if mode == "val" else ""
-                raise WorkflowError(f"{where}: unknown step {mode!r}{hint}")
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise WorkflowError(f"{where}: ({mode!r}, {n!r}) needs a positive int count")
-        modes = [m for m, _ in rnd]
-        if modes not in (["train"], ["train", "query"]):
-            raise WorkflowError(f"{where}: a round is ('train', N) optionally followed by ('query', 1)")
-        if len(rnd) == 2 and rnd[1][1] != 1:
-            raise WorkflowError(f"{where}: ('query', {rnd[1][1]}) would buy {rnd[1][1]} budgets back to back")
-        rounds.append(Round(r, int(rnd[0][1]), len(rnd) == 2))
-    queries = sum(r.query for r in rounds)
-    if sample_rounds is not None and int(sample_rounds) != queries:
-        raise WorkflowError(f"runner.sample_rounds={sample_rounds} but the workflow has {queries} queries")
-    if rounds[-1].query:
-        warnings.warn("the last round ends with a query: its labels are never trained on", stacklevel=2)
-    return rounds
-
-
 @dataclass
 class ALData:
     """Everything the loop needs besides the model: datasets, loader settings, seed, flags."""
 
     cfg: Any
+    contract: Contract         # the compiled config as the runtime reads it (rounds, budgets, heuristic)
     train: Any                 # mmseg dataset over the pool images (masked pipeline in pixel/region)
     query: Any                 # the pool with the test pipeline; its order is the label-state order
     pool_index: list[int]      # train item -> pool index
@@ -127,15 +83,12 @@ class ActiveLearningRunner(EpochBasedRunner):
 
     def __init__(self, *args, sample_mode: str, sample_rounds: int | None = None,
                  schedule_unit: str = "epochs", warmup_only=None, max_epochs=None, max_iters=None, **kwargs):
-        if warmup_only is not None:
+        # `runner` was read through the contract (spec/config.py) before the runner is built: the type,
+        # mode and unit are valid there, and max_epochs/max_iters (derived from the workflow) refused.
+        if warmup_only:
             raise ValueError("runner.warmup_only belongs to MultiTaskActiveRunner")
         if max_epochs is not None or max_iters is not None:
-            # reference §1b: max_epochs was silently overwritten and max_iters raised mid-setup
             raise ValueError("runner.max_epochs/max_iters are derived from the workflow; remove them")
-        if sample_mode not in ("image", "pixel", "region"):
-            raise ValueError(f"runner.sample_mode must be image, pixel or region, got {sample_mode!r}")
-        if schedule_unit not in ("epochs", "iters"):
-            raise ValueError(f"runner.schedule_unit must be 'epochs' or 'iters', got {schedule_unit!r}")
         super().__init__(*args, **kwargs)
         self.sample_mode, self.sample_rounds, self.schedule_unit = sample_mode, sample_rounds, schedule_unit
         self.by_iters = schedule_unit == "iters"
@@ -146,32 +99,15 @@ class ActiveLearningRunner(EpochBasedRunner):
 
     # ------------------------------------------------------------------ set-up
 
-    def _al(self) -> dict:
-        return self.data.cfg.active_learning
+    @property
+    def contract(self) -> Contract:
+        return self.data.contract
 
     def _state_dir(self) -> str:
         return osp.join(self.work_dir, STATE_DIR)
 
     def _mask_dir(self) -> str:
-        return osp.join(self.work_dir, self.data.cfg.get("mask_dir", "masks") or "masks")
-
-    def _pool_sizes(self) -> list[tuple[int, int]]:
-        """Label resolution per pool image: `scale_size` (W, H) when stated, else the GT's own size."""
-        scale = self.data.cfg.get("scale_size")
-        if scale:
-            return [(int(scale[1]), int(scale[0]))] * len(self.data.query)
-        from PIL import Image
-
-        q = self.data.query
-        sizes = []
-        for info in q.img_infos:
-            if q.ann_dir is not None and "ann" in info:
-                path = osp.join(q.ann_dir, info["ann"]["seg_map"])
-            else:
-                path = osp.join(q.img_dir, info["filename"])
-            with Image.open(path) as im:
-                sizes.append((im.height, im.width))
-        return sizes
+        return osp.join(self.work_dir, self.contract.mask_dir)
 
     def _pool_image_shape(self, i: int) -> tuple[int, int]:
         from PIL import Image
@@ -194,13 +130,12 @@ class ActiveLearningRunner(EpochBasedRunner):
             return
         if progress is not None and progress.next_step > 0:
             raise RuntimeError(f"{self._state_dir()} has progress but {mask_dir} has no label state")
-        sizes = self._pool_sizes()
+        sizes = pool_sizes(self.data.query, self.contract.scale_size)
         labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
         # Points of one sweep draw their initial labels with the sweep's seed, so they start equal.
         sweep = (self.data.cfg.get("segal_meta") or {}).get("sweep") or {}
-        added = initial_labels(labels, self._al(), self.sample_mode, int(sweep.get("initial_seed", self.data.seed)))
-        s = self._al()["settings"][self.sample_mode]
-        planned = int(s.get("initial_pool", 0)) if mode == "image" else added
+        added = initial_labels(labels, self.contract, int(sweep.get("initial_seed", self.data.seed)))
+        planned = self.contract.settings.initial_pool if mode == "image" else added
         labels.record_round(0, planned=planned, added=added)
         labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode}
         self.labels = labels
@@ -220,9 +155,9 @@ class ActiveLearningRunner(EpochBasedRunner):
         """Planned train-set size of round r (image mode grows by the budget per query)."""
         n = len(self.data.train)
         if self.sample_mode == "image":
-            s = self._al()["settings"]["image"]
+            s = self.contract.settings
             queries = sum(x.query for x in self.rounds[:r])
-            n = min(int(s.get("initial_pool", 0)) + queries * int(s["budget_per_round"]), n)
+            n = min(s.initial_pool + queries * s.budget_per_round, n)
         return n + (len(self.data.source) if self.data.source is not None else 0)
 
     def _round_iters(self, r: int) -> int:
@@ -236,7 +171,7 @@ class ActiveLearningRunner(EpochBasedRunner):
 
         Reference §2b used ceil (loaders drop the last batch) and left out the final image-mode round.
         """
-        reset = self._al().get("reset_each_round", False)
+        reset = self.contract.reset_each_round
         rounds = [self.rounds[r]] if reset else self.rounds
         idx = [r] if reset else range(len(self.rounds))
         self._max_iters = sum(self._round_iters(i) for i in idx)
@@ -420,9 +355,11 @@ class ActiveLearningRunner(EpochBasedRunner):
     def run(self, data: ALData, workflow=None, max_epochs=None, **kwargs) -> None:  # noqa: C901
         """Run every workflow step not yet done (all of them unless resuming)."""
         self.data = data
-        al = self._al()
-        self.rounds = parse_workflow(workflow if workflow is not None else data.cfg.workflow, self.sample_rounds)
-        steps = [(kind, r.index) for r in self.rounds for kind in (("train", "query") if r.query else ("train",))]
+        sched = data.contract.schedule
+        # an MAE-only run (warmup_only) is one round of its warm-up length, trained by the multitask runner
+        self.rounds = [Round(sched.warmup, False)] if sched.warmup_only else list(sched.rounds)
+        steps = [(kind, r) for r, rnd in enumerate(self.rounds)
+                 for kind in (("train", "query") if rnd.query else ("train",))]
         if self.rank == 0:  # what a killed writer can leave: temp files, an uncommitted payload
             self._remove_stale()
         _barrier()
@@ -436,7 +373,7 @@ class ActiveLearningRunner(EpochBasedRunner):
                 and len(self.labels.records) - 1 > progress.queries_done:
             progress.queries_done += 1
             progress.next_step += 1
-        reset = bool(al.get("reset_each_round", False))
+        reset = data.contract.reset_each_round
         if self.by_iters:
             for h in self.hooks:
                 if isinstance(h, LoggerHook):
@@ -444,12 +381,12 @@ class ActiveLearningRunner(EpochBasedRunner):
         self._set_schedule(0)
         self.logger.info("active learning: %d rounds, %d queries, mode %s, heuristic %s, seed %d",
                          len(self.rounds), sum(r.query for r in self.rounds), self.sample_mode,
-                         al["heuristic"], data.seed)
+                         data.contract.heuristic, data.seed)
         self.call_hook("before_run")
         self._snapshot()
         if progress.next_step > 0:
             self._restore(progress)
-        viz = visualize.Visualizer.from_config(self, al.get("visualize"))
+        viz = visualize.Visualizer.from_config(self, data.contract.visualize)
         if viz is not None and progress.next_step == 0:
             viz.render(0, self.labels, {})
         for k, (kind, r) in enumerate(steps):
@@ -523,7 +460,7 @@ class ActiveLearningRunner(EpochBasedRunner):
         with bar if bar is not None else _Null():
             task = bar.add_task(f"query {rnd}", total=len(loader)) if bar is not None else None
             tick = (lambda: bar.advance(task)) if bar is not None else None
-            return run_query(self, rnd, loader, self.labels, self._al(), self.sample_mode, self.data.seed,
+            return run_query(self, rnd, loader, self.labels, self.contract, self.data.seed,
                              viz.indices if viz is not None else set(), tick)
 
 

@@ -11,27 +11,34 @@ import shutil
 import sys
 from pathlib import Path
 
-from segal_dsl.api import analyse, compile_source, read_source, write_atomic
-from segal_dsl.render import render_text
+import tempfile
+
+from segal_dsl.api import write_atomic
 
 
-def run_sweep(seg_path: str, *, work_dir: str | None, resume: bool, seed: int | None, launcher: str,
-              print_commands: bool = False) -> int:
-    source = read_source(seg_path)
-    probe = analyse(source)  # checks the file and names the sweep, without emitting anything
-    if not probe.ok:
-        for d in probe.diagnostics:
-            print(render_text(d, probe.sources.get(d.span.path) if d.span else None), file=sys.stderr)
-        return 1
-    sweep_name = probe.points[0].plan.sweep["name"]
+def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, seed: int | None, launcher: str,
+              print_commands: bool = False, dry_run: bool = False) -> int:
+    """Every point of an already checked sweep file (the front end ran once, in the caller)."""
+    source = checked.source
+    sweep_name = checked.points[0].plan.sweep["name"]
     root = work_dir or osp.join("work_dirs", sweep_name)
-    # Every point's config sits at the same depth (<root>/<point>/<point>.py): one compile serves all.
-    result = compile_source(source, osp.join(root, "point", "point.py"))
+    if dry_run:
+        from .dryrun import dry_run_config
+
+        code = 0
+        with tempfile.TemporaryDirectory(prefix="segal-dry-run-") as tmp:
+            for point in checked.points:
+                cfg = osp.join(tmp, f"{point.name}.py")
+                Path(cfg).write_text(point.render(source, cfg)[0], encoding="utf-8")
+                print(f"== sweep point {point.name}")
+                code = max(code, dry_run_config(cfg, seg_path, shown=f"{seg_path} [{point.name}]"))
+        return code
     jobs = []
-    for point in result.points:
+    for point in checked.points:
         point_dir = osp.join(root, point.name)
         cfg = osp.join(point_dir, f"{point.name}.py")
-        write_atomic({Path(cfg): point.config, Path(osp.join(point_dir, f"{point.name}.plan.json")): point.plan_json})
+        text, plan = point.render(source, cfg)
+        write_atomic({Path(cfg): text, Path(osp.join(point_dir, f"{point.name}.plan.json")): plan})
         shutil.copyfile(seg_path, osp.join(point_dir, "experiment.seg"))
         jobs.append((point, cfg, point_dir))
     write_atomic({Path(osp.join(root, "sweep.json")): json.dumps(
@@ -44,21 +51,18 @@ def run_sweep(seg_path: str, *, work_dir: str | None, resume: bool, seed: int | 
             print(shlex.join([sys.executable, "-m", "segal_dsl.runtime.train", cfg, "--work-dir", point_dir,
                               "--launcher", launcher, *extra]))
         return 0
-    from .launch import missing_paths
-    from .train import train_config
+    from .launch import launch_config
 
     failed = []
     for point, cfg, point_dir in jobs:
         print(f"== sweep point {point.name} ({', '.join(f'{k}={v}' for k, v in point.values.items())})",
               file=sys.stderr)
-        problems = missing_paths(cfg)
-        for p in problems:
-            print(f"error: {p}", file=sys.stderr)
-        if problems:
-            return 1
         resume_point = resume or _finished(point_dir)
-        if train_config(cfg, work_dir=point_dir, resume=resume_point, seed=seed, launcher=launcher) != 0:
+        code = launch_config(cfg, seg_path, work_dir=point_dir, resume=resume_point, seed=seed, launcher=launcher)
+        if code != 0:
             failed.append(point.name)
+            if not osp.isdir(osp.join(point_dir, "al_state")):  # it stopped before training: so will the rest
+                break
     _combined_report(root, sweep_name, jobs)
     if failed:
         print(f"error: sweep points failed: {', '.join(failed)}", file=sys.stderr)

@@ -1,7 +1,8 @@
-"""`python -m segal_dsl.runtime.train cfg.py [--work-dir] [--resume] [--seed] [--launcher]` (mmseg tools/train.py style).
+"""`python -m segal_dsl.runtime.train cfg.py [--work-dir] [--resume] [--seed] [--launcher] [--dry-run]`
+(mmseg tools/train.py style).
 
-Builds the model, the pool / train / val datasets and the ActiveLearningRunner from a compiled config,
-then runs the workflow. `launch.run_experiment` (`segal run`) calls `train_config` after compiling.
+Reads a compiled config through the contract, builds the model, the pool / train / val datasets and the
+ActiveLearningRunner, then runs the workflow. `segal run` (launch.py) calls `train_config` after compiling.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import torch
 import torch.distributed as dist
 from mmcv.runner import build_runner, get_dist_info
 
+from .configfile import LoadFailure, load_config
 from .progress import Progress
-from .runner import STATE_DIR, ALData, parse_workflow
+from .runner import STATE_DIR, ALData
 
 
 def init_distributed(launcher: str) -> bool:
@@ -96,51 +98,50 @@ def inject_ignore_index(node, ignore_index: int) -> int:
     return n
 
 
-def _build_datasets(cfg, mode: str, ignore_index: int, validate: bool):
+def target_train_cfg(cfg, contract) -> dict:
+    """`data.train`, or its target half in ADA (the contract checked the shapes against `source_free`)."""
+    train_cfg = cfg.data.train
+    return copy.deepcopy(train_cfg if contract.source_free else train_cfg[1])
+
+
+def query_cfg_of(cfg, contract) -> dict:
+    """The query pool's dataset: `data.query`, else the (target) train images through the test pipeline."""
+    query_cfg = cfg.data.get("query")
+    if query_cfg is None:
+        query_cfg = target_train_cfg(cfg, contract)
+        query_cfg["pipeline"] = cfg.data.test.pipeline
+    return query_cfg
+
+
+def _build_datasets(cfg, contract, validate: bool):
     from mmseg.datasets import build_dataset
 
     from .pipelines import masked_pipeline, pool_order
 
-    train_cfg = cfg.data.train
-    source = None
-    if not cfg.get("source_free", True):
-        if not isinstance(train_cfg, (list, tuple)) or len(train_cfg) != 2:
-            raise ValueError("source_free=False (ADA) needs data.train = [source, target]")
-        source = build_dataset(train_cfg[0])
-        train_cfg = train_cfg[1]
-    elif isinstance(train_cfg, (list, tuple)):
-        raise ValueError("data.train is a list: set source_free=False for ADA ([source, target])")
-    train_cfg = copy.deepcopy(train_cfg)
-    if mode != "image":
-        train_cfg["pipeline"] = masked_pipeline(train_cfg["pipeline"], ignore_index)
+    source = None if contract.source_free else build_dataset(cfg.data.train[0])
+    train_cfg = target_train_cfg(cfg, contract)
+    if contract.mode != "image":
+        train_cfg["pipeline"] = masked_pipeline(train_cfg["pipeline"], contract.ignore_index)
     train = build_dataset(train_cfg)
-    query_cfg = cfg.data.get("query")
-    if query_cfg is None:  # the pool = the train images seen through the test pipeline
-        query_cfg = copy.deepcopy(train_cfg)
-        query_cfg["pipeline"] = cfg.data.test.pipeline
-    query = build_dataset(query_cfg, dict(test_mode=True))
+    query = build_dataset(query_cfg_of(cfg, contract), dict(test_mode=True))
     val = build_dataset(cfg.data.val, dict(test_mode=True)) if validate and cfg.data.get("val") else None
     return train, query, pool_order(train, query), val, source
 
 
-def _check_units(cfg) -> None:
-    """Iteration schedules count hooks by iteration: an epoch-based eval/checkpoint would never fire."""
-    if cfg.runner.get("schedule_unit", "epochs") != "iters":
+def _iteration_hooks(cfg, contract) -> None:
+    """Iteration schedules count eval/checkpoint hooks by iteration (the contract refused by_epoch=True)."""
+    if contract.schedule.unit != "iters":
         return
     for key in ("evaluation", "checkpoint_config"):
-        sub = cfg.get(key)
-        if sub is None:
-            continue
-        if sub.get("by_epoch") is True and sub.get("interval") is not None:
-            raise ValueError(f"{key}.by_epoch=True with runner.schedule_unit='iters'")
-        sub["by_epoch"] = False
-    if cfg.get("lr_config") and cfg.lr_config.get("by_epoch", True):
-        raise ValueError("lr_config.by_epoch must be False with runner.schedule_unit='iters'")
+        if cfg.get(key) is not None:
+            cfg[key]["by_epoch"] = False
 
 
 def train_config(config: str, *, work_dir: str | None = None, resume: bool = False, seed: int | None = None,
-                 launcher: str = "none", validate: bool = True, cfg_options: dict | None = None) -> int:
-    """Train a compiled config end to end; returns the exit code."""
+                 launcher: str = "none", validate: bool = True, cfg_options: dict | None = None,
+                 seg_path: str | None = None) -> int:
+    """Train a compiled config end to end; returns the exit code. The config is read through the
+    compiled-config contract (configfile.load_config) before anything else."""
     from mmcv.cnn.utils import revert_sync_batchnorm
     from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
     from mmseg.apis import set_random_seed
@@ -151,15 +152,14 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
 
     from . import hooks, pipelines, runner  # noqa: F401  (registry side effects)
 
-    cfg = mmcv.Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    try:
+        cfg, contract = load_config(config, seg_path=seg_path, cfg_options=cfg_options)
+    except LoadFailure as e:
+        raise RuntimeError(str(e)) from e
     cfg.work_dir = work_dir or cfg.get("work_dir") or osp.join("work_dirs", osp.splitext(osp.basename(config))[0])
     distributed = init_distributed(launcher)
     rank, world = get_dist_info()
-    mode = cfg.runner.get("sample_mode")
-    parse_workflow(cfg.workflow, cfg.runner.get("sample_rounds"))  # before any work (reference §2c)
-    _check_units(cfg)
+    _iteration_hooks(cfg, contract)
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
     timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f"{timestamp}.log"), log_level=cfg.get("log_level", "INFO"))
@@ -173,24 +173,23 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if seed is None:
-        seed = cfg.get("seed")
+        seed = contract.seed
     saved = Progress.load(osp.join(cfg.work_dir, STATE_DIR)) if resume else None
     if seed is None and saved is not None:
         seed = saved.seed  # a resumed run keeps its seed
     seed = init_random_seed(seed, device=device)
-    set_random_seed(seed, deterministic=bool(cfg.get("deterministic", False)))
+    set_random_seed(seed, deterministic=contract.deterministic)
     cfg.seed = seed
     logger.info("segal run: config %s, work_dir %s, seed %d, world size %d", config, cfg.work_dir, seed, world)
 
-    ignore_index = int(cfg.active_learning.settings[mode].get("ignore_index", 255))
-    inject_ignore_index(cfg.model, ignore_index)
+    inject_ignore_index(cfg.model, contract.ignore_index)
     model = build_segmentor(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg"))
     model.init_weights()
     if not (distributed and device == "cuda"):
         model = revert_sync_batchnorm(model)
-    if cfg.get("load_from"):
-        load_from_checked(model, cfg.load_from, logger)  # every rank
-    train_ds, query_ds, pool_index, val_ds, source_ds = _build_datasets(cfg, mode, ignore_index, validate)
+    if contract.load_from:
+        load_from_checked(model, contract.load_from, logger)  # every rank
+    train_ds, query_ds, pool_index, val_ds, source_ds = _build_datasets(cfg, contract, validate)
     model.CLASSES, model.PALETTE = train_ds.CLASSES, train_ds.PALETTE
     if distributed:
         model = model.cuda() if device == "cuda" else model
@@ -218,7 +217,7 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
         hook_cfg = dict(hook_cfg)
         priority = hook_cfg.pop("priority", "NORMAL")
         run.register_hook(mmcv.build_from_cfg(hook_cfg, mmcv.runner.HOOKS), priority=priority)
-    data = ALData(cfg=cfg, train=train_ds, query=query_ds, pool_index=pool_index, val=val_ds,
+    data = ALData(cfg=cfg, contract=contract, train=train_ds, query=query_ds, pool_index=pool_index, val=val_ds,
                   source=source_ds, seed=seed, resume=resume, validate=validate)
     run.run(data, cfg.workflow)
     return 0
@@ -264,13 +263,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--launcher", choices=["none", "pytorch"], default="none")
     p.add_argument("--no-validate", action="store_true", help="skip evaluation (report has no mIoU)")
     p.add_argument("--cfg-options", nargs="+", action=mmcv.DictAction, help="override config keys")
+    p.add_argument("--dry-run", action="store_true",
+                   help="load the config as a run would, check paths and imports, print the plan; train nothing")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     a = parse_args(argv)
-    return train_config(a.config, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher,
-                        validate=not a.no_validate, cfg_options=a.cfg_options)
+    if a.dry_run:
+        from .dryrun import dry_run_config
+
+        return dry_run_config(a.config, None, cfg_options=a.cfg_options)
+    from .launch import launch_config
+
+    if a.cfg_options:  # launch_config checks paths of the file as written; overrides go straight through
+        return train_config(a.config, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher,
+                            validate=not a.no_validate, cfg_options=a.cfg_options)
+    return launch_config(a.config, None, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Per-round pictures under work_dir/<visualize.dir>/round{r}/: labels (overlay or side by side) + score maps.
 
-Reference §7: the folder was relative to the CWD, the images were drawn from the global numpy RNG
+The reference (docs/reference.md §7): the folder was relative to the CWD, the images were drawn from the global numpy RNG
 (shifting every later random draw), image mode crashed, and score maps came from the post-reset model.
 Here the folder is under the work dir, the picks use their own generator, and the score maps are the
 ones the query itself computed (before any reset).
@@ -27,11 +27,11 @@ class Visualizer:
         self.previous: dict[int, np.ndarray] = {}
 
     @classmethod
-    def from_config(cls, runner, cfg: dict | None) -> Visualizer | None:
-        if not cfg:
+    def from_config(cls, runner, cfg) -> Visualizer | None:
+        """From the contract's `active_learning.visualize` (None: no pictures)."""
+        if cfg is None:
             return None
-        out = osp.join(runner.work_dir, cfg.get("dir", "viz"))
-        return cls(runner, int(cfg.get("size", 8)), bool(cfg.get("overlay", False)), out)
+        return cls(runner, cfg.size, cfg.overlay, osp.join(runner.work_dir, cfg.dir))
 
     def _image(self, index: int, shape: tuple[int, int]) -> np.ndarray:
         q = self.runner.data.query
@@ -54,7 +54,7 @@ class Visualizer:
             pic = viz.overlay(img, mask, new) if self.overlay else viz.side_by_side(img, mask)
             viz.save_png(osp.join(self.out_dir, f"round{rnd}", f"{i}.png"), pic)
             if i in scores:
-                title = f"round {rnd} scores ({self.runner.data.cfg.active_learning['heuristic']})"
+                title = f"round {rnd} scores ({self.runner.contract.heuristic})"
                 viz.save_png(osp.join(self.out_dir, f"round{rnd}", f"{i}_uncertainty.png"),
                              viz.score_map(img, scores[i], title=title))
             self.previous[i] = mask

@@ -26,7 +26,6 @@ import contextlib
 import os
 import os.path as osp
 import random
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -39,40 +38,6 @@ from .segmentor import unwrap
 from .visualize import ReconstructionViz
 
 WARMUP_WEIGHTS = "warmup_weights.pth"
-
-
-@dataclass(frozen=True)
-class MultitaskOptions:
-    warmup: int               # MAE warm-up length before round 0 (epochs or iterations)
-    warmup_only: bool
-    val_interval: int         # multitask stage: validate both losses every N iterations (0 = off)
-    mae_val_interval: int     # MAE stage: validate reconstruction every N iterations (0 = off)
-    viz_dir: str
-    viz_interval: int         # 0 = no pictures
-    viz_count: int
-
-
-def _nonneg_int(cfg, key: str, default: int) -> int:
-    v = cfg.get(key, default)
-    if v is None:
-        return default
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ValueError(f"{key} must be an int >= 0, got {v!r}")
-    return v
-
-
-def multitask_options(cfg, warmup_only: bool) -> MultitaskOptions:
-    """Every multitask key, with its default, checked before any training."""
-    val = _nonneg_int(cfg, "multitask_validation_iter", 0)
-    viz_dir = cfg.get("mae_viz_dir", "reconstructed_images")
-    if viz_dir is None:
-        viz_dir = "reconstructed_images"
-    if not isinstance(viz_dir, str) or not viz_dir.strip():
-        raise ValueError(f"mae_viz_dir must be a non-empty path, got {viz_dir!r}")
-    return MultitaskOptions(
-        warmup=_nonneg_int(cfg, "mae_warmup_epochs", 0), warmup_only=warmup_only, val_interval=val,
-        mae_val_interval=_nonneg_int(cfg, "mae_val_iter", val), viz_dir=viz_dir,
-        viz_interval=_nonneg_int(cfg, "mae_viz_interval", 500), viz_count=_nonneg_int(cfg, "mae_viz_count", 10))
 
 
 @contextlib.contextmanager
@@ -103,7 +68,8 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
                              f"(got {type(unwrap(self.model)).__name__})")
         self.warmup_only = warmup_only
         self.stage = "mae" if warmup_only else "multitask"
-        self.mt: MultitaskOptions | None = None
+        self.mt = None          # the contract's MultitaskOptions (set in run)
+        self.warmup = 0         # MAE warm-up before round 0 (an MAE-only run is its own round instead)
         self._val_set = None
         self._viz: ReconstructionViz | None = None
         self._viz_done: set[int] = set()
@@ -112,10 +78,12 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
 
     def run(self, data, workflow=None, **kwargs) -> None:
         self.data = data
-        self.mt = multitask_options(data.cfg, self.warmup_only)
-        reset = bool(self._al().get("reset_each_round", False))
+        self.mt = data.contract.multitask
+        sched = data.contract.schedule
+        self.warmup = 0 if sched.warmup_only else sched.warmup
+        reset = data.contract.reset_each_round
         self.logger.info("multitask: MAE warm-up %d %s, mask ratio %.2f, %s, reset_each_round %s",
-                         self.mt.warmup, self.schedule_unit, unwrap(self.model).mask_ratio,
+                         self.warmup, self.schedule_unit, unwrap(self.model).mask_ratio,
                          "MAE only (warmup_only)" if self.warmup_only else "segmentation + reconstruction",
                          reset)
         if self.mt.viz_interval and self.mt.viz_count:
@@ -135,16 +103,16 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
 
     def _warmup_iters(self) -> int:
         if self.by_iters:
-            return self.mt.warmup
-        return self.mt.warmup * iters_per_epoch(self._train_size(0), int(self.data.cfg.data.samples_per_gpu))
+            return self.warmup
+        return self.warmup * iters_per_epoch(self._train_size(0), int(self.data.cfg.data.samples_per_gpu))
 
     def _set_schedule(self, r: int) -> None:
         super()._set_schedule(r)
-        if self.mt.warmup and not self._al().get("reset_each_round", False):
+        if self.warmup and not self.contract.reset_each_round:
             # one schedule over warm-up + all rounds (reference: warm-up added to max_epochs)
             self._max_iters += self._warmup_iters()
             if self._max_epochs is not None:
-                self._max_epochs += self.mt.warmup
+                self._max_epochs += self.warmup
 
     # ------------------------------------------------------------------ training
 
@@ -153,30 +121,30 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
         return super().run_iter(data_batch, train_mode, **kwargs)
 
     def _train_round(self, r: int) -> None:
-        if r == 0 and self.mt.warmup:
+        if r == 0 and self.warmup:
             self._warmup()
         self.stage = "mae" if self.warmup_only else "multitask"
         super()._train_round(r)
 
     def _warmup(self) -> None:
         """MAE-only training over every pool image (labels are not needed), before round 0."""
-        reset = bool(self._al().get("reset_each_round", False))
+        reset = self.contract.reset_each_round
         self.stage = "mae"
         if reset:  # the warm-up is a schedule of its own; round 0 then starts a fresh one
             self._max_iters = self._warmup_iters()
-            self._max_epochs = None if self.by_iters else self.mt.warmup
+            self._max_epochs = None if self.by_iters else self.warmup
         loader = train_loader(self._train_set(), self.data.cfg.data, self.data.seed)
         if len(loader) == 0:
             raise RuntimeError("MAE warm-up: the train set is empty")
-        self.logger.info("MAE warm-up: %d %s", self.mt.warmup, self.schedule_unit)
+        self.logger.info("MAE warm-up: %d %s", self.warmup, self.schedule_unit)
         bar = _progress_bar(self.rank == 0)
         with bar if bar is not None else _Null():
-            total = self.mt.warmup if self.by_iters else self.mt.warmup * len(loader)
+            total = self.warmup if self.by_iters else self.warmup * len(loader)
             task = bar.add_task("MAE warm-up", total=total) if bar is not None else None
             if self.by_iters:
-                self._train_iters(loader, self.mt.warmup, bar, task)
+                self._train_iters(loader, self.warmup, bar, task)
             else:
-                for _ in range(self.mt.warmup):
+                for _ in range(self.warmup):
                     self._train_epoch(loader, bar, task)
         if reset:
             module = unwrap(self.model)

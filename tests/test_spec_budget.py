@@ -2,7 +2,7 @@
 
 import pytest
 
-from segal_dsl.runtime.budget import distribute, over_quota, per_image_quotas, total_budget
+from segal_dsl.spec.budget import distribute, over_quota, per_image_quotas, total_budget
 
 SIZES = [(640, 1280), (10, 10), (7, 3)]
 

@@ -1,0 +1,208 @@
+"""The experiment against its `base` files: what they set, the config the runtime will see, and where each
+value comes from. Emits SEG221-SEG224 (and SEG502 for a compiled config the contract refuses).
+
+The bases are read as data with the importer's evaluator (`segal_dsl/pyconfig/`), never executed, and
+merged with the compiled keys as mmcv merges them. The result is read through the compiled-config
+contract (`segal_dsl/spec/config.py`) exactly as the runtime reads it, so a file that passes `check`
+compiles to a config the runtime accepts, and `segal plan` shows what will run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from segal_dsl.diagnostics import Diagnostics
+from segal_dsl.frontend.emit import Compiled
+from segal_dsl.frontend.validate import SpanIndex
+from segal_dsl.pyconfig.evaluate import UNKNOWN
+from segal_dsl.pyconfig.load import Loaded, Origin, load, merge_into
+from segal_dsl.source import Source, Span
+from segal_dsl.spec.config import ConfigError, Contract, read_config
+
+
+@dataclass
+class Inherited:
+    """What the `base` files of an experiment set, read as data; `values` is None when they could not be read."""
+
+    values: dict | None
+    loaded: Loaded | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        return dict(self.loaded.sources) if self.loaded is not None else {}
+
+
+def read_bases(bases: tuple[str, ...], source: Source) -> Inherited:
+    """Load the bases as mmcv would for a config next to the `.seg` file (paths relative to its folder)."""
+    here = os.path.dirname(source.path)
+    probe = os.path.join(here, "<bases of " + os.path.basename(source.path) + ">.py")
+    loaded = load(probe, "_base_ = " + repr(list(bases)) + "\n")
+    loaded.files = [f for f in loaded.files if f != os.path.normpath(probe)]
+    loaded.sources.pop(os.path.normpath(probe), None)
+    if not loaded.complete:
+        return Inherited(None, loaded, loaded.problems)
+    return Inherited(loaded.values, loaded)
+
+
+@dataclass
+class Effective:
+    """The config the runtime will see (bases merged), with the origin of every value."""
+
+    values: dict[str, Any]
+    origins: dict[tuple, Origin | tuple]   # a base file's Origin, or the `.seg` loc that wrote the value
+    bases_known: bool
+
+    def origin(self, path: tuple) -> Origin | tuple | None:
+        path = tuple(path)
+        while path:
+            if path in self.origins:
+                return self.origins[path]
+            path = path[:-1]
+        return None
+
+
+def effective(compiled: Compiled, inherited: Inherited) -> Effective:
+    """mmcv's merge of the compiled keys into the bases (the compiled values alone when bases are unknown)."""
+    ours = {k: v for k, v in compiled.values.items() if k != "_base_"}
+    own = {path: loc for path, loc in compiled.where.items() if path[0] != "_base_"}
+    if inherited.values is None:
+        return Effective(_strip_delete(ours), dict(own), False)
+    values, origins = merge_into(ours, inherited.values, own, inherited.loaded.origins if inherited.loaded else {})
+    return Effective(values, origins, True)
+
+
+def _strip_delete(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_delete(v) for k, v in value.items() if k != "_delete_"}
+    return value
+
+
+def check(compiled: Compiled, inherited: Inherited, source: Source, spans: SpanIndex,
+          diags: Diagnostics) -> tuple[Effective, Contract | None]:
+    """The effective config read through the contract; contradictions with the bases as diagnostics."""
+    base_span = spans(("base",))
+    if inherited.values is None and inherited.problems:
+        diags.add("SEG222", "values of the base files are unknown: " + inherited.problems[0]
+                  + (f" (and {len(inherited.problems) - 1} more)" if len(inherited.problems) > 1 else ""), base_span,
+                  label="not read", help="`check` goes on without them; `segal run` reads them (and stops if they "
+                  "are missing)")
+    for note in compiled.notes:
+        diags.add("SEG223", note, base_span)
+    eff = effective(compiled, inherited)
+    try:
+        contract = read_config(eff.values)
+    except ConfigError as err:
+        _report(err, eff, spans, diags, base_span)
+        return eff, None
+    if eff.bases_known:
+        _check_model(contract, eff, spans, diags)
+    return eff, contract
+
+
+def _report(err: ConfigError, eff: Effective, spans: SpanIndex, diags: Diagnostics, base_span: Span | None) -> None:
+    origin = eff.origin(err.path)
+    key = ".".join(map(str, err.path))
+    if isinstance(origin, Origin):
+        diags.add("SEG221", f"`{key}`, as a base file sets it, cannot run with this experiment: {err.detail}",
+                  base_span, label="inherited here",
+                  notes=((_origin_span(origin), f"`{key}` set here"),),
+                  help="state the value in the experiment (its own statement or `mmseg { … }`), or use another base")
+        return
+    span = spans(origin) if isinstance(origin, tuple) else None
+    diags.add("SEG502", f"the compiled config breaks the runtime's contract at `{key}`: {err.detail}",
+              span or base_span, help="this is a bug in segal-dsl's checks; please report it with the input file")
+
+
+def _origin_span(origin: Origin) -> Span:
+    return Span(origin.path, origin.line, origin.column, origin.line, origin.column + 1, 0, 0)
+
+
+def _check_model(contract: Contract, eff: Effective, spans: SpanIndex, diags: Diagnostics) -> None:
+    """Contradictions with the model of the bases: the multitask segmentor, the number of classes."""
+    model = eff.values.get("model")
+    if not isinstance(model, dict):
+        return
+    if contract.runner_kind == "multitask" and model.get("type") not in (None, UNKNOWN, "MultiTaskSegmentor"):
+        origin = eff.origin(("model", "type"))
+        diags.add("SEG221", f"the multitask runner needs `model.type='MultiTaskSegmentor'`, the bases give "
+                  f"`{model.get('type')}`", spans(("runner", "kind")),
+                  notes=((_origin_span(origin), "`model.type` set here"),) if isinstance(origin, Origin) else (),
+                  help="use a MultiTaskSegmentor model base, or `runner active`")
+    categories = contract.params.get("categories")
+    classes = _num_classes(model)
+    if categories is not None and classes is not None and categories != classes:
+        origin = eff.origin(("model", "decode_head", "num_classes"))
+        diags.add("SEG224", f"`categories {categories}` but the model predicts {classes} classes",
+                  spans.key(("heuristic", "params", "categories")),
+                  notes=((_origin_span(origin), "`num_classes` set here"),) if isinstance(origin, Origin) else (),
+                  help=f"RIPU normalises by log(categories): use `categories {classes}`, or leave it out (the "
+                  "model's number of classes is the default)")
+
+
+def _num_classes(model: dict) -> int | None:
+    head = model.get("decode_head")
+    heads = head if isinstance(head, (list, tuple)) else [head]
+    values = {h.get("num_classes") for h in heads if isinstance(h, dict)}
+    values.discard(None)
+    if len(values) == 1:
+        value = values.pop()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+# ---- `segal plan --explain` ------------------------------------------------------------------------------
+EXPLAINED: tuple[tuple[str, ...], ...] = (
+    ("source_free",), ("scale_size",), ("load_from",), ("mask_dir",), ("runner", "type"),
+    ("runner", "sample_mode"), ("runner", "sample_rounds"), ("runner", "schedule_unit"), ("workflow",),
+    ("active_learning", "heuristic"), ("active_learning", "heuristic_cfg"), ("active_learning", "reset_each_round"),
+    ("active_learning", "visualize"), ("model", "type"), ("model", "decode_head", "num_classes"),
+    ("data", "samples_per_gpu"), ("data", "train", "type"), ("evaluation",), ("checkpoint_config",),
+    ("log_config", "interval"), ("optimizer",), ("lr_config",),
+)
+
+
+def explain_rows(eff: Effective, contract: Contract, spans: SpanIndex, source: Source) -> list[tuple[str, str, str]]:
+    """(key, value, where it comes from) for the settings that decide what runs."""
+    rows: list[tuple[str, str, str]] = []
+    settings_path = ("active_learning", "settings", contract.mode)
+    defaults = contract.settings.model_dump()
+    paths = [*((*settings_path, k) for k in defaults), *EXPLAINED]
+    for path in paths:
+        value = _get(eff.values, path)
+        if value is _ABSENT:
+            if path[:3] == settings_path:
+                rows.append((".".join(path), _show(defaults[path[-1]]), "default"))
+            continue
+        rows.append((".".join(map(str, path)), _show(value), _where(eff.origin(path), spans, source)))
+    return rows
+
+
+_ABSENT = object()
+
+
+def _get(tree: Any, path: tuple) -> Any:
+    for part in path:
+        if isinstance(tree, (list, tuple)) and part == "type" and tree and isinstance(tree[0], dict):
+            return [t.get("type") for t in tree]
+        if not isinstance(tree, dict) or part not in tree:
+            return _ABSENT
+        tree = tree[part]
+    return tree
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _where(origin: Origin | tuple | None, spans: SpanIndex, source: Source) -> str:
+    if isinstance(origin, Origin):
+        return str(origin)
+    if isinstance(origin, tuple):
+        span = spans(origin) if origin else None
+        return f"{source.path}:{span.line}" if span is not None else f"{source.path} (compiler)"
+    return "default"

@@ -1,0 +1,90 @@
+"""Load a compiled config exactly as the runtime runs it: import roots, custom imports, mmcv, the contract.
+
+`segal run`, `segal run --dry-run` and `python -m segal_dsl.runtime.train` all come through `load_config`:
+the `imports` of the experiment are resolved against the `.seg` file's folder and then the current
+directory (docs/runtime.md, "Imports"), each import is done here so that a failure prints its real cause
+(mmcv re-raises a bare `ImportError(f'Failed to import {name}')`), then mmcv reads the file and the
+compiled-config contract (`segal_dsl/spec/config.py`) reads the result.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import os.path as osp
+import sys
+import warnings
+
+from segal_dsl.spec.config import ConfigError, Contract, read_config
+
+
+class LoadFailure(RuntimeError):
+    """A compiled config that cannot be loaded; the message is one line with the fix."""
+
+
+def import_roots(cfg_path: str, seg_path: str | None = None, meta_source: str | None = None) -> list[str]:
+    """Where the experiment's `imports` are looked up, in order: the `.seg` file's folder, then the CWD.
+
+    For a compiled config run on its own, the `.seg` file is the one its `segal_meta.source` names
+    (relative to the CWD, as it was when it was compiled), when that file is there.
+    """
+    roots: list[str] = []
+    seg = seg_path or (meta_source if meta_source and osp.isfile(meta_source) else None)
+    if seg:
+        roots.append(osp.abspath(osp.dirname(seg) or "."))
+    roots.append(os.getcwd())
+    return list(dict.fromkeys(roots))
+
+
+def _use_roots(roots: list[str]) -> None:
+    for root in reversed(roots):
+        if root in sys.path:
+            sys.path.remove(root)
+        sys.path.insert(0, root)
+
+
+def do_imports(imports, allow_failed: bool, roots: list[str]) -> None:
+    """Import every custom module; the first failure is a LoadFailure naming the module and its cause."""
+    for name in imports:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # noqa: BLE001 - any error inside the module is the user's to see
+            cause = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            if allow_failed:
+                warnings.warn(f"custom import `{name}` failed and is skipped (allow_failed_imports): {cause}",
+                              stacklevel=2)
+                continue
+            raise LoadFailure(f"custom import `{name}` failed: {cause} (looked in {', '.join(roots)} and "
+                              "the installed packages; fix: make the module importable from the .seg file's "
+                              "folder or the current directory)") from e
+
+
+def load_config(path: str, *, seg_path: str | None = None, cfg_options: dict | None = None):
+    """(mmcv Config, Contract) of a compiled config, or LoadFailure with one line."""
+    import mmcv
+
+    if not osp.isfile(path):
+        raise LoadFailure(f"config not found: {path}")
+    try:
+        cfg = mmcv.Config.fromfile(path, import_custom_modules=False)
+    except (FileNotFoundError, SyntaxError, KeyError, TypeError) as e:
+        raise LoadFailure(f"cannot load {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") \
+            from e
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    meta = cfg.get("segal_meta") or {}
+    roots = import_roots(path, seg_path, meta.get("source"))
+    _use_roots(roots)
+    ci = cfg.get("custom_imports") or {}
+    imports = ci.get("imports", [])
+    do_imports([imports] if isinstance(imports, str) else list(imports), bool(ci.get("allow_failed_imports")), roots)
+    try:
+        contract = read_config(dict(cfg.items()))
+    except ConfigError as e:
+        raise LoadFailure(f"{path}: {e}") from e
+    return cfg, contract
+
+
+def contract_of(cfg) -> Contract:
+    """The contract of an already loaded mmcv Config (raises ConfigError)."""
+    return read_config(dict(cfg.items()))

@@ -1,0 +1,250 @@
+"""Budget units and their arithmetic: the one definition of how many labels an amount buys.
+
+An amount is written in a `.seg` file with a unit (`1% per image`, `8192 px`, `4 regions per image`), is
+compiled into a *budget spec* (docs/compiled-config.md), and is resolved against the query pool by the
+runtime into per-image pixel quotas. The plan (`segal plan`) resolves the same spec against the pool that
+the `.seg` file states, with the same function, so the numbers it prints are the numbers the run buys.
+
+A budget spec is an `int` (a total over the pool: pixels, or images in image mode) or
+`dict(value=<number>, unit=<unit>)`, resolved at run time against the real pool.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Size = tuple[int, int]  # (H, W) of one pool image at the label resolution
+BudgetSpec = int | dict
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of an amount of labels."""
+
+    key: str            # the validated model's and the compiled spec's spelling, e.g. "%/img"
+    text: str           # how a `.seg` file writes it after the number, e.g. "% per image"
+    counts: str         # "px", "images" or "regions"
+    per_image: bool     # the amount is per pool image (else a total over the pool)
+    percent: bool       # the amount is a percentage of pixels
+    compiled_as_dict: bool  # the spec keeps value + unit (resolved at run time); else an int total
+
+
+UNITS: dict[str, Unit] = {u.key: u for u in (
+    Unit("px", "px", "px", False, False, False),
+    Unit("px/img", "px per image", "px", True, False, True),
+    Unit("%/img", "% per image", "px", True, True, True),
+    Unit("%", "%", "px", False, True, True),
+    Unit("images", "images", "images", False, False, False),
+    Unit("regions", "regions", "regions", False, False, False),
+    Unit("regions/img", "regions per image", "regions", True, False, True),
+)}
+UNIT_KEYS: tuple[str, ...] = tuple(UNITS)
+RUNTIME_UNITS: tuple[str, ...] = tuple(k for k, u in UNITS.items() if u.compiled_as_dict)
+WHOLE_UNITS: tuple[str, ...] = tuple(k for k, u in UNITS.items() if not u.percent)  # counts: whole numbers
+
+
+def unit_text(unit: str) -> str:
+    """How a unit reads in a `.seg` file and in messages (`%/img` -> `% per image`)."""
+    return UNITS[unit].text if unit in UNITS else unit
+
+
+def amount_text(value: float | int, unit: str | None) -> str:
+    """An amount as a `.seg` file writes it: `1% per image`, `8192 px`, `0`."""
+    if unit is None:
+        return "0"
+    u = UNITS[unit]
+    number = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{number}{u.text}" if u.percent else f"{number} {u.text}"
+
+
+def region_area(radius: int) -> int:
+    """Pixels of one region: a (2r+1)x(2r+1) square (the reference ignored its configured radius)."""
+    return (2 * int(radius) + 1) ** 2
+
+
+def compile_amount(value: float | int, unit: str | None, radius: int = 1) -> BudgetSpec:
+    """A `.seg` amount -> its budget spec. Totals in px/images/regions become an int (regions as pixels);
+    per-image and percent amounts keep their unit and are resolved against the real pool at run time."""
+    if unit is None:
+        return 0
+    number = int(value) if float(value).is_integer() else float(value)
+    u = UNITS[unit]
+    if not u.compiled_as_dict:
+        return int(number) * (region_area(radius) if u.counts == "regions" else 1)
+    if not u.percent:
+        number = int(number)
+    return {"value": number, "unit": unit}
+
+
+def decompile_amount(spec: Any) -> tuple[float | int, str | None]:
+    """A budget spec -> (value, unit) as a `.seg` writes it; an int is a pixel (or image) total."""
+    if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
+        return int(spec), ("px" if spec else None)
+    value, unit = parse_spec(spec)
+    return (int(value) if value.is_integer() and not UNITS[unit].percent else value), unit
+
+
+# ---- the runtime's arithmetic (also the plan's) --------------------------------------------------------
+def _check_sizes(sizes: Sequence[Size]) -> list[Size]:
+    out: list[Size] = []
+    for i, s in enumerate(sizes):
+        try:
+            h, w = (int(v) for v in s)
+        except (TypeError, ValueError):
+            raise ValueError(f"pool image {i}: size must be an (H, W) pair, got {s!r}") from None
+        if h <= 0 or w <= 0 or (h, w) != tuple(s):
+            raise ValueError(f"pool image {i}: size must be positive integers (H, W), got {s!r}")
+        out.append((h, w))
+    return out
+
+
+def check_count(value: Any, what: str) -> int:
+    """A non-negative int; `True` is a typo, not "1 pixel" (bool is an int subclass)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{what} must be an int, got {value!r} ({type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"{what} must be >= 0, got {value}")
+    return int(value)
+
+
+def distribute(total: int, n: int) -> list[int]:
+    """Split `total` over `n` images exactly: image i gets total//n + (1 if i < total % n else 0).
+
+    The reference floored `total // N` and silently lost the remainder (and labelled nothing when
+    total < N): docs/reference.md §3.
+    """
+    total = check_count(total, "budget total")
+    if n == 0:
+        if total:
+            raise ValueError(f"cannot distribute a budget of {total} pixels over an empty pool")
+        return []
+    base, extra = divmod(total, n)
+    return [base + (1 if i < extra else 0) for i in range(n)]
+
+
+def parse_spec(spec: Any) -> tuple[float, str]:
+    """Check a dict budget spec; returns (value, unit). Raises ValueError naming what is wrong."""
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"budget must be an int (total pixels) or dict(value=..., unit=...), got {spec!r}")
+    keys = set(spec)
+    if keys != {"value", "unit"}:
+        missing = sorted({"value", "unit"} - keys)
+        extra = sorted(keys - {"value", "unit"})
+        parts = [f"missing {missing}" if missing else "", f"unexpected {extra}" if extra else ""]
+        raise ValueError(f"budget dict needs exactly keys value and unit: {', '.join(p for p in parts if p)}")
+    value, unit = spec["value"], spec["unit"]
+    if unit not in RUNTIME_UNITS:
+        raise ValueError(f"unknown budget unit {unit!r}; expected one of: {', '.join(RUNTIME_UNITS)}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"budget value must be a number, got {value!r}")
+    if not value >= 0 or value == float("inf"):  # also rejects NaN
+        raise ValueError(f"budget value must be a finite number >= 0, got {value!r}")
+    if UNITS[unit].percent and value > 100:
+        raise ValueError(f"budget of {value}% exceeds 100%")
+    return float(value), unit
+
+
+def check_spec(spec: Any, mode: str) -> BudgetSpec:
+    """A budget spec as the compiled config may hold it for `mode` (image mode: an int count)."""
+    if mode == "image" or isinstance(spec, numbers.Integral):
+        return check_count(spec, "budget")
+    parse_spec(spec)
+    return spec
+
+
+def per_image_quotas(spec: BudgetSpec | Mapping[str, Any], sizes: Sequence[Size], radius: int = 1) -> list[int]:
+    """Per-image pixel quotas for one round (or the initial labels), in pool order.
+
+    int: a total, distributed exactly. 'px/img': int(value). '%/img': int(H·W·value/100) (floor, as the
+    reference's int(1280*640*0.01)). '%': total int(ΣH·W·value/100), then as an int total.
+    'regions/img': int(value)·(2r+1)².
+    """
+    pool = _check_sizes(sizes)
+    if isinstance(spec, numbers.Integral):  # bool included: distribute() rejects it by name
+        return distribute(spec, len(pool))
+    value, unit = parse_spec(spec)
+    if unit == "px/img":
+        return [int(value)] * len(pool)
+    if unit == "%/img":
+        return [int(h * w * value / 100) for h, w in pool]
+    if unit == "%":
+        return distribute(int(sum(h * w for h, w in pool) * value / 100), len(pool))
+    r = check_count(radius, "region radius")  # regions/img
+    return [int(value) * region_area(r)] * len(pool)
+
+
+def total_budget(spec: BudgetSpec | Mapping[str, Any], sizes: Sequence[Size], radius: int = 1) -> int:
+    """Total pixels a round plans to add over the pool: Σ per_image_quotas(spec, sizes, radius)."""
+    return sum(per_image_quotas(spec, sizes, radius))
+
+
+def over_quota(quotas: Sequence[int], sizes: Sequence[Size]) -> list[int]:
+    """Indices of images whose quota exceeds their pixel count (the runner warns about them)."""
+    return [i for i, (q, (h, w)) in enumerate(zip(quotas, _check_sizes(sizes), strict=True)) if q > h * w]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a budget spec buys on a pool known only as far as the `.seg` file (or the run) states it.
+
+    `per_image` is pixels per image (the mean when a total is split), `per_image_percent` its share of an
+    image, `total` the sum over the pool; each is None when the pool does not determine it.
+    """
+
+    unit: str                       # "px" or "images"
+    per_image: float | None = None
+    per_image_percent: float | None = None
+    total: int | None = None
+
+    def plus(self, other: "Estimate", times: int = 1) -> "Estimate":
+        def add(a, b):
+            return None if a is None or b is None else a + b * times
+        return Estimate(self.unit, add(self.per_image, other.per_image),
+                        add(self.per_image_percent, other.per_image_percent), add(self.total, other.total))
+
+    def as_dict(self) -> dict:
+        return {"unit": self.unit, "per_image": self.per_image, "per_image_percent": self.per_image_percent,
+                "total": self.total}
+
+
+def estimate(spec: BudgetSpec, mode: str, images: int | None, resolution: tuple[int, int] | None,
+             radius: int = 1, sizes: Sequence[Size] | None = None) -> Estimate:
+    """Resolve a budget spec against a pool of `images` images of `resolution` (W, H), either unknown, or
+    against the (H, W) `sizes` of a pool found on disk.
+
+    With the pool known this is exactly `per_image_quotas` over it, so the plan's totals are the run's.
+    """
+    if mode == "image":
+        return Estimate("images", total=check_count(spec, "image budget"))
+    if sizes:
+        total = sum(per_image_quotas(spec, sizes, radius))
+        per_image = total / len(sizes)
+        mean_hw = sum(h * w for h, w in sizes) / len(sizes)
+        return Estimate("px", per_image, _percent_of(spec, per_image, mean_hw), total)
+    hw = resolution[0] * resolution[1] if resolution else None
+    if images and hw:
+        quotas = per_image_quotas(spec, [(resolution[1], resolution[0])] * images, radius)
+        total = sum(quotas)
+        per_image = total / images
+        return Estimate("px", per_image, _percent_of(spec, per_image, hw), total)
+    if isinstance(spec, numbers.Integral):
+        if spec == 0:
+            return Estimate("px", 0, 0, 0)
+        per_image = spec / images if images else None
+        return Estimate("px", per_image, 100 * per_image / hw if per_image is not None and hw else None, int(spec))
+    value, unit = parse_spec(spec)
+    per_image = {"px/img": int(value), "regions/img": int(value) * region_area(radius),
+                 "%/img": int(hw * value / 100) if hw else None}.get(unit)
+    percent = value if UNITS[unit].percent else (100 * per_image / hw if per_image is not None and hw else None)
+    total = per_image * images if per_image is not None and images else None
+    return Estimate("px", per_image, percent, total)
+
+
+def _percent_of(spec: BudgetSpec, per_image: float, hw: float) -> float:
+    """The percentage a `%` spec states (exactly), else the pixels' share of an image."""
+    if isinstance(spec, Mapping) and UNITS[spec["unit"]].percent:
+        return float(spec["value"])
+    return 100 * per_image / hw

@@ -1,0 +1,429 @@
+"""The compiled config as a typed contract: every key the runtime reads, its type, default, and meaning.
+
+`read_config(cfg)` is the one reading of a compiled (or hand-written, or imported) mmcv config: the front
+end applies it to the config it is about to write, merged with its `_base_` files, and refuses what it
+refuses; the runtime applies it to the config mmcv loaded, before any work. Keys not listed here (model,
+data, optimizer, hooks, …) are mmcv's and mmseg's, passed through untouched. docs/compiled-config.md is
+generated from these models (`scripts/generate.py`); a test keeps it current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+
+from segal_dsl.spec import budget, heuristics, schedule
+from segal_dsl.spec.modes import RUNNER_KINDS, SAMPLE_MODES, runner_kind_of_type
+
+RUNTIME_MODULE = "segal_dsl.runtime"  # the custom import that registers the runners, hooks and datasets
+MULTITASK_KEYS = ("mae_viz_dir", "mae_warmup_epochs", "multitask_validation_iter", "mae_val_iter",
+                  "mae_viz_interval", "mae_viz_count")
+
+
+class Section(BaseModel):
+    """A strict section of the contract: no coercion, unknown keys are errors."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+def _budget_spec(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        budget.parse_spec(value)
+        return dict(value)
+    budget.check_count(value, "budget")
+    return value
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+BudgetSpec = Annotated[Any, AfterValidator(_budget_spec)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Size = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_as_tuple)]
+
+
+class ImageSettings(Section):
+    """`active_learning.settings.image`: whole images are bought; counts are images."""
+
+    initial_pool: NonNegInt = Field(0, description="images labelled uniformly at random before the first query")
+    budget_per_round: PositiveInt = Field(description="images each query buys (the highest scores)")
+
+
+class PixelSettings(Section):
+    """`active_learning.settings.pixel`: single pixels are bought; budgets are BudgetSpecs (pixels)."""
+
+    initial_label_pixels: BudgetSpec = Field(0, description="BudgetSpec: labels drawn uniformly at random "
+                                             "before the first query")
+    budget_per_round: BudgetSpec = Field(description="BudgetSpec: new labels each query buys")
+    sample_evenly: bool = Field(True, description="the same quota in every image (else one top-k over the pool); "
+                                "the reference labelled almost every pixel when this key was absent")
+    sample_threshold: Annotated[float, Field(gt=0, le=100)] | None = Field(
+        None, description="percent: pick the quota uniformly at random from the top t% of pixels (PixelPick)")
+    ignore_index: Annotated[int, Field(ge=0, le=255)] = Field(255, description="label value of unlabelled "
+                                                              "pixels in training (written into every loss head)")
+
+
+class RegionSettings(PixelSettings):
+    """`active_learning.settings.region`: (2r+1)x(2r+1) squares are bought; budgets count pixels."""
+
+    radius: Annotated[int, Field(ge=0, le=256)] = Field(1, description="region radius r")
+
+
+def _with_heuristic_settings(model: type[Section], mode: str) -> type[Section]:
+    """A mode's settings plus the heuristic parameters that the compiled config keeps there (`entropy_prop`)."""
+    fields = {}
+    for h in heuristics.HEURISTICS.values():
+        for p in h.params:
+            if p.compiled == heuristics.MODE_SETTINGS and mode in p.modes:
+                fields[p.key] = (heuristics.annotation(p), Field(None, description=f"`{h.name}` only: {p.doc}"))
+    if not fields:
+        return model
+    new = create_model(model.__name__, __base__=model, **fields)
+    new.__doc__ = model.__doc__
+    return new
+
+
+MODE_SETTINGS: dict[str, type[Section]] = {
+    "image": ImageSettings,
+    "pixel": _with_heuristic_settings(PixelSettings, "pixel"),
+    "region": _with_heuristic_settings(RegionSettings, "region"),
+}
+
+
+class Visualize(Section):
+    """`active_learning.visualize`: pictures of the bought labels after every query (rank 0)."""
+
+    size: Annotated[int, Field(gt=0, le=10_000)] = Field(description="pool images drawn")
+    overlay: bool = Field(False, description="labels over the image (else side by side)")
+    dir: str = Field("viz", description="folder, relative to the work dir (the reference: to the CWD)")
+
+
+class ActiveLearning(Section):
+    """`active_learning`: how labels are bought."""
+
+    settings: dict[str, Any] = Field(description="one sub-dict per sample mode; only `runner.sample_mode`'s is read")
+    heuristic: str = Field(description="the acquisition heuristic (spec/heuristics.py)")
+    heuristic_cfg: dict[str, Any] = Field({}, description="parameters of `ripu` / `mps`")
+    reset_each_round: bool = Field(False, description="restart weights, optimizer state and LR schedule after "
+                                   "every query")
+    visualize: Visualize | None = Field(None, description="absent: no pictures")
+
+
+class Runner(Section):
+    """`runner`: the mmcv runner and the schedule facts it needs."""
+
+    type: str = Field(description="ActiveLearningRunner | MultiTaskActiveRunner")
+    sample_mode: Literal["image", "pixel", "region"] = Field(description="the `settings` entry that is read")
+    sample_rounds: NonNegInt | None = Field(None, description="the number of queries in `workflow` (checked)")
+    schedule_unit: Literal["epochs", "iters"] = Field("epochs", description="what the counts of `workflow` count")
+    warmup_only: bool = Field(False, description="multitask only: an MAE-only run of one round, no query")
+
+
+class CustomImports(Section):
+    """`custom_imports`: modules mmcv imports when it loads the config (registries)."""
+
+    imports: Annotated[tuple[str, ...], BeforeValidator(_as_tuple)] = Field(
+        description=f"always includes `{RUNTIME_MODULE}`; others resolve against the .seg file's folder and the CWD")
+    allow_failed_imports: bool = False
+
+
+class CompiledConfig(BaseModel):
+    """The keys of a compiled config that segal-dsl defines (mmcv's own keys pass through untouched)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    runner: Runner
+    workflow: Any = Field(description="one tuple per round: (('train', N), ('query', 1)), the last "
+                          "usually (('train', N),)")
+    active_learning: ActiveLearning
+    custom_imports: CustomImports | None = None
+    source_free: bool = Field(True, description="False: ADA, `data.train` is [source, target]")
+    scale_size: Size | None = Field(None, description="(W, H): the label resolution of every pool image; "
+                                    "absent: each image's own size")
+    mask_dir: str = Field("masks", description="label state folder, relative to the work dir")
+    load_from: str | None = Field(None, description="checkpoint loaded before training and at every reset")
+    work_dir: str | None = None
+    seed: Annotated[int, Field(ge=0, lt=2**32)] | None = None
+    deterministic: bool = False
+    mae_viz_dir: str = Field("reconstructed_images", description="multitask: reconstruction pictures, relative "
+                             "to the work dir")
+    mae_warmup_epochs: NonNegInt = Field(0, description="multitask: MAE-only training before round 1 "
+                                         "(iterations with schedule_unit='iters')")
+    multitask_validation_iter: NonNegInt = Field(0, description="multitask: validation losses every N "
+                                                 "iterations (0: never)")
+    mae_val_iter: NonNegInt | None = Field(None, description="multitask: the same during the MAE stage "
+                                           "(default: multitask_validation_iter)")
+    mae_viz_interval: NonNegInt = Field(500, description="multitask: reconstruction pictures every N iterations "
+                                        "(0: never)")
+    mae_viz_count: NonNegInt = Field(10, description="multitask: pictures of N pool images")
+    segal_meta: dict[str, Any] = Field({}, description="written by the compiler: experiment, source, sha256, "
+                                       "version, sweep point")
+
+
+# ---- which `.seg` statement writes which key (the compiler writes them, the importer reads them back) -----
+SET_BY: dict[str, str] = {
+    "_base_": "use `base`", "custom_imports": "use `imports`", "load_from": "use `load_from`",
+    "work_dir": "use `work_dir` or `segal run --work-dir`", "active_learning": "use `sample`, `heuristic`, "
+    "`visualize`, `reset_each_round`", "workflow": "use `schedule`", "runner": "use `runner` and `schedule`",
+    "log_config": "use `log`", "evaluation": "use `evaluation every N epochs`",
+    "checkpoint_config": "use `checkpoint every N epochs`", "mask_dir": "use `runner { mask_dir … }`",
+    "mae_viz_dir": "use `runner multitask { mae_viz_dir … }`", "mae_warmup_epochs": "use `warmup N` in the schedule",
+    "seed": "use `seed`", "deterministic": "use `deterministic`", "source_free": "use `source_free`",
+    "scale_size": "use `pool { resolution WxH }`", "segal_meta": "written by the compiler",
+    "multitask_validation_iter": "use `runner multitask { validation_interval N }`",
+    "mae_val_iter": "use `runner multitask { mae_val_interval N }`",
+    "mae_viz_interval": "use `runner multitask { viz_interval N }`",
+    "mae_viz_count": "use `runner multitask { viz_count N }`",
+}
+# `runner <kind> { key value }` -> the compiled key it writes (model paths for the multitask settings)
+RUNNER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "mask_dir": ("mask_dir",),
+    "mae_viz_dir": ("mae_viz_dir",),
+    "validation_interval": ("multitask_validation_iter",),
+    "mae_val_interval": ("mae_val_iter",),
+    "viz_interval": ("mae_viz_interval",),
+    "viz_count": ("mae_viz_count",),
+    "mask_ratio": ("model", "mae_config", "mask_ratio"),
+    "reconstruction_weight": ("model", "mae_head", "loss_rec", "loss_weight"),
+}
+MULTITASK_RUNNER_SETTINGS: tuple[str, ...] = tuple(k for k in RUNNER_SETTINGS if k != "mask_dir")
+# `sample <mode> { key … }` -> the key of `active_learning.settings.<mode>` it writes
+SAMPLE_SETTINGS: dict[str, dict[str, str]] = {
+    "image": {"initial": "initial_pool", "budget": "budget_per_round"},
+    "pixel": {"initial": "initial_label_pixels", "budget": "budget_per_round", "threshold": "sample_threshold",
+              "evenly": "sample_evenly", "ignore_index": "ignore_index"},
+    "region": {"initial": "initial_label_pixels", "budget": "budget_per_round", "threshold": "sample_threshold",
+               "evenly": "sample_evenly", "ignore_index": "ignore_index", "radius": "radius"},
+}
+
+
+# ---- the reading ------------------------------------------------------------------------------------------
+class ConfigError(ValueError):
+    """A compiled config that the runtime cannot run, naming the key: `key.path: what is wrong`."""
+
+    def __init__(self, path: tuple, message: str):
+        self.path = tuple(path)
+        self.detail = message
+        super().__init__(f"{'.'.join(map(str, self.path)) or 'config'}: {message}")
+
+
+@dataclass(frozen=True)
+class MultitaskOptions:
+    """The multitask runner's settings, defaults applied."""
+
+    warmup_only: bool
+    val_interval: int       # multitask stage: validate both losses every N iterations (0 = off)
+    mae_val_interval: int   # MAE stage: validate reconstruction every N iterations (0 = off)
+    viz_dir: str
+    viz_interval: int       # 0 = no pictures
+    viz_count: int
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a compiled config means to the runtime: everything `segal plan` and `segal run` rely on."""
+
+    runner_kind: str                   # "active" | "multitask"
+    runner_type: str
+    mode: str                          # "image" | "pixel" | "region"
+    settings: Section                  # MODE_SETTINGS[mode], defaults applied
+    heuristic: str                     # canonical name
+    params: dict[str, Any]             # every parameter of the heuristic, defaults applied
+    reset_each_round: bool
+    visualize: Visualize | None
+    schedule: schedule.Schedule
+    source_free: bool
+    scale_size: tuple[int, int] | None  # (W, H)
+    mask_dir: str
+    load_from: str | None
+    seed: int | None
+    deterministic: bool
+    imports: tuple[str, ...]
+    multitask: MultitaskOptions | None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def radius(self) -> int:
+        """Region radius r (regions are (2r+1)² squares); the region default in other modes."""
+        return getattr(self.settings, "radius", RegionSettings.model_fields["radius"].default)
+
+    @property
+    def ignore_index(self) -> int:
+        """The label of unlabelled pixels in training (image mode: the pixel modes' default)."""
+        return getattr(self.settings, "ignore_index", PixelSettings.model_fields["ignore_index"].default)
+
+    def score_params(self) -> dict[str, Any]:
+        """The parameters the scoring function takes (those kept in `heuristic_cfg`), defaults applied."""
+        h = heuristics.HEURISTICS[self.heuristic]
+        return {p.name: self.params[p.name] for p in h.params if p.compiled == heuristics.HEURISTIC_CFG}
+
+
+def read_config(cfg: Mapping[str, Any]) -> Contract:
+    """Read a config (a plain or mmcv dict, bases merged) through the contract; ConfigError names the key."""
+    cfg = _plain(cfg)
+    runner = cfg.get("runner")
+    if not isinstance(runner, dict):
+        raise ConfigError(("runner",), "missing: a compiled config needs `runner = dict(type=..., sample_mode=...)`")
+    for key in ("max_epochs", "max_iters"):
+        if key in runner:
+            raise ConfigError(("runner", key), "derived from `workflow`; remove it (the reference overwrote "
+                              "max_epochs silently and raised on max_iters)")
+    if runner_kind_of_type(runner.get("type")) is None:
+        raise ConfigError(("runner", "type"), f"`{runner.get('type')}` is not an active-learning runner; use "
+                          + " or ".join(k.type for k in RUNNER_KINDS.values()))
+    top = _validate(CompiledConfig, cfg, ())
+    kind = runner_kind_of_type(top.runner.type)
+    mode = top.runner.sample_mode
+    al = top.active_learning
+    if top.runner.warmup_only and kind != "multitask":
+        raise ConfigError(("runner", "warmup_only"), "belongs to MultiTaskActiveRunner")
+    if kind == "multitask" and not SAMPLE_MODES[mode].multitask:
+        raise ConfigError(("runner", "sample_mode"), f"MultiTaskActiveRunner samples pixels or regions, not `{mode}`")
+    if kind != "multitask":
+        for key in MULTITASK_KEYS:
+            if key in cfg:
+                raise ConfigError((key,), "read only by MultiTaskActiveRunner")
+    if mode not in al.settings:
+        raise ConfigError(("active_learning", "settings", mode), f"missing: runner.sample_mode is `{mode}`")
+    settings = _validate(MODE_SETTINGS[mode], _plain(al.settings[mode]), ("active_learning", "settings", mode))
+    if mode == "region" and not settings.sample_evenly:
+        raise ConfigError(("active_learning", "settings", "region", "sample_evenly"),
+                          "region sampling allocates regions per image: must be True")
+    name, params = _heuristic(al, settings, mode, kind)
+    sched = _schedule(top, cfg, kind)
+    _check_units(cfg, sched.unit)
+    _check_source_free(cfg, top.source_free)
+    imports = top.custom_imports.imports if top.custom_imports is not None else ()
+    mt = None
+    if kind == "multitask":
+        val = top.multitask_validation_iter
+        if not top.mae_viz_dir.strip():
+            raise ConfigError(("mae_viz_dir",), "must be a non-empty path")
+        mt = MultitaskOptions(top.runner.warmup_only, val, val if top.mae_val_iter is None else top.mae_val_iter,
+                              top.mae_viz_dir, top.mae_viz_interval, top.mae_viz_count)
+    return Contract(kind, top.runner.type, mode, settings, name, params, al.reset_each_round, al.visualize, sched,
+                    top.source_free, top.scale_size, top.mask_dir or "masks", top.load_from, top.seed,
+                    top.deterministic, tuple(imports), mt, dict(top.segal_meta))
+
+
+def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str) -> tuple[str, dict[str, Any]]:
+    h = heuristics.lookup(al.heuristic)
+    if h is None:
+        raise ConfigError(("active_learning", "heuristic"), f"unknown heuristic `{al.heuristic}`; expected one of: "
+                          + ", ".join(heuristics.HEURISTIC_NAMES))
+    if h.runner is not None and kind != h.runner:
+        raise ConfigError(("active_learning", "heuristic"), f"`{h.name}` needs the {h.runner} runner "
+                          f"({RUNNER_KINDS[h.runner].type})")
+    in_cfg = {p.name for p in h.params if p.compiled == heuristics.HEURISTIC_CFG}
+    for key in al.heuristic_cfg:
+        if key not in in_cfg:
+            takes = ", ".join(sorted(in_cfg)) or "nothing"
+            raise ConfigError(("active_learning", "heuristic_cfg", key), f"`{h.name}` does not take it (takes: {takes})")
+    stated: dict[str, Any] = dict(al.heuristic_cfg)
+    for h2 in heuristics.HEURISTICS.values():
+        for p in h2.params:
+            if p.compiled != heuristics.MODE_SETTINGS:
+                continue
+            value = getattr(settings, p.key, None)
+            if value is None:
+                continue
+            if h2.name != h.name:
+                raise ConfigError(("active_learning", "settings", mode, p.key), f"read only with heuristic `{h2.name}`")
+            stated[p.name] = value
+    params = _validate(heuristics.params_model(h.name), stated, ("active_learning", "heuristic_cfg"))
+    if getattr(settings, "sample_threshold", None) is not None and getattr(settings, "entropy_prop", None) is not None:
+        raise ConfigError(("active_learning", "settings", mode, "entropy_prop"),
+                          "cannot be combined with sample_threshold: keep one of them")
+    return h.name, params.model_dump()
+
+
+def _schedule(top: CompiledConfig, cfg: dict, kind: str) -> schedule.Schedule:
+    unit = top.runner.schedule_unit
+    try:
+        rounds = schedule.read_workflow(top.workflow, top.runner.sample_rounds)
+    except schedule.WorkflowError as err:
+        raise ConfigError(("workflow",), str(err)) from None
+    warmup = top.mae_warmup_epochs
+    if top.runner.warmup_only:
+        if len(rounds) != 1 or rounds[0].query or warmup:
+            raise ConfigError(("workflow",), "runner.warmup_only needs exactly one round (('train', N),) and no "
+                              "mae_warmup_epochs")
+        return schedule.Schedule(unit, (), rounds[0].train, True)
+    return schedule.Schedule(unit, tuple(rounds), warmup, False)
+
+
+def _check_units(cfg: dict, unit: str) -> None:
+    """Iteration schedules count hooks by iteration: an epoch-based eval/checkpoint/LR policy would misfire."""
+    if unit != "iters":
+        return
+    for key in ("evaluation", "checkpoint_config"):
+        sub = cfg.get(key)
+        if isinstance(sub, dict) and sub.get("by_epoch") is True and sub.get("interval") is not None:
+            raise ConfigError((key, "by_epoch"), "must be False with runner.schedule_unit='iters'")
+    lr = cfg.get("lr_config")
+    if isinstance(lr, dict) and lr and lr.get("by_epoch", True):
+        raise ConfigError(("lr_config", "by_epoch"), "must be False with runner.schedule_unit='iters' "
+                          "(mmcv's default is True)")
+
+
+def _check_source_free(cfg: dict, source_free: bool) -> None:
+    data = cfg.get("data")
+    train = data.get("train") if isinstance(data, dict) else None
+    if train is None:
+        return
+    if not source_free and not (isinstance(train, (list, tuple)) and len(train) == 2):
+        raise ConfigError(("data", "train"), "source_free=False (ADA) needs data.train = [source, target]")
+    if source_free and isinstance(train, (list, tuple)):
+        raise ConfigError(("data", "train"), "a list of datasets needs source_free=False (ADA: [source, target])")
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    """mmcv ConfigDicts and other mappings as plain dicts (tuples stay tuples: the workflow needs them)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _validate(model: type[BaseModel], data: Any, prefix: tuple):
+    if not isinstance(data, dict):
+        raise ConfigError(prefix, f"must be a dict, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith(("function-", "json-or"))))
+        message = first["msg"]
+        if first["type"] == "missing":
+            message = "missing"
+        elif first["type"] == "extra_forbidden":
+            message = "not a key of this section: " + ", ".join(f"`{k}`" for k in _known(model))
+        elif "input" in first and first["type"] != "value_error":
+            message += f" (got {first['input']!r})"[:120]
+        raise ConfigError((*prefix, *_field_path(loc)), message) from None
+
+
+def _field_path(loc: tuple) -> tuple:
+    # pydantic adds union member names (`int`, `tuple[...]`) to locations; keep the keys only
+    out: list = []
+    for p in loc:
+        if isinstance(p, str) and ("[" in p or p in ("int", "float", "bool", "str")):
+            continue
+        out.append(p)
+    return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def _known(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(model.model_fields)
+

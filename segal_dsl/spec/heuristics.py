@@ -1,0 +1,152 @@
+"""The acquisition heuristics and their parameters: names, types, ranges, defaults, where they are compiled.
+
+The front end validates `heuristic <name> { … }` against these declarations, the compiler writes the
+parameters where `compiled` says, the importer reads them back from there, and the runtime checks the
+compiled config against the same models before it scores anything. The scoring functions themselves are
+in `segal_dsl/runtime/heuristics.py` (torch); adding a heuristic means one entry here and one function
+there (CONTRIBUTING.md, "Adding a heuristic").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from segal_dsl.spec.modes import MODE_NAMES
+
+HEURISTIC_CFG = "heuristic_cfg"   # active_learning.heuristic_cfg: the parameters of `ripu` and `mps`
+MODE_SETTINGS = "settings"        # active_learning.settings.<mode>: where `entropy_prop` lives
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a heuristic."""
+
+    name: str                     # as written in `heuristic <name> { <param> … }`
+    kind: str                     # "int", "float", "bool", or "size" (an int, or a (W, H) pair of ints)
+    default: Any                  # None: not set (the heuristic works it out, e.g. from the model)
+    doc: str
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    compiled: str = HEURISTIC_CFG  # HEURISTIC_CFG, or MODE_SETTINGS (under `compiled_name`)
+    compiled_name: str | None = None
+    modes: tuple[str, ...] = MODE_NAMES  # sample modes it applies to
+
+    @property
+    def key(self) -> str:
+        """The key in the compiled config."""
+        return self.compiled_name or self.name
+
+
+@dataclass(frozen=True)
+class Heuristic:
+    """One heuristic: higher score = more informative; what it needs and which parameters it takes."""
+
+    name: str
+    doc: str
+    params: tuple[Param, ...] = ()
+    aliases: tuple[str, ...] = ()
+    runner: str | None = None     # a runner kind it needs (`mps` needs the multitask runner's MAE decoder)
+    source: str = ""              # where the method comes from
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+
+_RIPU_PARAMS = (
+    Param("k", "int", 1, "the region is the (2k+1)x(2k+1) window around each pixel", ge=0, le=256),
+    Param("use_entropy", "bool", True, "multiply region impurity by the window's mean prediction entropy"),
+    Param("categories", "int", None, "classes used to normalise the entropies; default: the model's classes", ge=2),
+)
+
+HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
+    Heuristic("random", "uniform random scores (a seeded baseline)"),
+    Heuristic("entropy", "prediction entropy -Σ p log p of each pixel", (
+        Param("prop", "float", None, "pixel mode: this share of the quota by entropy, the rest uniformly at random",
+              gt=0, le=1, compiled=MODE_SETTINGS, compiled_name="entropy_prop", modes=("pixel",)),
+    )),
+    Heuristic("margin", "1 - (p1 - p2): the smallest gap between the two most likely classes"),
+    Heuristic("least_confidence", "1 - max p: the flattest posterior", aliases=("least-confidence",)),
+    Heuristic("ripu", "region impurity x prediction uncertainty", _RIPU_PARAMS,
+              source="Xie et al., Towards Fewer Annotations: Active Learning via Region Impurity and Prediction "
+                     "Uncertainty for Domain Adaptive Semantic Segmentation, CVPR 2022"),
+    Heuristic("mps", "RIPU mixed with the MAE reconstruction error of each patch", _RIPU_PARAMS + (
+        Param("crop_size", "size", None, "side of the square crop the MAE decoder scores (an int or (W, H))", gt=0),
+        Param("mix_factor", "float", 0.8, "weight of the RIPU score against the reconstruction error", ge=0, le=1),
+    ), runner="multitask"),
+)}
+HEURISTIC_NAMES: tuple[str, ...] = tuple(HEURISTICS)
+
+
+def lookup(name: str) -> Heuristic | None:
+    """A heuristic by name or alias (`least-confidence`), else None."""
+    if name in HEURISTICS:
+        return HEURISTICS[name]
+    return next((h for h in HEURISTICS.values() if name in h.aliases), None)
+
+
+def canonical_name(name: str) -> str:
+    h = lookup(name)
+    return h.name if h is not None else name
+
+
+def takers(param: str) -> list[str]:
+    """Heuristics that take a parameter of this name, in catalogue order."""
+    return [h.name for h in HEURISTICS.values() if h.param(param) is not None]
+
+
+# ---- typed models (pydantic), shared by the front end and the runtime's config contract -----------------
+_KINDS = {"int": int, "float": float, "bool": bool}
+
+
+def annotation(p: Param) -> Any:
+    """The pydantic type of a parameter: its kind, its range, and None allowed when it has no default."""
+    if p.kind == "size":
+        size = Annotated[int, Field(gt=0)]
+        base: Any = size | tuple[size, size]
+    else:
+        bounds = {k: getattr(p, k) for k in ("ge", "gt", "le", "lt") if getattr(p, k) is not None}
+        base = Annotated[_KINDS[p.kind], Field(**bounds)] if bounds else _KINDS[p.kind]
+    return base | None if p.default is None else base
+
+
+@lru_cache(maxsize=None)
+def params_model(name: str) -> type[BaseModel]:
+    """A strict pydantic model of one heuristic's parameters (unknown names rejected, defaults filled)."""
+    h = HEURISTICS[name]
+    fields = {p.name: (annotation(p), Field(default=p.default, description=p.doc)) for p in h.params}
+    model = create_model(f"{name.title().replace('_', '')}Params",
+                         __config__=ConfigDict(strict=True, extra="forbid", frozen=True), **fields)
+    model.__doc__ = f"The parameters of the `{name}` heuristic ({h.doc})."
+    return model
+
+
+def compiled_params(name: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Stated parameters -> (heuristic_cfg entries, settings entries), named as the compiled config names them."""
+    h = HEURISTICS[name]
+    cfg: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    for p in h.params:
+        if p.name in params and params[p.name] is not None:
+            value = params[p.name]
+            value = float(value) if p.kind == "float" else value
+            (cfg if p.compiled == HEURISTIC_CFG else settings)[p.key] = value
+    return cfg, settings
+
+
+def effective_params(name: str, heuristic_cfg: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter's value as the runtime uses it: the compiled values over the defaults."""
+    h = HEURISTICS[name]
+    out = {}
+    for p in h.params:
+        source = heuristic_cfg if p.compiled == HEURISTIC_CFG else settings
+        out[p.name] = source.get(p.key, p.default)
+    return out

@@ -1,0 +1,55 @@
+"""Sample modes and runner kinds: what each buys, which budget units it takes, which runner runs it.
+
+The front end (which `sample` settings and units a mode accepts), the importer (which legacy modes exist)
+and the runtime (how a query is counted) all read these two tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SampleMode:
+    """One way of buying labels: whole images, single pixels, or square regions around a pixel."""
+
+    name: str                 # the word after `sample`, and `runner.sample_mode` in the compiled config
+    counts: str               # "images" or "px": what the label state and the budgets of this mode count
+    units: tuple[str, ...]    # budget units (keys of `spec.budget.UNITS`) a `.seg` may use with it
+    settings: tuple[str, ...]  # `sample <mode> { … }` settings besides `initial` and `budget`
+    multitask: bool           # whether the multitask runner can sample this way
+    doc: str
+
+
+SAMPLE_MODES: dict[str, SampleMode] = {m.name: m for m in (
+    SampleMode("image", "images", ("images",), (), False,
+               "whole images are labelled; budgets count images"),
+    SampleMode("pixel", "px", ("px", "px/img", "%/img", "%"), ("threshold", "evenly", "ignore_index"), True,
+               "single pixels are labelled; budgets count pixels"),
+    SampleMode("region", "px", ("px", "px/img", "%/img", "%", "regions", "regions/img"),
+               ("threshold", "evenly", "ignore_index", "radius"), True,
+               "square (2r+1)x(2r+1) regions around the chosen pixels are labelled; budgets count pixels"),
+)}
+MODE_NAMES: tuple[str, ...] = tuple(SAMPLE_MODES)
+
+
+@dataclass(frozen=True)
+class RunnerKind:
+    """An active-learning runner: the `.seg` word and the name it is registered under in mmcv's RUNNERS."""
+
+    name: str   # `runner active` / `runner multitask`
+    type: str   # `runner.type` in the compiled config
+    doc: str
+
+
+RUNNER_KINDS: dict[str, RunnerKind] = {k.name: k for k in (
+    RunnerKind("active", "ActiveLearningRunner", "train -> query -> label -> retrain"),
+    RunnerKind("multitask", "MultiTaskActiveRunner",
+               "as `active`, with MAE reconstruction trained alongside segmentation"),
+)}
+RUNNER_NAMES: tuple[str, ...] = tuple(RUNNER_KINDS)
+
+
+def runner_kind_of_type(type_name: object) -> str | None:
+    """`ActiveLearningRunner` -> `active`; None for any other (non active-learning) runner type."""
+    return next((k.name for k in RUNNER_KINDS.values() if k.type == type_name), None)

@@ -1,0 +1,167 @@
+"""Schedule and round semantics: steps -> rounds -> the compiled `workflow`, and back.
+
+A round trains for a number of epochs (or iterations) and then, except possibly the last, runs one query.
+Consecutive `train` steps merge into one round; a `query` ends the round. The compiled config keeps the
+rounds as the reference's *irregular* workflow, one tuple per round, and `runner.sample_rounds` = the
+number of queries. A query after the last training (SEG304) is a warning, not an error: the run buys
+those labels, records them in the report, and never trains on them; the runtime accepts such a workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+UNITS: tuple[str, ...] = ("epochs", "iters")
+MODES: tuple[str, ...] = ("train", "query")  # the step modes a compiled workflow holds
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round: `train` epochs (or iterations), then one query when `query`."""
+
+    train: int
+    query: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What a schedule means once expanded: its unit, its rounds, and the multitask runner's MAE warm-up.
+
+    `warmup_only` is an MAE-only run (the reference's `runner.warmup_only`): one round of `warmup` length,
+    no query, `rounds` empty.
+    """
+
+    unit: str
+    rounds: tuple[Round, ...]
+    warmup: int = 0
+    warmup_only: bool = False
+
+    @property
+    def queries(self) -> int:
+        return sum(r.query for r in self.rounds)
+
+    @property
+    def total_train(self) -> int:
+        return sum(r.train for r in self.rounds) + self.warmup
+
+    def workflow(self) -> list[tuple]:
+        """The compiled `workflow`: one tuple per round (a one-step round keeps its trailing comma)."""
+        if self.warmup_only:
+            return [(("train", self.warmup),)]
+        return [(("train", r.train),) + ((("query", 1),) if r.query else ()) for r in self.rounds]
+
+    def runner_keys(self) -> dict[str, Any]:
+        """The `runner` entries that the schedule decides."""
+        keys: dict[str, Any] = {"sample_rounds": self.queries}
+        if self.unit != "epochs":
+            keys["schedule_unit"] = self.unit
+        if self.warmup_only:
+            keys["warmup_only"] = True
+        return keys
+
+
+def rounds_of_steps(steps: Iterable[tuple[str, int]]) -> list[Round]:
+    """Flat ("train", n) / ("query", 0) steps -> rounds: trains merge; a query closes the round."""
+    rounds: list[Round] = []
+    current, open_round = 0, False
+    for kind, length in steps:
+        if kind == "train":
+            current += length
+            open_round = True
+        else:
+            rounds.append(Round(current, True))
+            current, open_round = 0, False
+    if open_round or not rounds:
+        rounds.append(Round(current, False))
+    return rounds
+
+
+def reset_before(round_index: int, reset_each_round: bool) -> bool:
+    """Whether weights, optimizer state and LR schedule restart before round `round_index` (0-based)."""
+    return bool(reset_each_round) and round_index > 0
+
+
+class WorkflowError(ValueError):
+    """The workflow cannot be run; raised before any training (the reference failed mid-run)."""
+
+
+def read_workflow(workflow: Any, sample_rounds: Any = None) -> list[Round]:
+    """The compiled workflow -> rounds, checked up front: one `(('train', N), ('query', 1))` tuple per round.
+
+    The reference checked each round's shape only when the round started (a missing trailing comma
+    crashed after hours of training) and silently accepted ('query', 2) or 'val' steps (docs/reference.md §2).
+    """
+    if not isinstance(workflow, (list, tuple)) or not workflow:
+        raise WorkflowError("workflow must be a non-empty list of rounds")
+    rounds: list[Round] = []
+    for r, rnd in enumerate(workflow):
+        where = f"workflow round {r} {rnd!r}"
+        if not isinstance(rnd, (list, tuple)) or not rnd or not all(
+                isinstance(s, (list, tuple)) and len(s) == 2 for s in rnd):
+            raise WorkflowError(f"{where}: expected a tuple of (mode, count) steps; a one-step round needs a "
+                                "trailing comma: (('train', 14),)")
+        for mode, n in rnd:
+            if mode not in MODES:
+                hint = " (periodic validation is the `evaluation` key)" if mode == "val" else ""
+                raise WorkflowError(f"{where}: unknown step {mode!r}{hint}")
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise WorkflowError(f"{where}: ({mode!r}, {n!r}) needs a positive int count")
+        modes = [m for m, _ in rnd]
+        if modes not in (["train"], ["train", "query"]):
+            raise WorkflowError(f"{where}: a round is ('train', N) optionally followed by ('query', 1)")
+        if len(rnd) == 2 and rnd[1][1] != 1:
+            raise WorkflowError(f"{where}: ('query', {rnd[1][1]}) would buy {rnd[1][1]} budgets back to back")
+        rounds.append(Round(int(rnd[0][1]), len(rnd) == 2))
+    queries = sum(r.query for r in rounds)
+    if sample_rounds is not None and (isinstance(sample_rounds, bool) or sample_rounds != queries):
+        raise WorkflowError(f"runner.sample_rounds={sample_rounds!r} but the workflow has {queries} queries")
+    return rounds
+
+
+# ---- the reference's expansion (for the importer, and for tests against the reference) ------------------
+@dataclass(frozen=True)
+class ReferenceRound:
+    """One round as the reference runs it: its (mode, count) steps and where `workflow` writes them."""
+
+    steps: tuple[tuple[Any, Any], ...]
+    path: tuple[int, ...]   # (i,): round i of an irregular workflow; (): the regular workflow's list
+    bare: bool = False      # an irregular round written as a bare step: the reference crashes when it starts
+
+
+def is_step(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str)
+
+
+def is_irregular(workflow: Any) -> bool:
+    """The reference decides the form from `workflow[0]` only: a tuple of tuples is the irregular form."""
+    first = workflow[0] if isinstance(workflow, (list, tuple)) and workflow else None
+    return isinstance(first, tuple) and all(isinstance(e, tuple) for e in first)
+
+
+def reference_rounds(workflow: list, sample_rounds: int) -> list[ReferenceRound]:
+    """Expand a workflow as the reference does (docs/reference.md §2a). Irregular: as written, one round
+    per outer tuple. Regular: `sample_rounds - 1` copies of the whole list, then `(('train', K),)` with
+    K = workflow[0][1] (its last query is trimmed). Shapes are not checked here; see `merge_reference`."""
+    if is_irregular(workflow):
+        return [ReferenceRound((r,), (i,), bare=True) if is_step(r) else ReferenceRound(tuple(r), (i,))
+                for i, r in enumerate(workflow)]
+    out = [ReferenceRound(tuple(workflow), ()) for _ in range(sample_rounds - 1)]
+    out.append(ReferenceRound((("train", workflow[0][1]),), ()))
+    return out
+
+
+def merge_reference(rounds: list[ReferenceRound]) -> list[Round]:
+    """Reference rounds of ('train', n) / ('query', 0 or 1) steps -> rounds as `segal plan` shows them.
+
+    ('query', 0) runs no query; other modes and counts must be rejected by the caller first.
+    """
+    steps: list[tuple[str, int]] = []
+    for rnd in rounds:
+        for mode, n in rnd.steps:
+            if mode == "train":
+                steps.append(("train", int(n)))
+            elif mode == "query" and n:
+                steps.append(("query", 0))
+    return rounds_of_steps(steps)
