@@ -5,17 +5,15 @@ _base_ = [
     '../examples/dataset/gtav2cityscapes.py',
     '../examples/configs/_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'], allow_failed_imports=False)
+custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'])
 load_from = 'experiments/model.pth'
-source_free = True
 active_learning = dict(
     settings=dict(
         pixel=dict(
             initial_label_pixels=dict(value=1, unit='%/img'),
             budget_per_round=dict(value=1, unit='%/img'),
-            sample_evenly=True,
             sample_threshold=5.0,
-            ignore_index=255,
+            sample_evenly=True,
         ),
     ),
     heuristic='ripu',
@@ -42,7 +40,6 @@ log_config = dict(
         ),
     ],
 )
-mask_dir = 'masks'
 segal_meta = dict(
     experiment='gtav2cs_ripu',
     source='examples/design_sketch.seg',

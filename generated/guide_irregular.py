@@ -5,18 +5,15 @@ _base_ = [
     '../examples/configs/_base_/datasets/cityscapes_al.py',
     '../examples/configs/_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['segal_dsl.runtime'], allow_failed_imports=False)
-load_from = None
-source_free = True
+custom_imports = dict(imports=['segal_dsl.runtime'])
 scale_size = (512, 256)
 active_learning = dict(
     settings=dict(
         pixel=dict(
             initial_label_pixels=dict(value=1310, unit='px/img'),
             budget_per_round=3897250,
-            sample_evenly=True,
             sample_threshold=5.0,
-            ignore_index=255,
+            sample_evenly=True,
         ),
     ),
     heuristic='entropy',
@@ -32,11 +29,11 @@ workflow = [
 ]
 runner = dict(type='ActiveLearningRunner', sample_mode='pixel', sample_rounds=4)
 log_config = dict(interval=20, hooks=[dict(type='TextLoggerHook')])
-mask_dir = 'masks'
 segal_meta = dict(
     experiment='guide_irregular',
     source='examples/guide_irregular.seg',
     source_sha256='26a33326cd505a58c78d1cafb14540dca024f4b00c59d738c597ee6a2272173f',
     version='0.1.0',
     schedule_unit='epochs',
+    pool_images=2975,
 )

@@ -5,14 +5,9 @@ _base_ = [
     '../examples/configs/_base_/datasets/cityscapes_al.py',
     '../examples/configs/_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['segal_dsl.runtime'], allow_failed_imports=False)
-load_from = None
+custom_imports = dict(imports=['segal_dsl.runtime'])
 seed = 0
-active_learning = dict(
-    settings=dict(image=dict(initial_pool=100, budget_per_round=100)),
-    heuristic='entropy',
-    reset_each_round=False,
-)
+active_learning = dict(settings=dict(image=dict(initial_pool=100, budget_per_round=100)), heuristic='entropy')
 workflow = [
     (('train', 20), ('query', 1)),
     (('train', 20), ('query', 1)),
@@ -31,4 +26,5 @@ segal_meta = dict(
     source_sha256='fc8ca90e7a26257b02ced61408c82a553f603ec8328bc20817a7fafff413cb7e',
     version='0.1.0',
     schedule_unit='epochs',
+    pool_images=2975,
 )

@@ -5,23 +5,16 @@ _base_ = [
     '../examples/dataset/gtav2cityscapes.py',
     '../examples/configs/_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'], allow_failed_imports=False)
+custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'])
 load_from = 'checkpoints/gtav_deeplabv3plus_r101.pth'
 source_free = False
 scale_size = (1280, 640)
 active_learning = dict(
     settings=dict(
-        region=dict(
-            initial_label_pixels=0,
-            budget_per_round=dict(value=1, unit='%/img'),
-            sample_evenly=True,
-            ignore_index=255,
-            radius=1,
-        ),
+        region=dict(initial_label_pixels=0, budget_per_round=dict(value=1, unit='%/img'), radius=1),
     ),
     heuristic='ripu',
     heuristic_cfg=dict(k=1, use_entropy=True, categories=19),
-    reset_each_round=False,
 )
 workflow = [
     (('train', 10000), ('query', 1)),
@@ -35,12 +28,12 @@ runner = dict(type='ActiveLearningRunner', sample_mode='region', sample_rounds=5
 log_config = dict(interval=50, hooks=[dict(type='TextLoggerHook')])
 evaluation = dict(interval=2000, by_epoch=False, metric='mIoU')
 checkpoint_config = dict(interval=4000, by_epoch=False, max_keep_ckpts=2)
-mask_dir = 'masks'
 segal_meta = dict(
     experiment='ripu_iters',
     source='examples/iters_ripu_gtav2cs.seg',
     source_sha256='9fd2f794a78a405b80bf2dddd678f156b52e80ac88971a9b6d561b8b30692810',
     version='0.1.0',
     schedule_unit='iters',
+    pool_images=2975,
 )
 model = dict(backbone=dict(depth=101), pretrained=None)

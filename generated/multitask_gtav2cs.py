@@ -5,23 +5,16 @@ _base_ = [
     '../examples/dataset/gtav2cityscapes.py',
     '../examples/configs/_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'], allow_failed_imports=False)
+custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'])
 load_from = 'work_dirs/warmup/iter_1000.pth'
 source_free = False
 scale_size = (1280, 640)
 active_learning = dict(
     settings=dict(
-        region=dict(
-            initial_label_pixels=0,
-            budget_per_round=dict(value=1, unit='%/img'),
-            sample_evenly=True,
-            ignore_index=255,
-            radius=1,
-        ),
+        region=dict(initial_label_pixels=0, budget_per_round=dict(value=1, unit='%/img'), radius=1),
     ),
     heuristic='mps',
     heuristic_cfg=dict(k=1, use_entropy=True, categories=19, crop_size=384, mix_factor=0.8),
-    reset_each_round=False,
 )
 workflow = [
     (('train', 6), ('query', 1)),
@@ -46,15 +39,16 @@ evaluation = dict(interval=800, by_epoch=False, metric='mIoU')
 checkpoint_config = dict(interval=1, by_epoch=True)
 mask_dir = 'masks'
 mae_viz_dir = 'reconstructed_images'
-mae_warmup_epochs = 2
 multitask_validation_iter = 200
 mae_viz_interval = 500
 mae_viz_count = 10
+mae_warmup_epochs = 2
 segal_meta = dict(
     experiment='multitask_mps',
     source='examples/multitask_gtav2cs.seg',
     source_sha256='b4eb6c405bf97e3ae411931398ff66a151edb257d4479903565a50561a7e4eb9',
     version='0.1.0',
     schedule_unit='epochs',
+    pool_images=2975,
 )
 model = dict(mae_config=dict(mask_ratio=0.5), mae_head=dict(loss_rec=dict(loss_weight=15.0)))

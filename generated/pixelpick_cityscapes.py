@@ -5,8 +5,7 @@ _base_ = [
     '../examples/configs/_base_/datasets/cityscapes_al.py',
     '../examples/configs/_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['segal_dsl.runtime'], allow_failed_imports=False)
-load_from = None
+custom_imports = dict(imports=['segal_dsl.runtime'])
 seed = 0
 source_free = True
 scale_size = (1024, 512)
@@ -15,8 +14,8 @@ active_learning = dict(
         pixel=dict(
             initial_label_pixels=dict(value=10, unit='px/img'),
             budget_per_round=dict(value=10, unit='px/img'),
-            sample_evenly=True,
             sample_threshold=5.0,
+            sample_evenly=True,
             ignore_index=255,
         ),
     ),
@@ -35,13 +34,13 @@ runner = dict(type='ActiveLearningRunner', sample_mode='pixel', sample_rounds=4)
 log_config = dict(interval=20, hooks=[dict(type='TextLoggerHook')])
 evaluation = dict(interval=5, by_epoch=True, metric='mIoU')
 checkpoint_config = dict(interval=5, by_epoch=True, max_keep_ckpts=2)
-mask_dir = 'masks'
 segal_meta = dict(
     experiment='pixelpick_cityscapes',
     source='examples/pixelpick_cityscapes.seg',
     source_sha256='7d637c26709011b9491e3f81d0beb061ff80661fcb69b2b2e3a09364712d6394',
     version='0.1.0',
     schedule_unit='epochs',
+    pool_images=2975,
 )
 optimizer = dict(lr=0.01)
 data = dict(samples_per_gpu=4)

@@ -5,7 +5,7 @@ _base_ = [
     '../examples/dataset/gtav2cityscapes.py',
     '../examples/configs/_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'], allow_failed_imports=False)
+custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'])
 load_from = 'checkpoints/gtav_deeplabv3plus_r101.pth'
 seed = 123
 source_free = False
@@ -16,12 +16,10 @@ active_learning = dict(
             initial_label_pixels=0,
             budget_per_round=dict(value=0.25, unit='%/img'),
             sample_evenly=True,
-            ignore_index=255,
         ),
     ),
     heuristic='ripu',
     heuristic_cfg=dict(k=1, use_entropy=True, categories=19),
-    reset_each_round=False,
 )
 workflow = [
     (('train', 6), ('query', 1)),
@@ -44,12 +42,12 @@ log_config = dict(
 )
 evaluation = dict(interval=1, by_epoch=True, metric='mIoU')
 checkpoint_config = dict(interval=1, by_epoch=True)
-mask_dir = 'masks'
 segal_meta = dict(
     experiment='ada_ripu_pixel',
     source='examples/ripu_pixel_gtav2cs.seg',
     source_sha256='3d5b77fa9011b6194a598d6440df366ff080e4b022e9b76af14f58d617a5936b',
     version='0.1.0',
     schedule_unit='epochs',
+    pool_images=2975,
 )
 model = dict(backbone=dict(depth=101), pretrained=None)

@@ -5,7 +5,7 @@ _base_ = [
     '../examples/dataset/gtav2cityscapes.py',
     '../examples/configs/_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'], allow_failed_imports=False)
+custom_imports = dict(imports=['segal_dsl.runtime', 'experiments._base_.dataset_gtav'])
 load_from = 'checkpoints/gtav_deeplabv3plus_r101.pth'
 seed = 123
 deterministic = True
@@ -17,7 +17,6 @@ active_learning = dict(
             initial_label_pixels=0,
             budget_per_round=dict(value=1, unit='%/img'),
             sample_evenly=True,
-            ignore_index=255,
             radius=1,
         ),
     ),
@@ -58,6 +57,7 @@ segal_meta = dict(
     source_sha256='e0032398919aca5889435db8f8c960597b4a32ebc3efc57d1e47829b46610023',
     version='0.1.0',
     schedule_unit='epochs',
+    pool_images=2975,
 )
 model = dict(backbone=dict(depth=101), pretrained=None)
 optimizer = dict(type='SGD', lr=0.0025, momentum=0.9, weight_decay=0.0005)

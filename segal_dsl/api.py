@@ -27,6 +27,7 @@ class PointResult:
     plan_json: str | None = None
     effective: object | None = None  # segal_dsl.frontend.bases.Effective: the config the runtime will see
     explain: list = field(default_factory=list)  # (key, value, from) rows of `segal plan --explain`
+    experiment: object | None = None  # segal_dsl.frontend.model.Experiment: what the file states
     compiled: object | None = None   # segal_dsl.frontend.emit.Compiled: the config as data
     spans: object | None = None      # where each value of the point was written (for SEG501)
 
@@ -51,6 +52,12 @@ class Result:
     parents: list[Source] = field(default_factory=list)  # files reached through `extends`
     points: list[PointResult] = field(default_factory=list)  # one per sweep point (one without a sweep)
     bases: dict[str, Source] = field(default_factory=dict)  # base config files read as data
+    bases_unread: list[str] = field(default_factory=list)   # why the base files could not be read (SEG222)
+
+    @property
+    def experiment(self):
+        """The validated experiment (the first point's, for a sweep); None when the file has errors."""
+        return self.points[0].experiment if self.points else None
 
     @property
     def is_sweep(self) -> bool:
@@ -147,6 +154,8 @@ def _point(exp, source: Source, diags: Diagnostics, pr: "PointResult", out_dir, 
                       "initial_seed": _base_seed(base)}
     inherited = bases.read_bases(model.base, source)
     result.bases.update(inherited.sources)
+    if inherited.values is None:
+        result.bases_unread = list(inherited.problems)
     compiled = config_dict(model, schedule, source, inherited.values, sweep_info)
     start = len(diags.items)
     effective, contract = bases.check(compiled, inherited, source, validated.spans, diags)
@@ -164,6 +173,7 @@ def _point(exp, source: Source, diags: Diagnostics, pr: "PointResult", out_dir, 
     if any(d.severity is Severity.ERROR for d in diags.items[start:]):
         return
     pr.plan, pr.effective, pr.compiled, pr.spans = plan, effective, compiled, validated.spans
+    pr.experiment = model
     pr.explain = bases.explain_rows(effective, contract, validated.spans, source)
     if emit_config:
         from segal_dsl.frontend.emit import plan_json, render

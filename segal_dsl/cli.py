@@ -63,6 +63,17 @@ def _print_diagnostics(results, fmt: str, stream) -> None:
             print(file=stream)
 
 
+def bases_note(results) -> str | None:
+    """SEG222, once per run: how many files were checked without their base files, and the first reason."""
+    unread = [r for r in results if getattr(r, "bases_unread", None)]
+    if not unread:
+        return None
+    first = unread[0]
+    return (f"note[SEG222]: the base files of {len(unread)} of {len(results)} file{'s' * (len(results) != 1)} "
+            f"could not be read, so what they set was not checked (first: {first.source.path}: "
+            f"{first.bases_unread[0]}); `segal run` reads them")
+
+
 def _summary(results, strict: bool) -> int:
     errors = sum(d.severity.value == "error" for r in results for d in r.diagnostics)
     warnings = sum(d.severity.value == "warning" for r in results for d in r.diagnostics)
@@ -93,6 +104,9 @@ def cmd_check(args) -> int:
     _print_diagnostics(results, args.format, stream)
     code = _summary(results, args.strict)
     if args.format in ("text", "concise") and not args.quiet:
+        note = bases_note(results)
+        if note:
+            print(note, file=sys.stderr)
         errors = sum(d.severity.value == "error" for r in results for d in r.diagnostics)
         warnings = sum(d.severity.value == "warning" for r in results for d in r.diagnostics)
         n = len(results)
@@ -219,7 +233,7 @@ def _as_result(source, diags):
 
 def cmd_import(args) -> int:
     from segal_dsl.api import write_atomic
-    from segal_dsl.importer.read import import_source
+    from segal_dsl.importer import import_source
 
     source = _read(args.file)
     out = args.output if args.output not in (None, "-") else None
@@ -277,7 +291,13 @@ def _missing_runtime() -> list[str]:
     """The runtime packages that are not installed, found without importing any of them."""
     import importlib.util
 
-    return [dist for mod, dist in RUNTIME_STACK if importlib.util.find_spec(mod) is None]
+    def absent(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is None
+        except (ImportError, ValueError):  # a broken or blocked package counts as missing
+            return True
+
+    return [dist for mod, dist in RUNTIME_STACK if absent(mod)]
 
 
 def cmd_run(args) -> int:

@@ -266,6 +266,10 @@ _ALL = [
          "pixel=dict(sample_threshold=False, budget_per_round=BUDGET, ignore_index=255)",
          "Check the stated meaning in the imported .seg file."),
     # ---- SEG9xx: internal ------------------------------------------------------------------------
+    Code("SEG614", "legacy-bases-not-read", "warning", "A legacy config whose `_base_` files cannot be read.",
+         "The import writes the statements the language needs from the config merged with its bases, and "
+         "compares the result with that merge; without the bases it can use and check only the file's own "
+         "values.", "_base_ = ['../missing.py']", "Run `segal import` where the config's `_base_` files are."),
     Code("SEG900", "internal-error", "error", "A bug in segal-dsl.",
          "The front end should only ever produce diagnostics; this means it crashed.",
          "(none)", "Please report it with the input file."),

@@ -17,13 +17,13 @@ def diags_of(text: str):
 
 
 def test_design_sketch_parses_and_checks_clean():
-    result = analyse(Source("design_sketch.seg", (EXAMPLES / "design_sketch.seg").read_text()))
-    assert result.diagnostics == []
-    plan = result.plan
-    assert plan.experiment.name == "gtav2cs_ripu"
-    assert plan.experiment.base == ("configs/_base_/models/deeplabv3plus_r50-d8.py", "dataset/gtav2cityscapes.py",
+    result = analyse(Source("examples/design_sketch.seg", (EXAMPLES / "design_sketch.seg").read_text()))
+    assert result.diagnostics == [] and not result.bases_unread
+    exp = result.experiment
+    assert result.plan.experiment == exp.name == "gtav2cs_ripu"
+    assert exp.base == ("configs/_base_/models/deeplabv3plus_r50-d8.py", "dataset/gtav2cityscapes.py",
                                     "configs/_base_/default_runtime.py")
-    assert plan.experiment.overrides == {"optimizer": {"lr": 0.01}, "data": {"samples_per_gpu": 2}}
+    assert exp.overrides == {"optimizer": {"lr": 0.01}, "data": {"samples_per_gpu": 2}}
 
 
 def test_missing_separator_points_at_the_second_statement():
@@ -69,4 +69,4 @@ def test_comments_and_line_continuation_after_commas():
     text = ('experiment a {  # c\n  base "a.py",  # first\n       "b.py"\n  sample pixel { budget 1% per image }\n'
             '  heuristic random\n  schedule epochs { train 1; query; train 1 }\n}\n')
     result = analyse(Source("t.seg", text))
-    assert result.diagnostics == [] and result.plan.experiment.base == ("a.py", "b.py")
+    assert result.diagnostics == [] and result.experiment.base == ("a.py", "b.py")

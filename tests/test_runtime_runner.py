@@ -189,22 +189,3 @@ def test_fresh_run_refuses_existing_labels(tmp_path):
 # ----------------------------------------------------------------------------- workflow checks
 
 
-@pytest.mark.parametrize("workflow, match", [
-    ([(("train", 2), ("query", 1)), ("train", 14)], "trailing comma"),
-    ([(("train", 2), ("query", 2)), (("train", 1),)], "back to back"),
-    ([(("train", 2), ("val", 1)), (("train", 1),)], "evaluation"),
-    ([(("train", 0), ("query", 1)), (("train", 1),)], "positive int"),
-    ([(("query", 1), ("train", 2)), (("train", 1),)], "optionally followed"),
-])
-def test_workflow_validated_up_front(workflow, match):
-    from segal_dsl.runtime.runner import WorkflowError, parse_workflow
-
-    with pytest.raises(WorkflowError, match=match):
-        parse_workflow(workflow, None)
-
-
-def test_sample_rounds_must_match_queries():
-    from segal_dsl.runtime.runner import WorkflowError, parse_workflow
-
-    with pytest.raises(WorkflowError, match="sample_rounds=3"):
-        parse_workflow(SHORT_ITERS, 3)

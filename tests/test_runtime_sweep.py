@@ -40,10 +40,12 @@ def test_toy_sweep_runs_every_point_with_shared_initial_labels(tmp_path, monkeyp
     fresh = LabelState.for_pixels(states[0].sizes)
     cfg_text = (root / names[0] / f"{names[0]}.py").read_text()
     assert "initial_seed=0" in cfg_text
-    import runpy
+    import mmcv
 
-    cfg = runpy.run_path(str(root / names[0] / f"{names[0]}.py"))  # a literal-only config
-    initial_labels(fresh, cfg["active_learning"], "pixel", 0)
+    from segal_dsl.spec.config import read_config
+
+    cfg = mmcv.Config.fromfile(str(root / names[0] / f"{names[0]}.py"), import_custom_modules=False)
+    initial_labels(fresh, read_config(dict(cfg.items())), 0)
     # ... are held by both points, although their training seeds (1, 2) differ and so do their queries.
     for state in states:
         for i in range(len(fresh)):

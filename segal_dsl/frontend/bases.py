@@ -1,5 +1,6 @@
 """The experiment against its `base` files: what they set, the config the runtime will see, and where each
-value comes from. Emits SEG221-SEG224 (and SEG502 for a compiled config the contract refuses).
+value comes from. Emits SEG221, SEG223, SEG224 (and SEG502 for a compiled config the contract refuses);
+bases that cannot be read are not a diagnostic of the file: the CLI says so once per run (SEG222).
 
 The bases are read as data with the importer's evaluator (`segal_dsl/pyconfig/`), never executed, and
 merged with the compiled keys as mmcv merges them. The result is read through the compiled-config
@@ -84,11 +85,6 @@ def check(compiled: Compiled, inherited: Inherited, source: Source, spans: SpanI
           diags: Diagnostics) -> tuple[Effective, Contract | None]:
     """The effective config read through the contract; contradictions with the bases as diagnostics."""
     base_span = spans(("base",))
-    if inherited.values is None and inherited.problems:
-        diags.add("SEG222", "values of the base files are unknown: " + inherited.problems[0]
-                  + (f" (and {len(inherited.problems) - 1} more)" if len(inherited.problems) > 1 else ""), base_span,
-                  label="not read", help="`check` goes on without them; `segal run` reads them (and stops if they "
-                  "are missing)")
     for note in compiled.notes:
         diags.add("SEG223", note, base_span)
     eff = effective(compiled, inherited)

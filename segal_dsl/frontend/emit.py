@@ -179,8 +179,8 @@ def config_dict(exp: m.Experiment, sched: Schedule, source: Source, inherited: d
     base_runner = base.get("runner")
     if isinstance(base_runner, dict) and set(base_runner) - set(run) - {"schedule_unit", "warmup_only"}:
         run = {"_delete_": True, **run}
-        extra = ", ".join(f"{k}={base_runner[k]!r}" for k in base_runner if k not in run)
-        out.notes.append(f"the base's `runner` ({extra}) is replaced: the schedule decides the run's length")
+        shown = ", ".join(f"{k}={v!r}" for k, v in base_runner.items())
+        out.notes.append(f"the base's `runner = dict({shown})` is replaced: the schedule decides the run's length")
     put(("runner",), run, ("schedule",))
     if exp.log is not None:
         hooks = [{"type": "TextLoggerHook"}] if exp.log.text else []

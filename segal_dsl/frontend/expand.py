@@ -14,7 +14,8 @@ from segal_dsl.frontend.validate import SpanIndex, Validated
 from segal_dsl.source import Span
 from segal_dsl.spec import budget as b
 from segal_dsl.spec import schedule as sch
-from segal_dsl.spec.config import SAMPLE_SETTINGS, MODE_SETTINGS
+from segal_dsl.spec.config import MODE_SETTINGS, SAMPLE_SETTINGS
+from segal_dsl.spec.modes import SAMPLE_MODES
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,11 @@ def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex,
     """SEG403/404/406/410: the initial labels and every query against the pool the file states."""
     images, res = pool.images, pool.resolution
     b_span, i_span = spans(("sample", "budget")), spans(("sample", "initial"))
-    initial = b.estimate(sampling.initial, sampling.mode, images, res, sampling.radius)
-    per_query = b.estimate(sampling.budget, sampling.mode, images, res, sampling.radius)
+    try:
+        initial = b.estimate(sampling.initial, sampling.mode, images, res, sampling.radius)
+        per_query = b.estimate(sampling.budget, sampling.mode, images, res, sampling.radius)
+    except ValueError:
+        return  # an amount the validator already refused (e.g. 120%)
     final = initial.plus(per_query, queries)
     if sampling.mode == "image":
         if images is not None:
@@ -180,5 +184,9 @@ def check_schedule(validated: Validated, diags: Diagnostics) -> None:
     flat = flatten(schedule.steps, spans, diags)
     if _check_sequence(flat, runner.kind, spans, diags) or "sample" not in sections:
         return
+    sample = sections["sample"]
+    units = SAMPLE_MODES[sample.mode].units
+    if any(a is not None and a.unit is not None and a.unit not in units for a in (sample.initial, sample.budget)):
+        return  # SEG402 was reported: the amounts mean nothing in this mode
     queries = sum(r.query for r in sch.rounds_of_steps([(s.kind, s.length) for s in flat if s.kind != "warmup"]))
-    check_pool(stated_sampling(sections["sample"]), sections.get("pool", m.Pool()), queries, spans, diags)
+    check_pool(stated_sampling(sample), sections.get("pool", m.Pool()), queries, spans, diags)

@@ -1,6 +1,10 @@
-"""Evaluated legacy config keys -> .seg statements, then check, compile back and compare. Emits SEG6xx.
+"""Evaluated legacy config -> .seg statements. Emits SEG6xx.
 
-Used by `segal_dsl.importer.import_source`; the mapping follows docs/compiled-config.md in reverse.
+The statements that the language requires (runner, sample, heuristic, schedule) and the dict-valued
+statements (log, evaluation, checkpoint) are written from the *effective* config, the file merged with
+its `_base_` files as mmcv merges them, so that compiling them over the same bases gives the same values;
+everything else is written only when the file itself sets it (what it inherits stays inherited). The
+mapping is the compiled-config contract (`segal_dsl/spec/config.py`) read backwards.
 """
 
 from __future__ import annotations
@@ -11,11 +15,16 @@ import re
 from typing import Any
 
 from segal_dsl.diagnostics import Diagnostics, Severity
-from segal_dsl.importer.read import (_HEURISTIC_KEYS, _KEYWORDS, _RUNNERS, _UNITS, _WANDB_HOOKS, _WANDB_KEYS, RUNTIME_MODULE, UNKNOWN,
-                                NotExpressible, _Entry, _Evaluator, _is_number, experiment_name, seg_literal,
-                                seg_number, seg_string)
-from segal_dsl.source import Source, Span
+from segal_dsl.importer.literals import KEYWORDS, NotExpressible, experiment_name, seg_literal, seg_number, seg_string
+from segal_dsl.pyconfig.evaluate import UNKNOWN, Module, is_number
+from segal_dsl.source import Span
+from segal_dsl.spec import budget, heuristics
+from segal_dsl.spec.config import RUNNER_SETTINGS, RUNTIME_MODULE, SAMPLE_SETTINGS
+from segal_dsl.spec.modes import MODE_NAMES, runner_kind_of_type
 
+HELPER_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*\Z")  # upper-case helpers: nothing in the reference reads them
+WANDB_HOOKS = ("WandbLoggerHookWithVal", "WandbLoggerHook")
+WANDB_KEYS = ("entity", "project", "name", "group", "tags")
 _MISSING = object()
 # Keys that the mapper turns into statements; everything else goes to `mmseg { … }`.
 _HANDLED = {"_base_", "custom_imports", "load_from", "work_dir", "seed", "deterministic", "source_free", "scale_size",
@@ -24,7 +33,7 @@ _HANDLED = {"_base_", "custom_imports", "load_from", "work_dir", "seed", "determ
             "mae_viz_interval", "mae_viz_count"}
 
 
-class _Stop(Exception):
+class Stop(Exception):
     """An error that makes the rest of the mapping meaningless (already reported)."""
 
 
@@ -42,10 +51,16 @@ def _bool(value: Any) -> str:
     return "true" if value else "false"
 
 
-class _Mapper:
-    def __init__(self, keys: dict[str, _Entry], ev: _Evaluator, diags: Diagnostics, seg_path: str):
-        self.k, self.ev, self.d = keys, ev, diags
-        self.src = ev.src
+class Mapper:
+    """Writes the `.seg` lines of one legacy config; `dropped` holds the paths reported as left out."""
+
+    def __init__(self, module: Module, effective: dict | None, diags: Diagnostics, seg_path: str):
+        self.k = {k: e for k, e in module.entries.items() if not HELPER_CONSTANT.match(k)}
+        self.ev, self.d = module.evaluator, diags
+        self.eff = effective if effective is not None else {k: e.value for k, e in self.k.items()}
+        self.src = self.ev.src
+        self.from_compiled = isinstance(self.value("segal_meta"), dict)  # a config `segal compile` wrote
+        self.extra: list[tuple] = []  # paths only the compiled side has (defaults made explicit), after the check
         self.seg_path = seg_path
         self.lines: list[tuple[str, Span | None]] = []
         self.dropped: set[tuple] = set()  # paths already reported as left out: no SEG610 for them
@@ -53,8 +68,13 @@ class _Mapper:
 
     # -- helpers ----------------------------------------------------------------------------------------
     def value(self, key: str, default: Any = None) -> Any:
+        """The file's own value of a top-level key."""
         entry = self.k.get(key)
         return default if entry is None else entry.value
+
+    def effective(self, key: str, default: Any = None) -> Any:
+        """The value mmcv ends up with: the file merged with its bases."""
+        return self.eff.get(key, default)
 
     def span(self, *path: Any) -> Span:
         entry = self.k.get(path[0]) if path else None
@@ -73,7 +93,7 @@ class _Mapper:
 
     def fail(self, message: str, *path: Any, help: str) -> None:
         self.d.add("SEG608", message, self.span(*path), help=help)
-        raise _Stop
+        raise Stop
 
     def drop(self, code: str, message: str, *path: Any, help: str | None = None, severity: Severity | None = None):
         self.dropped.add(tuple(path))
@@ -81,7 +101,7 @@ class _Mapper:
 
     def dict_of(self, value: Any, *path: Any, required: bool = True) -> dict | None:
         if value is UNKNOWN:
-            raise _Stop
+            raise Stop
         if value is None and not required:
             return None
         if not isinstance(value, dict):
@@ -90,9 +110,9 @@ class _Mapper:
 
     def typed(self, value: Any, kind: str, *path: Any) -> Any:
         checks = {"str": lambda v: isinstance(v, str), "bool": lambda v: isinstance(v, bool),
-                  "int": lambda v: isinstance(v, int) and not isinstance(v, bool), "number": _is_number}
+                  "int": lambda v: isinstance(v, int) and not isinstance(v, bool), "number": is_number}
         if value is UNKNOWN:
-            raise _Stop
+            raise Stop
         if not checks[kind](value):
             self.fail(f"`{'.'.join(map(str, path))}` must be a {kind}, not `{value!r}`"[:160], *path,
                       help="the reference reads this key as a " + kind)
@@ -112,7 +132,7 @@ class _Mapper:
     def convert(self) -> str | None:
         try:
             self._convert()
-        except _Stop:
+        except Stop:
             return None
         if self.d.has_errors:
             return None
@@ -123,23 +143,23 @@ class _Mapper:
 
     def _convert(self) -> None:
         for key in ("runner", "active_learning", "workflow", "_base_"):
-            if key not in self.k:
+            if key not in (self.k if key == "_base_" else self.eff):
                 self.d.add("SEG608", f"the config has no `{key}`", self.src.whole(),
                            help="`segal import` converts active-learning configs of the reference "
                                 "(`runner`, `active_learning`, `workflow` and `_base_` are required)")
         if self.d.has_errors:
-            raise _Stop
-        runner = self.dict_of(self.value("runner"), "runner")
-        kind = _RUNNERS.get(runner.get("type"))
+            raise Stop
+        runner = self.dict_of(self.effective("runner"), "runner")
+        kind = runner_kind_of_type(runner.get("type"))
         if kind is None:
             self.fail(f"`runner.type` `{runner.get('type')}` is not an active-learning runner", "runner", "type",
                       help="use `ActiveLearningRunner` or `MultiTaskActiveRunner`; plain mmseg runs need no .seg file")
         mode = runner.get("sample_mode")
-        if mode not in ("image", "pixel", "region"):
+        if mode not in MODE_NAMES:
             self.fail(f"`runner.sample_mode` must be `image`, `pixel` or `region`, not `{mode}`", "runner", "sample_mode",
                       help="the reference reads `runner.sample_mode` before anything else")
         self.kind, self.mode = kind, mode
-        self.emit(f"experiment {experiment_name(self.src.path, self.k)} {{")
+        self.emit(f"experiment {experiment_name(self.src.path, self.value('segal_meta'))} {{")
         self.head()
         self.emit("")
         self.runner_stmt(runner)
@@ -154,7 +174,7 @@ class _Mapper:
     def head(self) -> None:
         base = self.value("_base_")
         if base is UNKNOWN:
-            raise _Stop
+            raise Stop
         bases = [base] if isinstance(base, str) else base
         if not isinstance(bases, (list, tuple)) or not bases or not all(isinstance(b, str) for b in bases):
             self.fail("`_base_` must be a path or a list of paths", "_base_", help='write `_base_ = ["model.py", …]`')
@@ -190,14 +210,16 @@ class _Mapper:
 
     def runner_stmt(self, runner: dict) -> None:
         block: list[str] = []
-        top = {"mask_dir": "mask_dir", "mae_viz_dir": "mae_viz_dir", "multitask_validation_iter": "validation_interval",
-               "mae_val_iter": "mae_val_interval", "mae_viz_interval": "viz_interval", "mae_viz_count": "viz_count"}
+        top = {path[0]: word for word, path in RUNNER_SETTINGS.items() if len(path) == 1}
         for key, word in top.items():
             if key not in self.k or self.value(key) is None:
                 continue
             value = self.value(key)
             if key == "mask_dir" and self.mode == "image":
                 self.drop("SEG611", "`mask_dir` is left out: image sampling stores no masks", key)
+            elif key == "mask_dir" and not self.from_compiled:
+                self.drop("SEG611", "`mask_dir` is left out: the reference ignores it and keeps the labels in "
+                          "`<work_dir>/masks`, which is segal-dsl's default", key)
             elif key != "mask_dir" and self.kind != "multitask":
                 self.drop("SEG611", f"`{key}` is left out: only the multitask runner reads it", key)
             elif key.endswith("_iter") and value == 0:
@@ -213,7 +235,7 @@ class _Mapper:
         if "scale_size" in self.k and self.value("scale_size") is not None:
             size = self.value("scale_size")
             if size is UNKNOWN:
-                raise _Stop
+                raise Stop
             if not (isinstance(size, (list, tuple)) and len(size) == 2
                     and all(isinstance(v, int) and not isinstance(v, bool) for v in size)):
                 self.fail("`scale_size` must be `(W, H)` in whole pixels", "scale_size", help="write `scale_size = (1280, 640)`")
@@ -233,7 +255,7 @@ class _Mapper:
 
     # -- sample, heuristic, reset, visualize ---------------------------------------------------------------
     def sample(self, runner: dict) -> None:
-        al = self.dict_of(self.value("active_learning"), "active_learning")
+        al = self.dict_of(self.effective("active_learning"), "active_learning")
         settings = self.dict_of(al.get("settings", _MISSING) if "settings" in al else None, "active_learning", "settings",
                                 required=False)
         if settings is None or self.mode not in settings:
@@ -291,6 +313,8 @@ class _Mapper:
                 origin.append((*path, "sample_threshold"))
             if "sample_evenly" in s:
                 lines.append(f"        evenly {_bool(self.typed(s['sample_evenly'], 'bool', *path, 'sample_evenly'))}")
+            elif self.from_compiled:
+                self.dropped.add((*path, "sample_evenly"))  # segal-dsl's default (True): nothing to write
             else:
                 why = ("labels almost every pixel in the first query" if self.mode == "pixel"
                        else "fails its assertion in region mode")
@@ -315,7 +339,7 @@ class _Mapper:
         if "reset_each_round" in al:
             self.emit(f"    reset_each_round {_bool(self.typed(al['reset_each_round'], 'bool', 'active_learning', 'reset_each_round'))}",
                       "active_learning", "reset_each_round")
-        else:
+        elif not self.from_compiled:
             self.d.add("SEG613", "without `reset_each_round` the reference resets the weights (not the LR schedule) "
                        "after every query; imported with segal-dsl's default, `reset_each_round false`",
                        self.span("active_learning"), help="add `reset_each_round true` to the .seg file to reset after "
@@ -335,19 +359,22 @@ class _Mapper:
         self.extra_keys(al, known_al, "active_learning", code="SEG611", why=": the reference never reads it")
 
     def amount(self, value: Any, *path: Any) -> str:
+        """A budget spec (spec/budget.py) as a `.seg` amount; raises Stop on one it cannot read."""
         if value is UNKNOWN:
-            raise _Stop
-        if _is_number(value):
-            return f"{seg_number(value)} px" if value else "0"
-        if isinstance(value, dict) and set(value) == {"value", "unit"} and value["unit"] in _UNITS \
-                and _is_number(value["value"]):
-            return _UNITS[value["unit"]].format(seg_number(value["value"], plain=True))
-        if isinstance(value, dict) and value.get("unit") not in _UNITS:
+            raise Stop
+        units = ", ".join(f"`{u}`" for u in budget.RUNTIME_UNITS)
+        if isinstance(value, dict) and value.get("unit") not in budget.RUNTIME_UNITS:
             self.fail(f"unknown budget unit `{value.get('unit')}`", *path, "unit",
-                      help="units: " + ", ".join(f"`{u}`" for u in _UNITS) + " (docs/compiled-config.md)")
-        self.fail(f"`{path[-1]}` must be a pixel count or `dict(value=…, unit=…)`", *path,
-                  help="units: " + ", ".join(f"`{u}`" for u in _UNITS) + " (docs/compiled-config.md)")
-        return ""
+                      help=f"units: {units} (docs/compiled-config.md)")
+        try:
+            number, unit = budget.decompile_amount(value)
+        except ValueError:
+            self.fail(f"`{path[-1]}` must be a pixel count or `dict(value=…, unit=…)`", *path,
+                      help=f"units: {units} (docs/compiled-config.md)")
+        if unit is None:
+            return "0"
+        text = seg_number(number, plain=budget.UNITS[unit].percent)
+        return budget.amount_text(text, unit)
 
     def heuristic(self, al: dict, name: str, s: dict, path: tuple) -> None:
         cfg_key = "heuristic_cfg" if "heuristic_cfg" in al or "heuristics_cfg" not in al else "heuristics_cfg"
@@ -355,34 +382,55 @@ class _Mapper:
             self.dropped.add(("active_learning", "heuristics_cfg"))
             self.d.add("SEG606", "`heuristics_cfg` is the guide's spelling; the reference reads `heuristic_cfg`",
                        self.span("active_learning", "heuristics_cfg"), help="imported as `heuristic_cfg`")
+        spec = heuristics.lookup(name)
+        if spec is None:
+            self.fail(f"`{name}` is not a heuristic segal-dsl has", "active_learning", "heuristic",
+                      help="heuristics: " + ", ".join(f"`{h}`" for h in heuristics.HEURISTIC_NAMES))
+        in_cfg = {p.key: p for p in spec.params if p.compiled == heuristics.HEURISTIC_CFG}
         cfg = al.get(cfg_key)
         params: list[str] = []
         if cfg is not None:
             cfg = self.dict_of(cfg, "active_learning", cfg_key)
-            if name in _HEURISTIC_KEYS:
-                for key in _HEURISTIC_KEYS[name]:
+            if in_cfg:
+                for key, p in in_cfg.items():
                     if key in cfg:
-                        v = cfg[key]
-                        if v is UNKNOWN:
-                            raise _Stop
-                        params.append(f"{key} {_bool(v) if isinstance(v, bool) else seg_number(v)}")
-                self.extra_keys(cfg, _HEURISTIC_KEYS[name], "active_learning", cfg_key, code="SEG611",
+                        params.append(f"{p.name} {self.param_text(cfg[key], 'active_learning', cfg_key, key)}")
+                self.extra_keys(cfg, tuple(in_cfg), "active_learning", cfg_key, code="SEG611",
                                 why=f": `{name}` does not read it")
             else:
                 self.drop("SEG613", f"`{cfg_key}` with `{name}` raises NotImplementedError in the reference; left out",
                           "active_learning", cfg_key, help="only `ripu` and `mps` take parameters")
-        elif name in _HEURISTIC_KEYS:
+        elif in_cfg:
             self.d.add("SEG613", f"`{name}` without `heuristic_cfg` raises TypeError in the reference; imported with "
-                       "the defaults (`k 1; use_entropy true`)", self.span("active_learning", "heuristic"))
-        if "entropy_prop" in s:
-            if name == "entropy" and self.mode == "pixel":
-                params.append(f"prop {seg_number(self.typed(s['entropy_prop'], 'number', *path, 'entropy_prop'))}")
-            else:
-                self.drop("SEG611", "`entropy_prop` is left out: the reference reads it only with `heuristic='entropy'` "
-                          "in pixel mode", *path, "entropy_prop")
-        word = name.replace("_", "-") if name == "least_confidence" else name
+                       "segal-dsl's defaults (" + ", ".join(f"`{p.name} {_show(p.default)}`" for p in in_cfg.values())
+                       + ")", self.span("active_learning", "heuristic"))
+        for p in spec.params:  # parameters the compiled config keeps among the mode's settings (`entropy_prop`)
+            if p.compiled == heuristics.MODE_SETTINGS and p.key in s and self.mode in p.modes:
+                params.append(f"{p.name} {self.param_text(s[p.key], *path, p.key)}")
+        for key in s:
+            owners = [(h, p) for h in heuristics.HEURISTICS.values() for p in h.params
+                      if p.compiled == heuristics.MODE_SETTINGS and p.key == key]
+            if owners and not any(h is spec and self.mode in p.modes for h, p in owners):
+                h, p = owners[0]
+                self.drop("SEG611", f"`{key}` is left out: the reference reads it only with `heuristic='{h.name}'` "
+                          f"in {' or '.join(p.modes)} mode", *path, key)
+        word = spec.aliases[0] if spec.aliases else spec.name
         self.emit(f"    heuristic {word}" + (" { " + "; ".join(params) + " }" if params else ""),
                   "active_learning", "heuristic" if "heuristic" in al else "heuristics")
+
+    def param_text(self, value: Any, *path: Any) -> str:
+        """A heuristic parameter as the `.seg` writes it: true/false, a number, or `HxW` for a pair."""
+        if value is UNKNOWN:
+            raise Stop
+        if isinstance(value, bool):
+            return _bool(value)
+        if isinstance(value, (list, tuple)) and len(value) == 2 and all(is_number(v) for v in value):
+            return f"{seg_number(value[0])}x{seg_number(value[1])}"
+        if is_number(value):
+            return seg_number(value)
+        self.fail(f"`{'.'.join(map(str, path))}` must be a number, a bool or a pair of numbers, not `{value!r}`"[:160],
+                  *path, help="the heuristic reads it as a number")
+        return ""
 
     # -- schedule -------------------------------------------------------------------------------------------
     def schedule(self, runner: dict) -> None:
@@ -394,12 +442,15 @@ class _Mapper:
             self.fail(f"`runner.schedule_unit` must be `epochs` or `iters`, not `{unit}`", "runner", "schedule_unit",
                       help="write `schedule_unit='iters'` or leave it out")
         warmup = 0
-        if "mae_warmup_epochs" in self.k and self.value("mae_warmup_epochs"):
+        if self.effective("mae_warmup_epochs"):
             if self.kind != "multitask":
                 self.drop("SEG611", "`mae_warmup_epochs` is left out: only the multitask runner reads it",
                           "mae_warmup_epochs")
+            elif runner.get("warmup_only") is True:
+                self.drop("SEG611", "`mae_warmup_epochs` is left out: the reference ignores it in a `warmup_only` "
+                          "run, whose workflow is the MAE-only training", "mae_warmup_epochs")
             else:
-                warmup = self.typed(self.value("mae_warmup_epochs"), "int", "mae_warmup_epochs")
+                warmup = self.typed(self.effective("mae_warmup_epochs"), "int", "mae_warmup_epochs")
         if runner.get("warmup_only") is True:
             total = sum(t for t, _ in rounds)
             self.emit(f"    schedule {unit} {{ warmup {total} }}", "workflow")
@@ -408,12 +459,14 @@ class _Mapper:
 
     # -- log, evaluation, checkpoint --------------------------------------------------------------------------
     def logging(self) -> None:
-        unit = (self.value("runner") or {}).get("schedule_unit", "epochs")
-        if self.value("log_config") is not None:
+        unit = (self.effective("runner") or {}).get("schedule_unit", "epochs")
+        if "log_config" in self.k and self.effective("log_config") is not None:
             self.log()
         for key, stmt, known in (("evaluation", "evaluation", ("interval", "by_epoch", "metric", "save_best", "pre_eval")),
                                  ("checkpoint_config", "checkpoint", ("interval", "by_epoch", "max_keep_ckpts"))):
-            value = self.value(key)
+            if key not in self.k:
+                continue  # inherited: it stays inherited
+            value = self.effective(key)
             if value is None:
                 continue
             d = self.dict_of(value, key)
@@ -441,11 +494,11 @@ class _Mapper:
             self.emit(f"    {stmt} every {interval} {'epochs' if by_epoch else 'iters'}{block}", key)
 
     def log(self) -> None:
-        d = self.dict_of(self.value("log_config"), "log_config")
+        d = self.dict_of(self.effective("log_config"), "log_config")
         interval = self.typed(d.get("interval", 50), "int", "log_config", "interval")
         hooks = d.get("hooks", [])
         if hooks is UNKNOWN:
-            raise _Stop
+            raise Stop
         if not isinstance(hooks, (list, tuple)):
             self.fail("`log_config.hooks` must be a list", "log_config", "hooks", help="write `hooks=[dict(type=…)]`")
         parts, extra = [], []
@@ -457,10 +510,10 @@ class _Mapper:
                 text = True
                 continue
             init = hook.get("init_kwargs", {}) if isinstance(hook, dict) else None
-            if (htype in _WANDB_HOOKS and not wandb and set(hook) <= {"type", "init_kwargs"} and isinstance(init, dict)
-                    and set(init) <= set(_WANDB_KEYS) and self._wandb_ok(init)):
+            if (htype in WANDB_HOOKS and not wandb and set(hook) <= {"type", "init_kwargs"} and isinstance(init, dict)
+                    and set(init) <= set(WANDB_KEYS) and self._wandb_ok(init)):
                 fields = [f"{k} " + (", ".join(seg_string(t) for t in init[k]) if k == "tags" else seg_string(init[k]))
-                          for k in _WANDB_KEYS if k in init and (k != "tags" or init[k])]
+                          for k in WANDB_KEYS if k in init and (k != "tags" or init[k])]
                 parts.append("wandb { " + "; ".join(fields) + " }" if fields else "wandb")
                 wandb = True
                 continue
@@ -500,7 +553,7 @@ class _Mapper:
             value = self.passthrough.get(key, self.value(key))
             if value is UNKNOWN:
                 continue
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) or key in _KEYWORDS:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) or key in KEYWORDS:
                 self.fail(f"`{key}` cannot be written as an `mmseg` key", key, help="the .seg language reads it as a keyword or not as a name; rename it in the legacy config")
             try:
                 items.append((f"        {key} = {seg_literal(value, 8)}", key))
@@ -520,11 +573,15 @@ class _Mapper:
         self.emit("    }")
 
 
-def convert(keys: dict[str, _Entry], ev: _Evaluator, diags: Diagnostics, seg_path: str) -> str | None:
+def _show(value: Any) -> str:
+    return "from the model" if value is None else _bool(value) if isinstance(value, bool) else str(value)
+
+
+def convert(module: Module, effective: dict | None, diags: Diagnostics, seg_path: str) -> str | None:
     """The .seg text for the evaluated keys, checked by compiling it back (None on errors)."""
     if diags.has_errors:
         return None
-    mapper = _Mapper(keys, ev, diags, seg_path)
+    mapper = Mapper(module, effective, diags, seg_path)
     seg_text = mapper.convert()
     if seg_text is None:
         return None

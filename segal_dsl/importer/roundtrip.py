@@ -1,42 +1,89 @@
-"""The import's own check: compile the .seg text back and compare with the legacy values. SEG609, SEG610."""
+"""The import's own check: compile the `.seg` text back over the same bases, compare with the original.
+Emits SEG609 (the imported experiment fails its checks) and SEG610 (a value changes).
+
+Both sides are effective configs (bases merged as mmcv merges them). The comparison is key by key with
+only these normalisations, each a spelling that means the same to mmcv and the reference (docs/reference.md
+§12): upper-case helper constants and `segal_meta` are left out; `custom_imports` is compared without
+`segal_dsl.runtime` and with `allow_failed_imports=False` as its default; the schedule (`workflow`,
+`runner.sample_rounds`, `runner.warmup_only`, `mae_warmup_epochs`) is compared as the rounds the
+reference runs against the rounds segal-dsl's runtime reads; keys only the compiled side has are
+defaults made explicit (listed by `extra_keys`).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from segal_dsl.diagnostics import Diagnostics
-from segal_dsl.importer.read import RUNTIME_MODULE, read_assignments
+from segal_dsl.pyconfig.evaluate import is_number, read_module
 from segal_dsl.source import Source
+from segal_dsl.spec.config import RUNTIME_MODULE
+from segal_dsl.spec.schedule import WorkflowError, merge_reference, read_workflow, reference_rounds
 
 MISSING = object()
+HELPER = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 IGNORED_KEYS = {"segal_meta"}
+SCHEDULE_KEY = "<schedule>"  # stands for workflow + the runner keys and mae_warmup_epochs that it decides
 
 
-def _norm(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_norm(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _norm(v) for k, v in value.items()}
-    return value
+def reference_schedule(cfg: dict) -> tuple | None:
+    """(unit, MAE warm-up, MAE-only, rounds) as the reference runs a config; None when it cannot."""
+    runner = cfg.get("runner") if isinstance(cfg.get("runner"), dict) else {}
+    warmup_only = runner.get("warmup_only") is True
+    sample_rounds = 1 if warmup_only else runner.get("sample_rounds")
+    try:
+        rounds = merge_reference(reference_rounds(cfg["workflow"], sample_rounds))
+    except (KeyError, TypeError, IndexError, ValueError):
+        return None
+    rounds = tuple((r.train, r.query) for r in rounds)
+    if warmup_only:  # one MAE-only round; mae_warmup_epochs is ignored then
+        return (runner.get("schedule_unit", "epochs"), sum(t for t, _ in rounds), True, ())
+    return (runner.get("schedule_unit", "epochs"), cfg.get("mae_warmup_epochs") or 0, False, rounds)
 
 
-def _top(key: str, value: Any) -> Any:
-    """Spellings that mean the same to mmcv and the reference."""
-    if key == "_base_":
-        bases = [value] if isinstance(value, str) else list(value)
-        return [os.path.normpath(b).replace(os.sep, "/") for b in bases]
-    if key == "custom_imports" and isinstance(value, dict):
-        imports = value.get("imports", [])
-        return {**value, "imports": [i for i in ([imports] if isinstance(imports, str) else imports)
-                                     if i != RUNTIME_MODULE]}
-    return value
+def runtime_schedule(cfg: dict) -> tuple | None:
+    """The same for a compiled config, as segal-dsl's runtime reads it (spec/schedule.py)."""
+    runner = cfg.get("runner") if isinstance(cfg.get("runner"), dict) else {}
+    try:
+        rounds = read_workflow(cfg.get("workflow"), runner.get("sample_rounds"))
+    except WorkflowError:
+        return None
+    rounds = tuple((r.train, r.query) for r in rounds)
+    if runner.get("warmup_only") is True:
+        return (runner.get("schedule_unit", "epochs"), sum(t for t, _ in rounds), True, ())
+    return (runner.get("schedule_unit", "epochs"), cfg.get("mae_warmup_epochs") or 0, False, rounds)
+
+
+def comparable(cfg: dict, schedule: tuple | None) -> dict:
+    """A config with the normalisations of the module docstring applied."""
+    out = {k: v for k, v in cfg.items() if not HELPER.match(k) and k not in IGNORED_KEYS}
+    for key in ("workflow", "mae_warmup_epochs"):
+        out.pop(key, None)
+    if isinstance(out.get("runner"), dict):
+        out["runner"] = {k: v for k, v in out["runner"].items() if k not in ("sample_rounds", "warmup_only")}
+    out[SCHEDULE_KEY] = schedule
+    ci = out.get("custom_imports")
+    if isinstance(ci, dict):
+        imports = ci.get("imports", [])
+        imports = [imports] if isinstance(imports, str) else list(imports)
+        ci = {**ci, "imports": [i for i in imports if i != RUNTIME_MODULE]}
+        if ci.get("allow_failed_imports") is False:
+            del ci["allow_failed_imports"]
+        if ci == {"imports": []}:
+            out.pop("custom_imports")
+        else:
+            out["custom_imports"] = ci
+    if "_base_" in out:
+        bases = [out["_base_"]] if isinstance(out["_base_"], str) else list(out["_base_"])
+        out["_base_"] = [os.path.normpath(b).replace(os.sep, "/") for b in bases]
+    return out
 
 
 def config_differences(legacy: dict, compiled: dict) -> list[tuple[tuple, Any, Any]]:
-    """(path, legacy value, compiled value or MISSING) for every legacy value that the compiled config lacks
-    or changes. Keys only in the compiled config (defaults made explicit) are not differences. Lists and
-    tuples are the same to mmcv, except in `workflow`, where the round tuples are the reference's syntax."""
+    """(path, legacy value, compiled value or MISSING) for every legacy value the compiled config lacks or
+    changes, types included (a tuple is not a list: the reference tells the workflow forms apart by it)."""
     out: list[tuple[tuple, Any, Any]] = []
 
     def walk(old: Any, new: Any, path: tuple) -> None:
@@ -46,24 +93,36 @@ def config_differences(legacy: dict, compiled: dict) -> list[tuple[tuple, Any, A
                     out.append(((*path, k), v, MISSING))
                 else:
                     walk(v, new[k], (*path, k))
-        elif (old != new) if path[0] == "workflow" else (_norm(old) != _norm(new)):
-            out.append((path, old, new))
+        elif isinstance(old, (list, tuple)) and type(old) is type(new) and len(old) == len(new):
+            for i, (a, b) in enumerate(zip(old, new)):
+                walk(a, b, (*path, i))
+        elif old != new or (type(old) is not type(new) and not (is_number(old) and is_number(new))):
+            out.append((path, old, new))  # 5 and 5.0 are one number to mmcv; (1, 2) and [1, 2] are not
 
     for key, value in legacy.items():
-        if key in IGNORED_KEYS:
-            continue
         if key not in compiled:
             out.append(((key,), value, MISSING))
         else:
-            walk(_top(key, value), _top(key, compiled[key]), (key,))
+            walk(value, compiled[key], (key,))
+    return out
+
+
+def extra_keys(legacy: dict, compiled: dict, path: tuple = ()) -> list[tuple]:
+    """Paths only the compiled config has (defaults made explicit)."""
+    out = []
+    for k, v in compiled.items():
+        if k not in legacy:
+            out.append((*path, k))
+        elif isinstance(v, dict) and isinstance(legacy[k], dict):
+            out += extra_keys(legacy[k], v, (*path, k))
     return out
 
 
 def evaluate_compiled(text: str, path: str = "<compiled>") -> dict:
     """The values of a compiled (literal-only) config, read with the import's own evaluator."""
-    read = read_assignments(Source(path, text), Diagnostics())
-    assert read is not None
-    return {k: e.value for k, e in read[0].items()}
+    module = read_module(Source(path, text), Diagnostics())
+    assert module is not None
+    return module.values()
 
 
 def _short(value: Any) -> str:
@@ -72,8 +131,10 @@ def _short(value: Any) -> str:
 
 
 def check_round_trip(m, seg_text: str) -> str | None:
-    """Check and compile the .seg text to the legacy file's location; report at the legacy lines."""
+    """Check and compile the .seg text to the legacy file's location; report at the legacy lines.
+    Returns the text formatted canonically (what `segal fmt` would write), or None on errors."""
     from segal_dsl.api import compile_source
+    from segal_dsl.frontend.fmt import format_source
 
     origins: dict[int, Any] = {}
     line = 2  # line 1 is the header comment
@@ -88,13 +149,22 @@ def check_round_trip(m, seg_text: str) -> str | None:
                 severity=d.severity)
     if not result.ok or result.config is None:
         return None
-    compiled = evaluate_compiled(result.config)
-    legacy = {k: e.value for k, e in m.k.items()}
-    for path, old, new in config_differences(legacy, compiled):
+    point = result.points[0]
+    compiled = point.effective.values if point.effective.bases_known else evaluate_compiled(result.config)
+    legacy = m.eff
+    old = comparable(legacy, reference_schedule(legacy))
+    new = comparable(compiled, runtime_schedule(compiled))
+    m.extra = extra_keys(old, new)
+    for path, before, after in config_differences(old, new):
         if any(path[: len(p)] == p for p in m.dropped):
             continue
+        if path[0] == SCHEDULE_KEY:
+            m.d.add("SEG610", f"the rounds become `{_short(after)}` (the reference runs `{_short(before)}`)",
+                    m.span("workflow"), help="review the schedule with `segal plan`")
+            continue
         where = ".".join(map(str, path))
-        message = (f"`{where}` is not in the compiled config" if new is MISSING
-                   else f"`{where}` becomes `{_short(new)}` (legacy: `{_short(old)}`)")
+        message = (f"`{where}` is not in the compiled config" if after is MISSING
+                   else f"`{where}` becomes `{_short(after)}` (legacy: `{_short(before)}`)")
         m.d.add("SEG610", message, m.span(*path), help="review the .seg file if the legacy value was the one you meant")
-    return seg_text
+    canonical = format_source(Source(m.seg_path, seg_text), Diagnostics())
+    return canonical if canonical is not None else seg_text

@@ -1,8 +1,8 @@
 """A legacy `workflow` (regular or irregular form) -> rounds, and rounds -> a compact schedule. SEG603/604/607.
 
-The expansion follows the reference (`segal/utils/runner.py:process_workflow`, docs/segal-reference §2a):
+The expansion is the reference's (docs/reference.md §2a), written once in `segal_dsl/spec/schedule.py`:
 the form is decided by `workflow[0]` only; the regular form repeats the list `sample_rounds - 1` times and
-ends with a round of `('train', workflow[0][1])`.
+ends with a round of `('train', workflow[0][1])`. A `warmup_only` run forces `sample_rounds` to 1.
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from segal_dsl.diagnostics import Severity
-from segal_dsl.importer.read import UNKNOWN, _is_number
-
-
-def _is_step(value: Any) -> bool:
-    return isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str)
+from segal_dsl.pyconfig.evaluate import UNKNOWN, is_number
+from segal_dsl.spec.schedule import is_irregular
+from segal_dsl.spec.schedule import is_step
 
 
 def _text(value: Any) -> str:
@@ -23,24 +21,26 @@ def _text(value: Any) -> str:
 
 def workflow_rounds(m, runner: dict) -> list[tuple[int, bool]]:
     """The rounds `(train length, ends with a query)` the reference would run; reports what it would not."""
-    from segal_dsl.importer.mapping import _Stop
+    from segal_dsl.importer.mapping import Stop
 
-    wf = m.value("workflow")
+    wf = m.effective("workflow")
     if wf is UNKNOWN:
-        raise _Stop
+        raise Stop
     if not isinstance(wf, (list, tuple)) or not wf:
         m.d.add("SEG607", "`workflow` must be a non-empty list", m.span("workflow"),
                 help="write `[('train', 5), ('query', 1)]` or `[(('train', 5), ('query', 1)), (('train', 5),)]`")
-        raise _Stop
+        raise Stop
     sample_rounds = runner.get("sample_rounds")
-    first = wf[0]
-    irregular = isinstance(first, tuple) and all(isinstance(e, tuple) for e in first)
+    if runner.get("warmup_only") is True:
+        sample_rounds = 1  # the reference sets it so for an MAE-only run, whatever the config says
+        m.dropped.add(("runner", "sample_rounds"))
+    irregular = is_irregular(wf)
     rounds: list[tuple[list, tuple]] = []  # (steps, path of the round)
     if irregular:
         for i, r in enumerate(wf):
-            if isinstance(r, (tuple, list)) and r and all(_is_step(e) for e in r):
+            if isinstance(r, (tuple, list)) and r and all(is_step(e) for e in r):
                 rounds.append((list(r), ("workflow", i)))
-            elif _is_step(r):
+            elif is_step(r):
                 when = ("after every earlier round trained" if i == len(wf) - 1 else "")
                 m.d.add("SEG603", f"workflow round {i + 1} `{_text(r)}` is a single step, not a round: the reference fails "
                         f"with ValueError when it starts{', ' + when if when else ''}", m.span("workflow", i),
@@ -51,7 +51,7 @@ def workflow_rounds(m, runner: dict) -> list[tuple[int, bool]]:
             else:
                 m.d.add("SEG607", f"workflow round {i + 1} `{_text(r)}` is not a tuple of `(mode, n)` steps",
                         m.span("workflow", i), help="write each round as `(('train', n), ('query', 1))`")
-                raise _Stop
+                raise Stop
         if not isinstance(sample_rounds, int) or isinstance(sample_rounds, bool):
             m.dropped.add(("runner", "sample_rounds"))
             m.d.add("SEG604", "`runner.sample_rounds` is missing: the reference fails with AttributeError before "
@@ -64,18 +64,18 @@ def workflow_rounds(m, runner: dict) -> list[tuple[int, bool]]:
                     help=f"imported as the workflow reads ({len(wf)} rounds); check the schedule with `segal plan`")
     else:
         for j, step in enumerate(wf):
-            if not _is_step(step):
+            if not is_step(step):
                 m.d.add("SEG607", f"workflow step `{_text(step)}` is not a `(mode, n)` pair", m.span("workflow", j),
                         help="the regular form is `[('train', K), ('query', 1)]`")
-                raise _Stop
+                raise Stop
         if not isinstance(sample_rounds, int) or isinstance(sample_rounds, bool) or sample_rounds < 1:
             m.d.add("SEG608", "a regular workflow needs `runner.sample_rounds` (a positive int)", m.span("runner"),
                     help="the number of training rounds; the reference repeats the workflow that many times")
-            raise _Stop
+            raise Stop
         if wf[0][0] != "train":
             m.d.add("SEG607", "a regular workflow must start with `('train', K)`", m.span("workflow", 0),
                     help="the reference asserts it")
-            raise _Stop
+            raise Stop
         k = wf[0][1]
         rounds = [(list(wf), ("workflow",)) for _ in range(sample_rounds - 1)]
         rounds.append(([("train", k)], ("workflow", 0)))
@@ -92,10 +92,10 @@ def workflow_rounds(m, runner: dict) -> list[tuple[int, bool]]:
     for steps, path in rounds:
         for j, (mode, n) in enumerate(steps):
             where = (*path, j) if len(path) == 2 else path
-            if not _is_number(n) or (isinstance(n, float) and not n.is_integer()):
+            if not is_number(n) or (isinstance(n, float) and not n.is_integer()):
                 m.d.add("SEG607", f"`{_text((mode, n))}`: the count must be a whole number", m.span(*where),
                         help="write `('train', 5)`")
-                raise _Stop
+                raise Stop
             n = int(n)
             if mode == "train":
                 current += n
@@ -107,14 +107,14 @@ def workflow_rounds(m, runner: dict) -> list[tuple[int, bool]]:
             elif mode == "query":
                 m.d.add("SEG607", f"`('query', {n})` buys {n} budgets from one model in a row", m.span(*where),
                         help="query once per round and raise the budget instead")
-                raise _Stop
+                raise Stop
             elif mode == "val":
                 m.d.add("SEG607", "`('val', k)` steps crash the reference with mask pipelines and have no .seg form",
                         m.span(*where), help="remove them; every round ends with an evaluation on `data.val` anyway")
-                raise _Stop
+                raise Stop
             else:
                 m.d.add("SEG607", f"unknown workflow mode `{mode}`", m.span(*where), help="modes: `train`, `query`")
-                raise _Stop
+                raise Stop
     if current or not out:
         out.append((current, False))
     return out

@@ -51,11 +51,36 @@ def missing_paths(cfg) -> list[str]:
 
 
 def missing_bases(cfg_path: str) -> list[str]:
-    """`_base_` files that do not exist (mmcv fails on a missing one with a traceback), read as data."""
-    from segal_dsl.pyconfig.load import load
+    """One message per `_base_` file that does not exist, at any depth (mmcv stops at the first, with a
+    traceback). Read as data: nothing is imported or run."""
+    from segal_dsl.diagnostics import Diagnostics
+    from segal_dsl.pyconfig.evaluate import read_module
+    from segal_dsl.pyconfig.load import read_text
+    from segal_dsl.source import Source
 
-    loaded = load(cfg_path)
-    return [p.replace("base file ", "`_base_` file ", 1) for p in loaded.problems if p.startswith("base file ")]
+    problems: list[str] = []
+    seen: set[str] = set()
+
+    def walk(path: str) -> None:
+        if path in seen:
+            return
+        seen.add(path)
+        try:
+            module = read_module(Source(path, read_text(path)), Diagnostics())
+        except (OSError, UnicodeDecodeError):
+            return
+        bases = module.values().get("_base_") if module is not None else None
+        for base in [bases] if isinstance(bases, str) else bases if isinstance(bases, (list, tuple)) else []:
+            if not isinstance(base, str):
+                continue
+            full = osp.normpath(base if osp.isabs(base) else osp.join(osp.dirname(path), base))
+            if osp.isfile(full):
+                walk(full)
+            else:
+                problems.append(f"`_base_` file not found: {base} (resolved to {full})")
+
+    walk(cfg_path)
+    return problems
 
 
 def _dataset_paths(ds: dict, where: str) -> list[str]:

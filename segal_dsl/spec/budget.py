@@ -83,8 +83,8 @@ def decompile_amount(spec: Any) -> tuple[float | int, str | None]:
     """A budget spec -> (value, unit) as a `.seg` writes it; an int is a pixel (or image) total."""
     if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
         return int(spec), ("px" if spec else None)
-    value, unit = parse_spec(spec)
-    return (int(value) if value.is_integer() and not UNITS[unit].percent else value), unit
+    _, unit = parse_spec(spec)
+    return spec["value"], unit
 
 
 # ---- the runtime's arithmetic (also the plan's) --------------------------------------------------------
@@ -221,19 +221,19 @@ def estimate(spec: BudgetSpec, mode: str, images: int | None, resolution: tuple[
         return Estimate("images", total=check_count(spec, "image budget"))
     if sizes:
         total = sum(per_image_quotas(spec, sizes, radius))
-        per_image = total / len(sizes)
+        per_image = _mean(total, len(sizes))
         mean_hw = sum(h * w for h, w in sizes) / len(sizes)
         return Estimate("px", per_image, _percent_of(spec, per_image, mean_hw), total)
     hw = resolution[0] * resolution[1] if resolution else None
     if images and hw:
         quotas = per_image_quotas(spec, [(resolution[1], resolution[0])] * images, radius)
         total = sum(quotas)
-        per_image = total / images
+        per_image = _mean(total, images)
         return Estimate("px", per_image, _percent_of(spec, per_image, hw), total)
     if isinstance(spec, numbers.Integral):
         if spec == 0:
             return Estimate("px", 0, 0, 0)
-        per_image = spec / images if images else None
+        per_image = _mean(spec, images) if images else None
         return Estimate("px", per_image, 100 * per_image / hw if per_image is not None and hw else None, int(spec))
     value, unit = parse_spec(spec)
     per_image = {"px/img": int(value), "regions/img": int(value) * region_area(radius),
@@ -247,4 +247,9 @@ def _percent_of(spec: BudgetSpec, per_image: float, hw: float) -> float:
     """The percentage a `%` spec states (exactly), else the pixels' share of an image."""
     if isinstance(spec, Mapping) and UNITS[spec["unit"]].percent:
         return float(spec["value"])
-    return 100 * per_image / hw
+    return 100 * per_image / hw if per_image else 0
+
+
+def _mean(total: int, n: int) -> float:
+    """total / n, an int when it divides exactly (the plan shows whole pixels as whole numbers)."""
+    return total // n if total % n == 0 else total / n
