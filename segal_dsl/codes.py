@@ -132,18 +132,21 @@ _ALL = [
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
          "An AL experiment trains between queries; without training no labels are used.",
          "schedule epochs { query }", "Add `train N` steps."),
-    Code("SEG302", "schedule-without-query", "error", "The schedule never queries.",
-         "Without a query no labels are bought: it is plain training, so use mmseg directly.",
-         "schedule epochs { train 10 }", "Add `query` between trainings, e.g. `train 5; query; train 5`."),
+    Code("SEG302", "schedule-without-query", "warning", "The schedule never queries.",
+         "Without a query no labels are bought: the run trains on the initial labels only (the reference's "
+         "long warm-up runs do this on purpose, with a large `initial`). Usually a `query` was forgotten.",
+         "schedule epochs { train 10 }", "Add `query` between trainings, e.g. `train 5; query; train 5`, or "
+         "keep it for a run on the initial labels."),
     Code("SEG303", "consecutive-queries", "error", "Two queries with no training between them.",
          "The reference's `('query', 2)` silently bought twice the budget from the same model.",
          "train 5; query; query; train 5", "Remove one `query`, or double the budget."),
     Code("SEG304", "query-after-last-train", "warning", "A query after the last training step.",
          "It buys labels no model will use.",
          "train 10; query; train 14; query", "Remove this `query`, or add a `train` step after it."),
-    Code("SEG305", "query-before-train", "error", "The schedule starts with a query.",
-         "Rounds are (train, query) pairs; the reference's regular workflow asserted that it starts with train.",
-         "query; train 10", "Start with `train N`."),
+    Code("SEG305", "query-before-train", "warning", "The schedule starts with a query.",
+         "The first query scores the pool with the weights the run starts from: those of `load_from` (the "
+         "reference's source-free runs query a source-trained model first), else a randomly initialised model, "
+         "whose scores are noise.", "query; train 10", "Start with `train N`, or set `load_from` to a trained model."),
     Code("SEG306", "zero-length-training", "error", "A `train` step of zero (or negative) length.",
          "A zero-length round silently skips training before a query.",
          "train 0; query", "Use a positive length, or remove the step."),
@@ -157,8 +160,9 @@ _ALL = [
     Code("SEG310", "unknown-schedule-unit", "error", "A schedule unit other than `epochs` or `iters`.",
          "Training lengths count epochs or iterations.", "schedule steps { … }", "Write `schedule epochs` or `schedule iters`."),
     # ---- SEG4xx: budget and sampling -------------------------------------------------------------
-    Code("SEG401", "non-positive-budget", "error", "A budget of zero or less.",
-         "A query that buys nothing wastes a round; the reference silently bought 0 px when budget < images.",
+    Code("SEG401", "non-positive-budget", "error", "A budget of zero or less in a schedule that queries.",
+         "A query that buys nothing wastes a round; the reference silently bought 0 px when budget < images. "
+         "(A schedule without a query may state `budget 0`.)",
          "budget 0 px", "Use a positive budget."),
     Code("SEG402", "unit-mode-mismatch", "error", "A unit that the sample mode cannot use.",
          "Image sampling counts images; pixel sampling counts pixels; regions need region sampling.",
@@ -270,6 +274,11 @@ _ALL = [
          "The import writes the statements the language needs from the config merged with its bases, and "
          "compares the result with that merge; without the bases it can use and check only the file's own "
          "values.", "_base_ = ['../missing.py']", "Run `segal import` where the config's `_base_` files are."),
+    Code("SEG615", "reference-cannot-run", "warning", "A legacy config the reference stops on, imported anyway.",
+         "The reference reads some keys without a default (`source_free`, and `mae_val_iter` in a `warmup_only` "
+         "run) and stops with AttributeError; segal-dsl has a default for each, and the import says which it used.",
+         "runner = dict(type='ActiveLearningRunner', sample_mode='pixel')   # no source_free anywhere",
+         "Check that the default is what the experiment meant; state it in the .seg file otherwise."),
     Code("SEG900", "internal-error", "error", "A bug in segal-dsl.",
          "The front end should only ever produce diagnostics; this means it crashed.",
          "(none)", "Please report it with the input file."),

@@ -76,10 +76,12 @@ def _check_sequence(flat: list[FlatStep], runner_kind: str, spans: SpanIndex, di
         diags.add("SEG301", "the schedule never trains", sched_span, help="add `train N` steps")
     if not queries:
         diags.add("SEG302", "the schedule never queries, so no labels are bought", sched_span,
+                  label="trains on the initial labels only",
                   help="add `query` between trainings, e.g. `train 5; query; train 5`")
     if body and body[0].kind == "query":
-        diags.add("SEG305", "the schedule starts with a query", body[0].span, label="no model trained yet",
-                  help="start with `train N`: rounds are (train, query) pairs")
+        diags.add("SEG305", "the schedule starts with a query", body[0].span,
+                  label="scores with the starting weights (`load_from`, else random)",
+                  help="start with `train N`, or set `load_from` to a trained model")
     for prev, cur in zip(body, body[1:]):
         if prev.kind == cur.kind == "query":
             diags.add("SEG303", "two queries with no training between them", cur.span, label="second query",
@@ -137,6 +139,10 @@ def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex,
     """SEG403/404/406/410: the initial labels and every query against the pool the file states."""
     images, res = pool.images, pool.resolution
     b_span, i_span = spans(("sample", "budget")), spans(("sample", "initial"))
+    if queries and b.is_zero(sampling.budget):
+        diags.add("SEG401", "the budget per round must be positive", b_span, label="buys nothing",
+                  help="each query must buy at least one label (only a schedule without `query` may buy nothing)")
+        return
     try:
         initial = b.estimate(sampling.initial, sampling.mode, images, res, sampling.radius)
         per_query = b.estimate(sampling.budget, sampling.mode, images, res, sampling.radius)

@@ -155,8 +155,35 @@ class _Formatter:
             lines[-1] = f"{lines[-1]}; {piece}" if lines[-1] else piece
         return lines
 
+    def broken_literal(self, lit, column: int, depth: int) -> str:
+        """A literal that does not fit in WIDTH from `column`: one item per line, recursively (the layout of
+        `segal import` and of the compiled config, pyconfig/layout.py)."""
+        text = self.literal(lit)
+        items = (lit.kwargs if isinstance(lit, n.LitDictCall) else lit.pairs if isinstance(lit, n.LitDict)
+                 else lit.items if isinstance(lit, (n.LitList, n.LitTuple)) else None)
+        if column + len(text) <= WIDTH or not items:
+            return text
+        pad, inner = INDENT * depth, INDENT * (depth + 1)
+        col = len(inner)
+        if isinstance(lit, n.LitDictCall):
+            body = [f"{inner}{k}={self.broken_literal(v, col + len(k) + 1, depth + 1)}," for k, v in items]
+            return "dict(\n" + "\n".join(body) + f"\n{pad})"
+        if isinstance(lit, n.LitDict):
+            body = []
+            for k, v in items:
+                key = self.literal(k)
+                body.append(f"{inner}{key}: {self.broken_literal(v, col + len(key) + 2, depth + 1)},")
+            return "{\n" + "\n".join(body) + f"\n{pad}}}"
+        open_, close = ("[", "]") if isinstance(lit, n.LitList) else ("(", ")")
+        return open_ + "\n" + "\n".join(f"{inner}{self.broken_literal(v, col, depth + 1)}," for v in items) \
+            + f"\n{pad}{close}"
+
     def wrap(self, item, flat: str, indent: int) -> list[str]:
-        """A setting too long for one line breaks after its commas, aligned under the first value."""
+        """A setting too long for one line breaks after its commas, aligned under the first value; a long
+        override breaks its literal, one item per line."""
+        if isinstance(item, n.Override) and len(INDENT * indent + flat) > WIDTH:
+            head = ".".join(item.key) + " = "
+            return (head + self.broken_literal(item.value, len(INDENT * indent + head), 0)).split("\n")
         if len(INDENT * indent + flat) <= WIDTH or not isinstance(item, n.Setting) or \
                 not any(isinstance(a, n.Comma) for a in item.args):
             return [flat]

@@ -383,6 +383,8 @@ class _ExperimentReader(_Reader):
                     continue
                 seen[item.key] = item.key_span
                 value = self.scalar(item, (*loc, "params", item.key), f"{item.key} 1")
+                if len(item.args) == 1 and isinstance(item.args[0], n.Dims):  # `crop_size 384x384`: a pair
+                    value = (item.args[0].width, item.args[0].height)
                 if value is not _INVALID:
                     params[item.key] = value
         return {"name": name, "params": params}
@@ -632,14 +634,24 @@ _NOUNS = {("heuristic", "name"): "heuristic", ("runner", "kind"): "runner kind",
 _RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long"}
 
 
+def _union_member(part) -> bool:
+    """pydantic names union members in error locations (`int`, `constrained-int`, `tuple[int, int]`)."""
+    return isinstance(part, str) and (part in ("int", "float", "bool", "str") or "[" in part or "constrained" in part)
+
+
 def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics, prefix: tuple = (),
                      skip_missing: set = frozenset()) -> None:
+    reported: set[tuple] = set()
     for e in err.errors(include_url=False):
         loc = (*prefix, *e["loc"])
         if e["type"] == "missing" and loc in skip_missing:
             continue
         # Unions report one error per member (`value.int`, `value.float`); report the first only.
-        shown = ".".join(str(p) for p in loc if not isinstance(p, int) and p not in ("int", "float", "tuple[int, int]"))
+        where = tuple(p for p in loc if not _union_member(p))
+        if where in reported:
+            continue
+        reported.add(where)
+        shown = ".".join(str(p) for p in loc if not isinstance(p, int) and not _union_member(p))
         key = shown or "value"
         span = spans(loc)
         kind = e["type"]
@@ -779,7 +791,7 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
             continue
         if amount.unit in WHOLE_UNITS and not float(amount.value).is_integer():
             diags.add("SEG408", f"`{amount.value}` {unit_text(amount.unit)} is not a whole number", span)
-        elif key == "budget" and amount.value <= 0:
+        elif key == "budget" and amount.value < 0:
             diags.add("SEG401", "the budget per round must be positive", span, label="buys nothing",
                       help="each query must buy at least one label")
         elif key == "initial" and amount.value < 0:

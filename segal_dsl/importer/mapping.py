@@ -208,7 +208,19 @@ class Mapper:
             text = seg_string(value) if kind == "str" else _bool(value) if kind == "bool" else seg_number(value)
             self.emit(f"    {key} {text}", key)
 
+    def reference_failures(self, runner: dict) -> None:
+        """SEG615: configs the reference cannot start with, imported with segal-dsl's meaning (docs/reference.md)."""
+        if self.mode != "image" and self.kind == "active" and "source_free" not in self.eff:
+            self.d.add("SEG615", "the reference reads `source_free` without a default and stops with AttributeError "
+                       "before training; imported as segal-dsl's default, source-free (`data.train` one dataset)",
+                       self.span("runner"), help="add `source_free false` to the .seg file for ADA ([source, target])")
+        if self.kind == "multitask" and runner.get("warmup_only") is True and "mae_val_iter" not in self.eff:
+            self.d.add("SEG615", "the reference reads `mae_val_iter` without a default in a `warmup_only` run and "
+                       "stops with AttributeError at the first iteration; segal-dsl validates the MAE stage every "
+                       "`validation_interval` iterations", self.span("runner", "warmup_only"))
+
     def runner_stmt(self, runner: dict) -> None:
+        self.reference_failures(runner)
         block: list[str] = []
         top = {path[0]: word for word, path in RUNNER_SETTINGS.items() if len(path) == 1}
         for key, word in top.items():
@@ -354,6 +366,11 @@ class Mapper:
                     parts.append(f"{key} {seg_string(v) if kind == 'str' else _bool(v) if kind == 'bool' else v}")
             self.extra_keys(vis, ("size", "overlay", "dir"), "active_learning", "visualize")
             self.emit("    visualize { " + "; ".join(parts) + " }", "active_learning", "visualize")
+            if "dir" in vis and not self.from_compiled and not os.path.isabs(str(vis["dir"])):
+                self.d.add("SEG613", f"`visualize.dir` `{vis['dir']}` is relative to the current directory in the "
+                           "reference; in segal-dsl it is relative to the work dir", self.span("active_learning",
+                                                                                              "visualize", "dir"),
+                           severity=Severity.NOTE, help="the pictures go to `<work_dir>/" + str(vis["dir"]) + "`")
         known_al = {"settings", "heuristic", "heuristics", "heuristic_cfg", "heuristics_cfg", "reset_each_round",
                     "visualize"}
         self.extra_keys(al, known_al, "active_learning", code="SEG611", why=": the reference never reads it")
@@ -428,6 +445,8 @@ class Mapper:
             return f"{seg_number(value[0])}x{seg_number(value[1])}"
         if is_number(value):
             return seg_number(value)
+        if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            return value  # a choice, written as a bare word (`exploration linear`)
         self.fail(f"`{'.'.join(map(str, path))}` must be a number, a bool or a pair of numbers, not `{value!r}`"[:160],
                   *path, help="the heuristic reads it as a number")
         return ""
@@ -473,6 +492,10 @@ class Mapper:
             if "interval" not in d:
                 self.fail(f"`{key}` has no `interval`", key, help=f"add `interval=1`")
             interval = self.typed(d["interval"], "int", key, "interval")
+            if interval <= 0:
+                self.fail(f"`{key}.interval = {interval}`: mmcv's {'EvalHook' if key == 'evaluation' else 'CheckpointHook'}"
+                          " refuses it, so the reference cannot run this config either", key, "interval",
+                          help="use a positive interval in the legacy config, then import it again")
             by_epoch = d.get("by_epoch", unit != "iters" if key == "evaluation" else True)
             by_epoch = self.typed(by_epoch, "bool", key, "by_epoch")
             parts = []

@@ -126,6 +126,10 @@ def write_schedule(rounds: list[tuple[int, bool]], warmup: int = 0) -> str:
     i = 0
     while i < len(rounds):
         length, query = rounds[i]
+        if query and not length:  # a round that only queries (it can only be the first)
+            parts.append("query")
+            i += 1
+            continue
         if not query:
             parts.append(f"train {length}")
             i += 1

@@ -67,14 +67,14 @@ def posteriors(model, data: dict, label_shape: tuple[int, int]) -> torch.Tensor:
 
 
 def _scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: int, index: int,
-            model=None, data: dict | None = None) -> torch.Tensor:
+            model=None, data: dict | None = None, queries: int = 1) -> torch.Tensor:
     fn = get_heuristic(heuristic)
     if heuristic == "random":
         g = torch.Generator().manual_seed(int(sel.rng_for(seed, rnd, index).integers(2**62)))
         return fn(probs, generator=g)
     if getattr(fn, "needs_model", False):  # e.g. `mps` (runtime/multitask): scores from the model itself
         g = torch.Generator().manual_seed(int(sel.rng_for(seed, rnd, index).integers(2**62)))
-        return fn(probs, model=model, data=data, generator=g, **params)
+        return fn(probs, model=model, data=data, generator=g, query=(rnd - 1, queries), **params)
     return fn(probs, **params)
 
 
@@ -156,7 +156,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
             continue
         with torch.no_grad():
             probs = posteriors(model, data, sizes[index])
-            scores = _scores(probs, heuristic, params, seed, rnd, index, model, data)
+            scores = _scores(probs, heuristic, params, seed, rnd, index, model, data, contract.schedule.queries)
         lab = labels.mask(index)
         if mode == "image":
             local_img[index] = float(image_scores(scores)[0])

@@ -60,6 +60,11 @@ def amount_text(value: float | int, unit: str | None) -> str:
     return f"{number}{u.text}" if u.percent else f"{number} {u.text}"
 
 
+def is_zero(spec: Any) -> bool:
+    """A budget spec that buys nothing (0, or a dict whose value is 0)."""
+    return spec["value"] == 0 if isinstance(spec, Mapping) else spec == 0
+
+
 def region_area(radius: int) -> int:
     """Pixels of one region: a (2r+1)x(2r+1) square (the reference ignored its configured radius)."""
     return (2 * int(radius) + 1) ** 2

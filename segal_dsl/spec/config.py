@@ -52,7 +52,8 @@ class ImageSettings(Section):
     """`active_learning.settings.image`: whole images are bought; counts are images."""
 
     initial_pool: NonNegInt = Field(0, description="images labelled uniformly at random before the first query")
-    budget_per_round: PositiveInt = Field(description="images each query buys (the highest scores)")
+    budget_per_round: NonNegInt = Field(description="images each query buys (the highest scores); > 0 when the "
+                                        "workflow queries")
 
 
 class PixelSettings(Section):
@@ -297,6 +298,9 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
                           "region sampling allocates regions per image: must be True")
     name, params = _heuristic(al, settings, mode, kind)
     sched = _schedule(top, cfg, kind)
+    if sched.queries and budget.is_zero(settings.budget_per_round):
+        raise ConfigError(("active_learning", "settings", mode, "budget_per_round"),
+                          "a workflow with queries needs a positive budget")
     _check_units(cfg, sched.unit)
     _check_source_free(cfg, top.source_free)
     imports = top.custom_imports.imports if top.custom_imports is not None else ()
@@ -320,12 +324,12 @@ def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str) -> t
     if h.runner is not None and kind != h.runner:
         raise ConfigError(("active_learning", "heuristic"), f"`{h.name}` needs the {h.runner} runner "
                           f"({RUNNER_KINDS[h.runner].type})")
-    in_cfg = {p.name for p in h.params if p.compiled == heuristics.HEURISTIC_CFG}
+    in_cfg = {p.key: p.name for p in h.params if p.compiled == heuristics.HEURISTIC_CFG}
     for key in al.heuristic_cfg:
         if key not in in_cfg:
             takes = ", ".join(sorted(in_cfg)) or "nothing"
             raise ConfigError(("active_learning", "heuristic_cfg", key), f"`{h.name}` does not take it (takes: {takes})")
-    stated: dict[str, Any] = dict(al.heuristic_cfg)
+    stated: dict[str, Any] = {in_cfg[k]: v for k, v in al.heuristic_cfg.items()}
     for h2 in heuristics.HEURISTICS.values():
         for p in h2.params:
             if p.compiled != heuristics.MODE_SETTINGS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -26,7 +26,7 @@ class Param:
     """One parameter of a heuristic."""
 
     name: str                     # as written in `heuristic <name> { <param> … }`
-    kind: str                     # "int", "float", "bool", or "size" (an int, or a (W, H) pair of ints)
+    kind: str                     # "int", "float", "bool", "size" (an int, or a pair of ints), "choice"
     default: Any                  # None: not set (the heuristic works it out, e.g. from the model)
     doc: str
     ge: float | None = None
@@ -36,6 +36,7 @@ class Param:
     compiled: str = HEURISTIC_CFG  # HEURISTIC_CFG, or MODE_SETTINGS (under `compiled_name`)
     compiled_name: str | None = None
     modes: tuple[str, ...] = MODE_NAMES  # sample modes it applies to
+    choices: tuple[str, ...] = ()        # the words a "choice" parameter takes
 
     @property
     def key(self) -> str:
@@ -79,8 +80,13 @@ HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
               source="Xie et al., Towards Fewer Annotations: Active Learning via Region Impurity and Prediction "
                      "Uncertainty for Domain Adaptive Semantic Segmentation, CVPR 2022"),
     Heuristic("mps", "RIPU mixed with the MAE reconstruction error of each patch", _RIPU_PARAMS + (
-        Param("crop_size", "size", None, "side of the square crop the MAE decoder scores (an int or (W, H))", gt=0),
-        Param("mix_factor", "float", 0.8, "weight of the RIPU score against the reconstruction error", ge=0, le=1),
+        Param("crop_size", "size", None, "the crop the MAE decoder scores, HxW (or one side), slid over the image",
+              gt=0),
+        Param("mix_factor", "float", 0.8, "weight of the RIPU score added to the reconstruction error", ge=0, le=1),
+        Param("exploration", "choice", None, "the reference's `pixel`-branch form: `constant` scores by the "
+              "reconstruction error alone, `linear` mixes (1-m)·RIPU + m·error with m falling from 0.8 at the first "
+              "query to 0 at the last; replaces `mix_factor`", compiled_name="expl_schedule",
+              choices=("constant", "linear")),
     ), runner="multitask"),
 )}
 HEURISTIC_NAMES: tuple[str, ...] = tuple(HEURISTICS)
@@ -112,6 +118,8 @@ def annotation(p: Param) -> Any:
     if p.kind == "size":
         size = Annotated[int, Field(gt=0)]
         base: Any = size | tuple[size, size]
+    elif p.kind == "choice":
+        base = Literal[p.choices]  # type: ignore[valid-type]
     else:
         bounds = {k: getattr(p, k) for k in ("ge", "gt", "le", "lt") if getattr(p, k) is not None}
         base = Annotated[_KINDS[p.kind], Field(**bounds)] if bounds else _KINDS[p.kind]

@@ -1,6 +1,7 @@
 """Schedule and round semantics: steps -> rounds -> the compiled `workflow`, and back.
 
-A round trains for a number of epochs (or iterations) and then, except possibly the last, runs one query.
+A round trains for a number of epochs (or iterations) and then, except possibly the last, runs one query;
+the first round may be a query alone (it scores with the starting weights, e.g. `load_from`).
 Consecutive `train` steps merge into one round; a `query` ends the round. The compiled config keeps the
 rounds as the reference's *irregular* workflow, one tuple per round, and `runner.sample_rounds` = the
 number of queries. A query after the last training (SEG304) is a warning, not an error: the run buys
@@ -47,10 +48,12 @@ class Schedule:
         return sum(r.train for r in self.rounds) + self.warmup
 
     def workflow(self) -> list[tuple]:
-        """The compiled `workflow`: one tuple per round (a one-step round keeps its trailing comma)."""
+        """The compiled `workflow`: one tuple per round (a one-step round keeps its trailing comma). A round
+        that only queries (a schedule that starts with `query`) is `(('query', 1),)`, as the reference wrote it."""
         if self.warmup_only:
             return [(("train", self.warmup),)]
-        return [(("train", r.train),) + ((("query", 1),) if r.query else ()) for r in self.rounds]
+        return [((("train", r.train),) if r.train or not r.query else ()) + ((("query", 1),) if r.query else ())
+                for r in self.rounds]
 
     def runner_keys(self) -> dict[str, Any]:
         """The `runner` entries that the schedule decides."""
@@ -109,11 +112,13 @@ def read_workflow(workflow: Any, sample_rounds: Any = None) -> list[Round]:
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise WorkflowError(f"{where}: ({mode!r}, {n!r}) needs a positive int count")
         modes = [m for m, _ in rnd]
-        if modes not in (["train"], ["train", "query"]):
-            raise WorkflowError(f"{where}: a round is ('train', N) optionally followed by ('query', 1)")
-        if len(rnd) == 2 and rnd[1][1] != 1:
-            raise WorkflowError(f"{where}: ('query', {rnd[1][1]}) would buy {rnd[1][1]} budgets back to back")
-        rounds.append(Round(int(rnd[0][1]), len(rnd) == 2))
+        if modes not in (["train"], ["train", "query"], ["query"]) or (modes == ["query"] and r > 0):
+            raise WorkflowError(f"{where}: a round is ('train', N) optionally followed by ('query', 1) (only the "
+                                "first round may be a query alone)")
+        query = rnd[-1] if modes[-1] == "query" else None
+        if query is not None and query[1] != 1:
+            raise WorkflowError(f"{where}: ('query', {query[1]}) would buy {query[1]} budgets back to back")
+        rounds.append(Round(int(rnd[0][1]) if modes[0] == "train" else 0, query is not None))
     queries = sum(r.query for r in rounds)
     if sample_rounds is not None and (isinstance(sample_rounds, bool) or sample_rounds != queries):
         raise WorkflowError(f"runner.sample_rounds={sample_rounds!r} but the workflow has {queries} queries")

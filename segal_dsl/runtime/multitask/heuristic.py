@@ -9,6 +9,11 @@ model, the collated query item and a seeded generator besides the posteriors (qu
     s    = err                                            if mix_factor == 0
     s    = (mix_factor · ripu/max(ripu) + err) / max(…)   otherwise (ripu with k, use_entropy, categories)
 
+With `exploration` (the reference's `pixel` branch, its `expl_schedule`), tiles slide by ⅕ of the smaller
+side and, for query q = 0 … R-1 of R:
+    m    = 1 (constant)   or   0.8 · max(R - q - 1, 0) / (R - 1) (linear; 0 for R = 1)
+    s    = ((1 - m) · ripu/max(ripu) + m · err) / max(…)   (err alone without use_entropy, or when m = 1)
+
 Differences from the reference (§4): seeded masking (same seed, same scores), every patch is scored
 while masked (the reference also counted the error of visible patches), the mix factor is a parameter
 (hard-coded 0.8 there, and 1.0 in its visualisation), any crop size the patch size divides.
@@ -34,8 +39,10 @@ def _tiles(length: int, tile: int, stride: int) -> list[int]:
     return starts
 
 
-def sliding_error(module, img: torch.Tensor, crop_size, generator: torch.Generator | None) -> torch.Tensor:
-    """Reconstruction error (B, H, W) over tiles of `crop_size` (int or (h, w); None = whole image)."""
+def sliding_error(module, img: torch.Tensor, crop_size, generator: torch.Generator | None,
+                  stride_share: float = 0.5) -> torch.Tensor:
+    """Reconstruction error (B, H, W) over tiles of `crop_size` (int or (h, w); None = whole image), slid by
+    `stride_share` of the tile's smaller side."""
     p = module.backbone.patch_size
     h, w = img.shape[-2:]
     if crop_size is None:
@@ -46,7 +53,7 @@ def sliding_error(module, img: torch.Tensor, crop_size, generator: torch.Generat
     ch, cw = ch - ch % p, cw - cw % p
     if ch < p or cw < p:
         raise ValueError(f"mps: image {h}x{w} / crop_size {crop_size} holds no whole {p}x{p} patch")
-    stride = max(min(ch, cw) // 2, 1)
+    stride = max(int(min(ch, cw) * stride_share), 1)
     acc = torch.zeros(img.shape[0], h, w, device=img.device)
     cnt = torch.zeros(1, h, w, device=img.device)
     for y in _tiles(h, ch, stride):
@@ -68,7 +75,7 @@ def _image(model, data: dict) -> torch.Tensor:
 @register("mps")
 def mps(probs: torch.Tensor, model=None, data: dict | None = None, generator: torch.Generator | None = None,
         k: int = 1, use_entropy: bool = True, categories: int | None = None, crop_size=None,
-        mix_factor: float = 0.8) -> torch.Tensor:
+        mix_factor: float = 0.8, exploration: str | None = None, query: tuple[int, int] = (0, 1)) -> torch.Tensor:
     _check_4d(probs)
     if model is None or data is None:
         raise ValueError("the mps heuristic needs the model and the query image (MultiTaskActiveRunner)")
@@ -78,9 +85,15 @@ def mps(probs: torch.Tensor, model=None, data: dict | None = None, generator: to
     if not 0.0 <= float(mix_factor) <= 1.0:
         raise ValueError(f"mps: mix_factor must be in [0, 1], got {mix_factor!r}")
     img = _image(module, data)
-    err = sliding_error(module, img, crop_size, generator)
+    err = sliding_error(module, img, crop_size, generator, 0.2 if exploration is not None else 0.5)
     err = F.interpolate(err.unsqueeze(1), size=probs.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     s = _normalise(err.to(probs.device).float())
+    if exploration is not None:
+        m = exploration_weight(exploration, *query)
+        if use_entropy and m < 1:
+            r = _normalise(ripu(probs, k=k, use_entropy=True, categories=categories))
+            s = _normalise((1 - m) * r + m * s)
+        return s.float()
     if mix_factor > 0:
         r = _normalise(ripu(probs, k=k, use_entropy=use_entropy, categories=categories))
         s = _normalise(float(mix_factor) * r + s)
@@ -88,3 +101,12 @@ def mps(probs: torch.Tensor, model=None, data: dict | None = None, generator: to
 
 
 mps.needs_model = True
+
+
+def exploration_weight(schedule: str, query: int, queries: int) -> float:
+    """The reconstruction error's weight m at query `query` (0-based) of `queries` (see the module doc)."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return 0.8 * max(queries - query - 1, 0) / (queries - 1) if queries > 1 else 0.0
+    raise ValueError(f"mps: exploration must be `constant` or `linear`, got {schedule!r}")
