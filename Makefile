@@ -27,8 +27,13 @@ golden:  ## rewrite golden files from the current output; review the diff afterw
 generated:  ## recompile examples/*.seg into generated/
 	$(PY) scripts/generate.py
 
-docs:  ## regenerate docs/diagnostics.md from segal_dsl/codes.py
+docs:  ## regenerate docs/diagnostics.md and the key table of docs/compiled-config.md from segal_dsl/
 	.venv/bin/segal explain --all > docs/diagnostics.md
+	$(PY) scripts/generate.py --docs
+
+lint:  ## ruff (rules, import order, complexity limit: pyproject.toml) and the house-rule tests
+	.venv/bin/ruff check segal_dsl tests scripts benchmarks
+	$(PY) -m pytest -q tests/test_house_rules.py
 
 bench:  ## run the benchmarks (figures and ratios, see benchmarks/README.md)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -73,7 +73,6 @@ def main() -> int:
         manifest = (Path(tmp) / "masks" / "labels.json").stat().st_size
         ref_disk = sum((Path(tmp) / f"ref_{i}.npy").stat().st_size for i in range(n_base)) / n_base * n
     mem_bits = state.nbytes * 8 / pixels
-    disk_bits = payload * 8 / pixels
     print(f"in memory: {state.nbytes / 2**20:,.1f} MiB = {mem_bits:.3f} bits/pixel "
           f"(bool arrays: {pixels / 2**20:,.1f} MiB = 8 bits/pixel)")
     print(f"on disk: payload {payload / 2**20:,.1f} MiB + manifest {manifest / 1024:,.0f} KiB = "

@@ -179,7 +179,7 @@ def main() -> int:
             continue
         for mode in ("pixel", "region", "image"):
             base, q = interleaved(model, pool, heuristic, mode, reps)
-            peak = peak_numpy(lambda: query(model, pool, heuristic, mode))
+            peak = peak_numpy(lambda h=heuristic, m=mode: query(model, pool, h, m))
             ratios.append((q / base, heuristic, mode))
             print(f"{heuristic:<18}{mode:<8}{base * 1e3:>11.1f}{q * 1e3:>10.1f}{q / base:>7.2f}x{peak / 1024:>16.0f}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -127,7 +127,7 @@ def main() -> int:
     print("-- global budget grows (smallest pool):")
     by_b = [by_n[0], run(small, *res, budgets[1])]
     first, last = by_n[0], by_n[-1]
-    px = lambda r: r["h"] * r["w"]  # noqa: E731
+    px = lambda r: r["h"] * r["w"]
     print(f"ratio time per image, pool x{last['n'] // first['n']}: "
           f"{(last['total_s'] / last['n']) / (first['total_s'] / first['n']):.2f}x (target ~1x: linear in the pool)")
     print(f"ratio time per pixel, resolution x{px(by_res[-1]) // px(by_res[0])}: "

@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         for f in sorted(a.replay.glob("*.seg")):
             tally.run("replay", f.read_text(encoding="utf-8", errors="surrogatepass"), "fuzz.seg")
         print(json.dumps(tally.counts, sort_keys=True))
-        for key, (stage, msg, _) in tally.failures.items():
+        for key, (_stage, msg, _) in tally.failures.items():
             print(f"FAIL {key} {msg.splitlines()[0]}")
         return 1 if tally.failures else 0
     n = 100_000 if a.long else a.n

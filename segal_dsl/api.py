@@ -11,8 +11,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segal_dsl.frontend import nodes
 from segal_dsl.diagnostics import Diagnostic, Diagnostics, SegalError, Severity
+from segal_dsl.frontend import nodes
 from segal_dsl.source import Source
 
 
@@ -44,6 +44,9 @@ class PointResult:
 
 @dataclass
 class Result:
+    """Everything the front end found out about one file: diagnostics, the plan and the compiled config of
+    each point (one point without a sweep), and the files it read (parents, bases)."""
+
     source: Source
     diagnostics: list[Diagnostic] = field(default_factory=list)
     plan: object | None = None  # segal_dsl.frontend.expand.Plan when the file is valid
@@ -85,7 +88,7 @@ def analyse(source: Source, *, compile_to: str | None = None, emit_config: bool 
     result = Result(source)
     try:
         _pipeline(source, diags, result, compile_to, emit_config)
-    except Exception as exc:  # a bug: say so, with enough to report it
+    except Exception as exc:  # noqa: BLE001 - a bug: say so, with enough to report it
         where = traceback.extract_tb(exc.__traceback__)[-1]
         diags.add("SEG900", f"internal error: {type(exc).__name__}: {exc}", source.whole(),
                   help=f"this is a bug in segal-dsl ({os.path.basename(where.filename)}:{where.lineno}); "
@@ -131,8 +134,8 @@ def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str |
         result.plan, result.config, result.plan_json = first.plan, first.config, first.plan_json
 
 
-def _point(exp, source: Source, diags: Diagnostics, pr: "PointResult", out_dir, emit_config: bool, sweep,
-           result: "Result") -> None:
+def _point(exp, source: Source, diags: Diagnostics, pr: PointResult, out_dir, emit_config: bool, sweep,
+           result: Result) -> None:
     from segal_dsl.frontend import bases
     from segal_dsl.frontend.emit import config_dict
     from segal_dsl.frontend.expand import Sampling, check_pool, check_schedule, expand
@@ -214,6 +217,8 @@ def check_file(path: str | os.PathLike) -> Result:
 
 @dataclass
 class CompileResult:
+    """Where `compile_file` wrote the config and its plan, and the analysis behind them."""
+
     config_path: Path
     plan_path: Path
     result: Result

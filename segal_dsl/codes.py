@@ -6,15 +6,22 @@ Codes are stable: never renumber or reuse one.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from segal_dsl.diagnostics import Severity
+
+class Severity(enum.Enum):
+    """How bad a diagnostic is: errors fail `check`, warnings fail it only with --strict, notes never."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
 
 
 @dataclass(frozen=True)
 class Code:
+    """One rule of the catalogue: its stable code, slug, default severity and the text of `segal explain`."""
+
     code: str
     name: str  # slug naming the problem, not the fix
     default: str  # "error" | "warning" | "note"
@@ -24,9 +31,7 @@ class Code:
     fix: str
 
     @property
-    def severity(self) -> "Severity":
-        from segal_dsl.diagnostics import Severity
-
+    def severity(self) -> Severity:
         return Severity(self.default)
 
 
@@ -74,7 +79,7 @@ _ALL = [
          "heuristic entropy { k 1 }", "Remove the parameter, or pick a heuristic that takes it."),
     Code("SEG209", "multitask-needs-pixel-or-region", "error", "The multitask runner with image sampling.",
          "MultiTaskActiveRunner masks segmentation labels per pixel; image sampling is not supported by it.",
-         "runner multitask\nsample image { … }", "Use `sample pixel` or `sample region`, or `runner active`."),
+         'runner multitask\nsample image { budget 10 images }', "Use `sample pixel` or `sample region`, or `runner active`."),
     Code("SEG210", "multitask-only-setting", "error", "A setting that only the multitask runner reads.",
          "The reference silently ignored `mae_viz_dir` etc. with the plain runner.",
          "runner active { mae_viz_dir \"x\" }", "Remove it, or use `runner multitask`."),
@@ -91,10 +96,11 @@ _ALL = [
          "Only `true`/`false`/`True`/`False`/`None`/`null` are constants; anything else must be quoted.",
          "mmseg { model.type = EncoderDecoder }", "Quote it: `\"EncoderDecoder\"`."),
     Code("SEG215", "parent-not-found", "error", "The file named by `extends` cannot be read.",
-         "`extends` paths are relative to the file that names them.", 'extends "base.seg"   # no such file',
+         "`extends` paths are relative to the file that names them.", 'extends "missing.seg"',
          "Fix the path (relative to this file)."),
     Code("SEG216", "extends-cycle", "error", "A chain of `extends` that comes back to a file already in it.",
-         "Inheritance must end at a file that extends nothing.", 'extends "a.seg"   # in a.seg: extends "b.seg"',
+         "Inheritance must end at a file that extends nothing.",
+         'extends "cycle_a.seg"   # cycle_a.seg extends cycle_b.seg, which extends cycle_a.seg',
          "Remove the `extends` that closes the loop."),
     Code("SEG217", "nothing-to-delete", "error", "`delete NAME` names nothing inherited in this block.",
          "An explicit delete that removes nothing is most likely a typo.", 'extends "base.seg"\ndelete visualise',
@@ -104,7 +110,9 @@ _ALL = [
          "sweep { heuristics random, entropy }", "Use one of the listed axes (`heuristic`)."),
     Code("SEG219", "sweep-too-large", "error", "A sweep with more than 1000 points.",
          "Each point is a full training run; a typo in an axis can multiply the cost by accident.",
-         "sweep { seed 0, 1, … }  # 10 axes of 3 values", "Split the sweep into several files."),
+         'sweep {\n    seed 0, 1, 2, 3, 4, 5, 6, 7, 8, 9\n    lr 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n'
+         '    radius 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n}',
+         "Split the sweep into several files."),
     Code("SEG220", "override-key-not-a-name", "error", "A pass-through override whose top-level key is not a Python name.",
          "Top-level keys become assignments in the compiled config (`key = …`); `a-b` or `class` there would be a "
          "syntax error that mmcv reports only at run time. Keys below the first may be anything.",
@@ -113,7 +121,7 @@ _ALL = [
          "`check` reads the base files as data and merges them as mmcv does, then reads the result exactly as "
          "the runtime will: a `data.train` list while the experiment is source-free, a `runner.max_iters`, a "
          "model that the chosen runner cannot train would otherwise fail only after `segal run` started.",
-         'base "ada_data.py"      # data.train = [source, target]\nsource_free true',
+         'base "bases/ada_data.py"   # data.train = [source, target]\nsource_free true',
          "State the value in the experiment (`source_free false`, or `mmseg { … }`), or use another base."),
     Code("SEG222", "bases-not-read", "note", "The base files could not be read, so inherited values are unknown.",
          "CI without the data or model configs can still check everything else; what the bases set is checked "
@@ -123,10 +131,12 @@ _ALL = [
          "The schedule decides the runner (a base's `IterBasedRunner` with `max_iters` cannot drive an "
          "active-learning run) and the heuristic decides its parameters; the compiled config replaces those "
          "inherited values with `_delete_=True`, and says so.",
-         'base "configs/_base_/schedules/schedule_80k.py"', "Nothing to do: the note says what is replaced."),
+         'base "bases/iter_schedule.py"   # runner = dict(type="IterBasedRunner", max_iters=80000)',
+         "Nothing to do: the note says what is replaced."),
     Code("SEG224", "categories-differ-from-model", "warning", "`categories` of `ripu`/`mps` is not the model's number of classes.",
          "RIPU normalises impurity and entropy by log(categories); another number skews the scores silently.",
-         "heuristic ripu { categories 19 }   # model.decode_head.num_classes = 5",
+         'base "bases/five_classes.py"   # model.decode_head.num_classes = 5\n'
+         'sample region { budget 1% per image }\nheuristic ripu { categories 19 }',
          "Use the model's number of classes, or leave `categories` out (it defaults to it)."),
     # ---- SEG3xx: schedule ------------------------------------------------------------------------
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
@@ -139,55 +149,58 @@ _ALL = [
          "keep it for a run on the initial labels."),
     Code("SEG303", "consecutive-queries", "error", "Two queries with no training between them.",
          "The reference's `('query', 2)` silently bought twice the budget from the same model.",
-         "train 5; query; query; train 5", "Remove one `query`, or double the budget."),
+         'schedule epochs { train 5; query; query; train 5 }', "Remove one `query`, or double the budget."),
     Code("SEG304", "query-after-last-train", "warning", "A query after the last training step.",
          "It buys labels no model will use.",
-         "train 10; query; train 14; query", "Remove this `query`, or add a `train` step after it."),
+         'schedule epochs { train 10; query; train 14; query }', "Remove this `query`, or add a `train` step after it."),
     Code("SEG305", "query-before-train", "warning", "The schedule starts with a query.",
          "The first query scores the pool with the weights the run starts from: those of `load_from` (the "
          "reference's source-free runs query a source-trained model first), else a randomly initialised model, "
-         "whose scores are noise.", "query; train 10", "Start with `train N`, or set `load_from` to a trained model."),
+         "whose scores are noise.", 'schedule epochs { query; train 10 }', "Start with `train N`, or set `load_from` to a trained model."),
     Code("SEG306", "zero-length-training", "error", "A `train` step of zero (or negative) length.",
          "A zero-length round silently skips training before a query.",
-         "train 0; query", "Use a positive length, or remove the step."),
+         'schedule epochs { train 0; query; train 5 }', "Use a positive length, or remove the step."),
     Code("SEG307", "bad-repeat", "error", "A repeat count `xK` below 1.",
-         "`x0` would silently drop the steps.", "train 2 x0", "Use K ≥ 1."),
+         "`x0` would silently drop the steps.", 'schedule epochs { train 2 x0; train 5 }', "Use K ≥ 1."),
     Code("SEG308", "unknown-schedule-step", "error", "A schedule step that is not `train`, `query`, `warmup` or a group.",
          "The schedule language has exactly these steps.", "schedule epochs { trian 10 }", "Use `train N`."),
     Code("SEG309", "misplaced-warmup", "error", "`warmup N` anywhere but first, or without the multitask runner.",
          "MAE warm-up is a reconstruction-only stage before the first round of the multitask runner.",
-         "train 5; warmup 2", "Put `warmup N` first and use `runner multitask`."),
+         'runner multitask\nschedule epochs { train 5; warmup 2; query; train 5 }', "Put `warmup N` first and use `runner multitask`."),
     Code("SEG310", "unknown-schedule-unit", "error", "A schedule unit other than `epochs` or `iters`.",
-         "Training lengths count epochs or iterations.", "schedule steps { … }", "Write `schedule epochs` or `schedule iters`."),
+         "Training lengths count epochs or iterations.", 'schedule steps { train 5; query; train 5 }',
+         "Write `schedule epochs` or `schedule iters`."),
     # ---- SEG4xx: budget and sampling -------------------------------------------------------------
     Code("SEG401", "non-positive-budget", "error", "A budget of zero or less in a schedule that queries.",
          "A query that buys nothing wastes a round; the reference silently bought 0 px when budget < images. "
          "(A schedule without a query may state `budget 0`.)",
-         "budget 0 px", "Use a positive budget."),
+         'sample pixel { budget 0 px }', "Use a positive budget."),
     Code("SEG402", "unit-mode-mismatch", "error", "A unit that the sample mode cannot use.",
          "Image sampling counts images; pixel sampling counts pixels; regions need region sampling.",
          "sample image { budget 1% per image }", "Use a unit of the mode (see the help line)."),
     Code("SEG403", "budget-exceeds-pool", "error", "Initial labels plus all queries buy more than the pool holds.",
          "Later queries would find nothing left to label.",
-         "pool { images 10 }\nsample image { initial 8 images; budget 2 images }", "Lower the budget or the number of queries."),
+         'pool { images 10 }\nsample image { initial 8 images; budget 2 images }\nschedule epochs { train 1 x2; train 1 }',
+         "Lower the budget or the number of queries."),
     Code("SEG404", "budget-below-one-per-image", "error", "A total pixel budget smaller than the number of images with even allocation.",
          "The reference floored `budget // N` to 0 and silently labelled nothing.",
          "pool { images 2975 }\nsample pixel { budget 1000 px }", "Raise the budget, or state it per image."),
     Code("SEG405", "threshold-out-of-range", "error", "A threshold outside (0, 100].",
          "The threshold is the top-t% candidate pool; the reference asserted t > 0 and rejected `False`.",
-         "threshold top 0%", "Use 0 < t ≤ 100, or omit `threshold` for strict top-k."),
+         'sample pixel { budget 1% per image; threshold top 0% }', "Use 0 < t ≤ 100, or omit `threshold` for strict top-k."),
     Code("SEG406", "threshold-pool-smaller-than-quota", "warning", "The top-t% candidate pool holds fewer pixels than one query's quota.",
          "The reference crashed with ValueError; segal-dsl widens the pool to the quota, which makes the pick deterministic top-k.",
-         "threshold top 1%\nbudget 5% per image", "Raise the threshold above the per-image budget."),
+         'sample pixel { budget 5% per image; threshold top 1% }', "Raise the threshold above the per-image budget."),
     Code("SEG407", "region-needs-even-allocation", "error", "Region sampling with `evenly false`.",
-         "Regions are allocated per image.", "sample region { evenly false }", "Remove `evenly false`."),
+         "Regions are allocated per image.", 'sample region { budget 1% per image; evenly false }', "Remove `evenly false`."),
     Code("SEG408", "fractional-count", "error", "A pixel, region or image count that is not a whole number.",
-         "Labels are bought in whole pixels, regions and images.", "budget 10.5 px", "Use an integer."),
+         "Labels are bought in whole pixels, regions and images.", 'sample pixel { budget 10.5 px }', "Use an integer."),
     Code("SEG409", "unusual-ignore-index", "warning", "An ignore_index other than 255.",
          "mmseg pads segmentation maps with 255 (`seg_pad_val`); another value makes padding count as a class.",
-         "ignore_index 0", "Use 255 unless your pipelines pad with the same value."),
+         'sample pixel { budget 1% per image; ignore_index 0 }', "Use 255 unless your pipelines pad with the same value."),
     Code("SEG410", "initial-exceeds-pool", "error", "The initial labels alone exceed the pool or an image.",
-         "The reference raised ValueError/AssertionError at start-up.", "initial 120% per image", "Lower `initial`."),
+         "The reference raised ValueError/AssertionError at start-up.", 'sample pixel { initial 120% per image; budget 1% per image }',
+         "Lower `initial`."),
     # ---- SEG5xx: emit ----------------------------------------------------------------------------
     Code("SEG501", "unrepresentable-value", "error", "A value that cannot be written as a Python literal.",
          "Everything in the compiled config is a literal, so no string from a .seg file can become code.",
@@ -307,11 +320,17 @@ def render_catalogue() -> str:
     return "\n".join(out) + "\n"
 
 
+# Examples that are not `.seg` text (tests/test_doc_snippets.py checks every `.seg` example for its code).
+_NOT_SEG = {"SEG222": "text", "SEG501": "text", "SEG502": "text", "SEG900": "text"}
+
+
 def explain(code: str, markdown: bool = False) -> str:
     c = CODES[code.upper()]
     fence = "```"
     if markdown:
+        lang = "python" if c.code.startswith("SEG6") else _NOT_SEG.get(c.code, "seg")
+        marker = f"<!-- segal: expect {c.code} -->\n" if lang == "seg" else ""
         return (f"## {c.code}\n\n`{c.name}` ({c.default}): {c.summary}\n\n{c.why}\n\n"
-                f"Example:\n\n{fence}\n{c.example}\n{fence}\n\nFix: {c.fix}")
+                f"Example:\n\n{marker}{fence}{lang}\n{c.example}\n{fence}\n\nFix: {c.fix}")
     return (f"{c.code} {c.name} ({c.default})\n\n{c.summary}\n\nWhy: {c.why}\n\n"
             f"Example:\n    " + c.example.replace("\n", "\n    ") + f"\n\nFix: {c.fix}")

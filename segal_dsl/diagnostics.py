@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
-from segal_dsl.codes import CODES
+from segal_dsl.codes import CODES, Severity
 from segal_dsl.source import Span
 
-
-class Severity(enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
-    NOTE = "note"
+__all__ = ["Diagnostic", "Diagnostics", "SegalError", "Severity"]
 
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
+    """One finding of a stage, located in the source: data first, rendered by render.py."""
+
     code: str  # "SEG304"; slug and docs come from codes.py
     severity: Severity
     message: str  # one phrase; offending value in backticks; no trailing period
@@ -56,7 +53,7 @@ class Diagnostics:
         self.items.append(diag)
         return diag
 
-    def extend(self, other: "Diagnostics | list[Diagnostic]") -> None:
+    def extend(self, other: Diagnostics | list[Diagnostic]) -> None:
         self.items.extend(other.items if isinstance(other, Diagnostics) else other)
 
     @property

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import EXAMPLES, FIXTURES, ROOT
+from conftest import ROOT
 
 
 def segal(*args, cwd=ROOT):

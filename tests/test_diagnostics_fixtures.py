@@ -5,12 +5,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, FIXTURES, GOLDEN, ROOT, assert_golden
 
 from segal_dsl.api import analyse, read_source
 from segal_dsl.codes import CODES, render_catalogue
 from segal_dsl.render import render_concise, render_github, render_json, render_text
-
-from conftest import EXAMPLES, FIXTURES, GOLDEN, ROOT, assert_golden
 
 BAD = sorted((FIXTURES / "bad").glob("*.seg")) + sorted((EXAMPLES / "invalid").glob("*.seg"))
 EXPECT = re.compile(r"#\s*expect:\s*((?:SEG\d{3}\s*)+)")

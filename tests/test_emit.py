@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, FIXTURES, ROOT, assert_golden, valid_examples
 
 from segal_dsl.api import compile_file, compile_source, read_source
 from segal_dsl.diagnostics import SegalError
 from segal_dsl.source import Source
-
-from conftest import EXAMPLES, FIXTURES, ROOT, assert_golden, valid_examples
 
 GENERATED = ROOT / "generated"
 

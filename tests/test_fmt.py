@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import EXAMPLES, FIXTURES, ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,8 +14,6 @@ from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend.fmt import format_source, quote
 from segal_dsl.frontend.parse import parse
 from segal_dsl.source import Source
-
-from conftest import EXAMPLES, FIXTURES, ROOT
 
 FILES = sorted(EXAMPLES.glob("*.seg")) + sorted((EXAMPLES / "invalid").glob("*.seg")) + \
     [p for p in sorted((FIXTURES / "bad").glob("*.seg")) if not p.name.startswith("SEG1")]

@@ -6,12 +6,11 @@ import random
 import sys
 
 import pytest
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 
-from conftest import ROOT
-
 sys.path.insert(0, str(ROOT / "scripts"))
-import fuzz  # noqa: E402
+import fuzz
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))

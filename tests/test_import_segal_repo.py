@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, GOLDEN, assert_golden
 
 from segal_dsl.api import compile_source
 from segal_dsl.importer import import_source
@@ -20,8 +21,6 @@ from segal_dsl.importer.roundtrip import comparable, config_differences, referen
 from segal_dsl.pyconfig.load import load
 from segal_dsl.source import Source
 from segal_dsl.spec.schedule import merge_reference, reference_rounds
-
-from conftest import FIXTURES, GOLDEN, assert_golden
 
 REPO = FIXTURES / "segal"
 CONFIGS = [(branch, path) for branch in ("master", "pixel")

@@ -13,17 +13,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, GOLDEN, ROOT, assert_golden
+from test_emit import evaluate_config
 
 from segal_dsl.api import compile_source
 from segal_dsl.codes import CODES
-from segal_dsl.importer.roundtrip import config_differences
 from segal_dsl.importer import import_source
 from segal_dsl.importer.literals import seg_literal, seg_string
+from segal_dsl.importer.roundtrip import config_differences
 from segal_dsl.render import render_text
 from segal_dsl.source import Source
-
-from conftest import FIXTURES, GOLDEN, ROOT, assert_golden
-from test_emit import evaluate_config
 
 GENERATED = sorted((ROOT / "generated").glob("*.py"))
 LEGACY = sorted((FIXTURES / "legacy").glob("*.py"))

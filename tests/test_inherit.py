@@ -2,11 +2,11 @@
 
 import shutil
 
-from segal_dsl.api import analyse, compile_source, read_source
-from segal_dsl.render import render_text
-
 from conftest import FIXTURES
 from test_emit import evaluate_config
+
+from segal_dsl.api import analyse, compile_source, read_source
+from segal_dsl.render import render_text
 
 EXT = FIXTURES / "extends"
 
@@ -55,7 +55,7 @@ def test_errors_in_inherited_statements_point_into_the_parent(tmp_path):
 
 
 def test_delete_typo_cycle_and_missing_parent():
-    codes = lambda name: sorted(d.code for d in analyse(read_source(EXT / name)).diagnostics)  # noqa: E731
+    codes = lambda name: sorted(d.code for d in analyse(read_source(EXT / name)).diagnostics)
     assert codes("bad_child.seg") == ["SEG217", "SEG401"]
     assert codes("cycle_a.seg") == ["SEG216"]
     assert codes("missing_parent.seg") == ["SEG215"]

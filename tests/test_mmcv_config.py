@@ -1,9 +1,7 @@
 """Every generated config loads with mmcv.Config.fromfile (when mmcv is installed) to the compiled values."""
 
-import sys
 
 import pytest
-
 from conftest import EXAMPLES, ROOT, valid_examples
 from test_emit import evaluate_config
 

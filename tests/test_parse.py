@@ -2,11 +2,11 @@
 
 import re
 
+from conftest import EXAMPLES
+
 from segal_dsl.api import analyse
 from segal_dsl.frontend.build import unescape
 from segal_dsl.source import Source
-
-from conftest import EXAMPLES
 
 INTERNAL_TERMINALS = re.compile(r"\b(NAME|NUMBER|PERCENT|STRING|DIMS|REPEAT|COMMA|_SEP|LBRACE|RBRACE|LPAR|RPAR|"
                                 r"__ANON\w*|\$END)\b")

@@ -1,9 +1,9 @@
 """Schedule expansion and budgets: the decided semantics of design.md, with exact numbers."""
 
+from conftest import EXAMPLES
+
 from segal_dsl.api import analyse
 from segal_dsl.source import Source
-
-from conftest import EXAMPLES
 
 
 def plan_of(text: str):
@@ -74,10 +74,10 @@ def test_warmup_only_multitask_schedule():
 
 
 def test_plan_table_golden(update_golden):
+    from conftest import GOLDEN, ROOT, assert_golden, valid_examples
+
     from segal_dsl.api import read_source
     from segal_dsl.frontend.table import render_plan
-
-    from conftest import GOLDEN, ROOT, assert_golden, valid_examples
 
     for path in valid_examples():
         source = read_source(path)
@@ -86,9 +86,9 @@ def test_plan_table_golden(update_golden):
 
 
 def test_warmup_only_compiles_to_one_mae_round():
-    from segal_dsl.api import compile_source
-
     from test_emit import evaluate_config
+
+    from segal_dsl.api import compile_source
 
     text = ('experiment w {\n base "m.py"\n runner multitask\n sample pixel { budget 1% per image }\n'
             ' heuristic entropy\n schedule iters { warmup 1000 }\n}\n')
@@ -107,9 +107,9 @@ def test_entropy_prop_and_threshold_are_exclusive():
 
 
 def test_multitask_runner_settings_reach_the_model_and_hooks():
-    from segal_dsl.api import compile_source
-
     from test_emit import evaluate_config
+
+    from segal_dsl.api import compile_source
 
     text = ('experiment m {\n base "m.py"\n runner multitask { viz_interval 0; viz_count 3; mask_ratio 0.6;'
             ' reconstruction_weight 15 }\n sample region { budget 1% per image }\n heuristic random\n'

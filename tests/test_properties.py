@@ -5,16 +5,15 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_emit import evaluate_config
 
 from segal_dsl.api import analyse, compile_source
 from segal_dsl.source import Source
 from segal_dsl.spec.schedule import read_workflow
 
-from test_emit import evaluate_config
-
 
 def reference_process_workflow(workflow, sample_rounds):
-    """segal/utils/runner.py:process_workflow, re-implemented from segal-reference.md §2a."""
+    """segal/utils/runner.py:process_workflow, re-implemented from docs/reference.md §2a."""
     if all(isinstance(x, tuple) for x in workflow[0]):  # irregular
         assert len(workflow) == sample_rounds + 1, "irregular outer length must be sample_rounds + 1"
         rounds = list(workflow)

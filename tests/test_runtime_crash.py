@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("mmseg")
 
-from _runtime_helpers import toy_env  # noqa: E402
+from _runtime_helpers import toy_env
 
 pytestmark = pytest.mark.runtime
 

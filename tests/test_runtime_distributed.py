@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("mmseg")
 
-from _runtime_helpers import CONFIGS, records, toy_env  # noqa: E402
+from _runtime_helpers import CONFIGS, records, toy_env
 
 pytestmark = pytest.mark.runtime
 

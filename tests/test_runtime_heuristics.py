@@ -38,7 +38,7 @@ def test_to_probs_is_over_classes_not_space():
     logits = torch.randn(2, 3, 4, 5)
     p = H.to_probs(logits)
     assert torch.allclose(p.sum(dim=1), torch.ones(2, 4, 5))
-    # reference §4 normalised over H·W per class: that would sum to 1 over space instead
+    # docs/reference.md §4 normalised over H·W per class: that would sum to 1 over space instead
     assert not torch.allclose(p.sum(dim=(2, 3)), torch.ones(2, 3))
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         H.to_probs(torch.randn(3, 4, 5))
@@ -54,7 +54,7 @@ def test_entropy_maximal_at_uniform_and_zero_at_one_hot():
 
 
 def test_margin_scores_smallest_top2_gap_highest():
-    # reference §4 picked the largest margin (most confident); here the 0.45/0.44 pixel must win
+    # docs/reference.md §4 picked the largest margin (most confident); here the 0.45/0.44 pixel must win
     p = _pixels([0.9, 0.05, 0.05], [0.45, 0.44, 0.11], [0.6, 0.3, 0.1])
     s = H.margin(p)[0, 0]
     assert s.argmax().item() == 1
@@ -141,7 +141,7 @@ def test_ripu_rejects_bad_params():
 
 
 def test_no_softmax_inside_heuristics():
-    # Feeding posteriors that are already peaked must not be re-normalised (reference §4).
+    # Feeding posteriors that are already peaked must not be re-normalised (docs/reference.md §4).
     p = _pixels([0.5, 0.5], [1.0, 0.0])
     assert H.least_confidence(p)[0, 0].tolist() == pytest.approx([0.5, 0.0])
 

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("mmseg")
 
-from _runtime_helpers import CONFIGS  # noqa: E402
+from _runtime_helpers import CONFIGS
 
 pytestmark = pytest.mark.runtime
 

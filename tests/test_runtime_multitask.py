@@ -17,10 +17,10 @@ import pytest
 
 pytest.importorskip("mmseg")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from _runtime_helpers import CONFIGS, SHORT_ITERS, label_digest, records, report, run, toy_env  # noqa: E402
-from mmcv.runner import HOOKS, Hook  # noqa: E402
+import numpy as np
+import torch
+from _runtime_helpers import CONFIGS, records, report, run, toy_env
+from mmcv.runner import HOOKS, Hook
 
 pytestmark = pytest.mark.runtime
 
@@ -292,7 +292,7 @@ def _digest(wd: Path, mask_dir: str) -> str:
 
 
 def test_reset_each_round_applies_to_every_round_after_warmup(tmp_path):
-    """Reference §6: the counter reset skipped the first round (the warm-up's). Here every round,
+    """docs/reference.md §6: the counter reset skipped the first round (the warm-up's). Here every round,
     round 0 after the warm-up included, starts from the warmed-up weights, an empty optimizer and
     the LR schedule's start."""
     SegalMTProbeHook.starts.clear()
@@ -322,11 +322,11 @@ def test_without_reset_one_schedule_spans_warmup_and_rounds(tmp_path):
 
 
 @pytest.mark.parametrize("options, match", [
-    ({"mae_warmup_epochs": -1}, "mae_warmup_epochs must be an int >= 0"),
-    ({"multitask_validation_iter": 1.5}, "multitask_validation_iter must be an int"),
-    ({"mae_viz_count": "4"}, "mae_viz_count must be an int"),
-    ({"mae_viz_dir": ""}, "mae_viz_dir must be a non-empty path"),
-    ({"runner.warmup_only": "yes"}, "warmup_only must be true or false"),
+    ({"mae_warmup_epochs": -1}, "mae_warmup_epochs: Input should be greater than or equal to 0"),
+    ({"multitask_validation_iter": 1.5}, "multitask_validation_iter: Input should be a valid integer"),
+    ({"mae_viz_count": "4"}, "mae_viz_count: Input should be a valid integer"),
+    ({"mae_viz_dir": ""}, "mae_viz_dir: must be a non-empty path"),
+    ({"runner.warmup_only": "yes"}, "runner.warmup_only: Input should be a valid boolean"),
     ({"runner.sample_mode": "image",
       "active_learning.settings.image": dict(initial_pool=4, budget_per_round=2)}, "pixels or regions"),
 ])

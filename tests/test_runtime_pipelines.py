@@ -9,10 +9,10 @@ import pytest
 
 pytest.importorskip("mmseg")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from _runtime_helpers import CONFIGS, toy_env  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import torch
+from _runtime_helpers import CONFIGS, toy_env
+from PIL import Image
 
 pytestmark = pytest.mark.runtime
 
@@ -98,7 +98,7 @@ def test_loss_ignores_unlabelled_pixels(tmp_path):
 
 
 def test_mask_applied_before_geometry_stays_aligned(tmp_path):
-    """Flip after masking: the ignore pattern is the flipped label mask (reference §3f desync)."""
+    """Flip after masking: the ignore pattern is the flipped label mask (docs/reference.md §3f desync)."""
     from segal_dsl.runtime.labels import LabelState
     from segal_dsl.runtime.toy.generate import ensure
 

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("mmseg")
 
-import numpy as np  # noqa: E402
-from _runtime_helpers import SHORT_ITERS, label_digest, records, report, run, toy_env  # noqa: E402
-from mmcv.runner import HOOKS, Hook  # noqa: E402
+import numpy as np
+from _runtime_helpers import label_digest, records, report, run, toy_env
+from mmcv.runner import HOOKS, Hook
 
 pytestmark = pytest.mark.runtime
 

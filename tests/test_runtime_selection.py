@@ -73,7 +73,7 @@ def test_pixels_threshold_picks_randomly_inside_the_pool():
 
 
 def test_pixels_threshold_pool_smaller_than_quota_is_widened():
-    # reference §1a: pool of 1% (12 px) < quota 50 raised ValueError; now the pool becomes the top-50
+    # docs/reference.md §1a: pool of 1% (12 px) < quota 50 raised ValueError; now the pool becomes the top-50
     scores, lab = _random_state(3, (30, 40))
     new = select_pixels(scores, lab, 50, threshold_pct=1, rng=rng_for(0, 1, 0))
     assert new.sum() == 50
@@ -153,7 +153,7 @@ def test_regions_clip_at_borders_and_count_only_new_pixels():
 
 
 def test_regions_stay_contiguous_with_threshold():
-    # reference §10: threshold + region picked single pixels and lost contiguity
+    # docs/reference.md §10: threshold + region picked single pixels and lost contiguity
     g = np.random.default_rng(9)
     scores = g.random((40, 40)).astype(np.float32)
     scores[[0, -1], :] = scores[:, [0, -1]] = -1  # border centres stay out of the 20% pool
@@ -302,7 +302,7 @@ def test_global_rejects_duplicate_indices():
 
 
 def test_images_ranked_by_score_not_bool():
-    # reference §3e cast the scores to bool: every non-zero score tied
+    # docs/reference.md §3e cast the scores to bool: every non-zero score tied
     scores = np.array([0.1, 0.9, 0.5, 0.95, 0.3])
     lab = np.array([False, False, False, True, False])
     assert select_images(scores, lab, 2).tolist() == [1, 2]

@@ -2,13 +2,11 @@
 sweep report puts all learning curves in one plot."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-from conftest import EXAMPLES
 from _runtime_helpers import toy_env
+from conftest import EXAMPLES
 
 pytest.importorskip("mmseg")
 pytestmark = pytest.mark.runtime
@@ -26,8 +24,8 @@ def test_toy_sweep_runs_every_point_with_shared_initial_labels(tmp_path, monkeyp
         "    schedule iters { train 2; query; train 1 }\n"
         "    sweep { seed 1, 2 }\n"
         "}\n")
-    from segal_dsl.runtime.launch import run_experiment
     from segal_dsl.runtime.labels import LabelState
+    from segal_dsl.runtime.launch import run_experiment
     from segal_dsl.runtime.query import initial_labels
 
     root = tmp_path / "runs"

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("mmseg")
 pytest.importorskip("wandb")
 
-from _runtime_helpers import run, toy_env  # noqa: E402
+from _runtime_helpers import run, toy_env
 
 pytestmark = pytest.mark.runtime
 

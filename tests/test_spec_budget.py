@@ -11,7 +11,7 @@ def test_int_total_is_distributed_exactly():
     assert per_image_quotas(10, SIZES) == [4, 3, 3]
     assert per_image_quotas(2, SIZES) == [1, 1, 0]  # reference: 2 // 3 = 0 everywhere, nothing labelled
     assert total_budget(10, SIZES) == 10
-    for total in range(0, 40):
+    for total in range(40):
         q = distribute(total, 7)
         assert sum(q) == total and max(q) - min(q) <= 1
         assert q == sorted(q, reverse=True)  # the remainder goes to the first images in pool order

@@ -2,8 +2,16 @@
 
 import pytest
 
-from segal_dsl.spec.schedule import (Round, Schedule, WorkflowError, merge_reference, read_workflow, reference_rounds,
-                                     reset_before, rounds_of_steps)
+from segal_dsl.spec.schedule import (
+    Round,
+    Schedule,
+    WorkflowError,
+    merge_reference,
+    read_workflow,
+    reference_rounds,
+    reset_before,
+    rounds_of_steps,
+)
 
 
 def test_trains_merge_and_a_query_closes_the_round():

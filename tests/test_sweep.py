@@ -2,11 +2,11 @@
 
 import json
 
-from segal_dsl.api import analyse, compile_source, read_source
-from segal_dsl.source import Source
-
 from conftest import EXAMPLES
 from test_emit import evaluate_config
+
+from segal_dsl.api import analyse, compile_source, read_source
+from segal_dsl.source import Source
 
 BASE = ('experiment s {\n base "m.py"\n seed 7\n sample pixel { budget 1% per image; threshold top 5% }\n'
         ' heuristic ripu { k 2 }\n schedule epochs { train 2; query; train 2 }\n')

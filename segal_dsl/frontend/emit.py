@@ -13,10 +13,9 @@ import json
 import keyword
 import math
 import os
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-
-from dataclasses import dataclass, field
 from typing import Any
 
 from segal_dsl import __version__
@@ -29,11 +28,13 @@ from segal_dsl.spec.config import MODE_SETTINGS, RUNNER_SETTINGS, RUNTIME_MODULE
 from segal_dsl.spec.modes import RUNNER_KINDS
 from segal_dsl.spec.plan import Plan
 from segal_dsl.spec.schedule import Schedule
+
 _WIDTH = 100
 
 
 class NotLiteral(ValueError):
-    pass
+    """A value that cannot be written as a Python literal (SEG501)."""
+
 
 
 def literal(value, indent: int = 0) -> str:
@@ -95,6 +96,15 @@ class Compiled:
     values: dict[str, Any]
     where: dict[tuple, tuple] = field(default_factory=dict)  # compiled key path -> SpanIndex loc
     notes: list[str] = field(default_factory=list)            # base values replaced on purpose (SEG223)
+    schedule_top: dict[str, Any] = field(default_factory=dict)  # top-level keys the schedule decides
+
+    def put(self, path: tuple, value: Any, loc: tuple) -> None:
+        """Set the value at a key path (dicts created on the way) and remember which setting wrote it."""
+        node = self.values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+        self.where[path] = loc
 
 
 def _schedule_keys(sched: Schedule, inherited: dict) -> tuple[dict, dict]:
@@ -120,35 +130,44 @@ def config_dict(exp: m.Experiment, sched: Schedule, source: Source, inherited: d
     default. `inherited` is what the bases set (None when they could not be read). `_base_` keeps the
     paths as the `.seg` file writes them (relative to it); `render` re-expresses them for the output.
     """
-    s, h, runner = exp.sample, exp.heuristic, exp.runner
     base = inherited or {}
     out = Compiled({})
-    cfg, where = out.values, out.where
+    _head(exp, base, out)
+    _active_learning(exp, base, out)
+    _schedule_and_runner(exp, sched, base, out)
+    _hooks(exp, out)
+    meta = {"experiment": exp.name, "source": source.path.replace(os.sep, "/"), "source_sha256": source.sha256,
+            "version": __version__, "schedule_unit": sched.unit}
+    if exp.pool.images is not None:
+        meta["pool_images"] = exp.pool.images
+    if sweep is not None:
+        meta["sweep"] = sweep
+    out.put(("segal_meta",), meta, ())
+    _passthrough(exp, out)
+    return out
 
-    def put(path: tuple, value: Any, loc: tuple) -> None:
-        node = cfg
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-        where[path] = loc
 
-    put(("_base_",), list(exp.base), ("base",))
-    base_imports = (base.get("custom_imports") or {}).get("imports") if isinstance(base.get("custom_imports"),
-                                                                                     dict) else None
-    imports = [RUNTIME_MODULE, *(base_imports if isinstance(base_imports, (list, tuple)) else []), *exp.imports]
-    put(("custom_imports", "imports"), list(dict.fromkeys(imports)), ("imports",))
+def _head(exp: m.Experiment, base: dict, out: Compiled) -> None:
+    out.put(("_base_",), list(exp.base), ("base",))
+    base_ci = base.get("custom_imports") if isinstance(base.get("custom_imports"), dict) else {}
+    base_imports = base_ci.get("imports") if isinstance(base_ci.get("imports"), (list, tuple)) else []
+    imports = [RUNTIME_MODULE, *base_imports, *exp.imports]  # additive: a base's dataset modules stay imported
+    out.put(("custom_imports", "imports"), list(dict.fromkeys(imports)), ("imports",))
     if exp.allow_failed_imports:
-        put(("custom_imports", "allow_failed_imports"), True, ("allow_failed_imports",))
+        out.put(("custom_imports", "allow_failed_imports"), True, ("allow_failed_imports",))
     for key in ("load_from", "work_dir", "seed", "deterministic", "source_free"):
         if getattr(exp, key) is not None:
-            put((key,), getattr(exp, key), (key,))
+            out.put((key,), getattr(exp, key), (key,))
     if exp.pool.resolution is not None:
-        put(("scale_size",), tuple(exp.pool.resolution), ("pool", "resolution"))
+        out.put(("scale_size",), tuple(exp.pool.resolution), ("pool", "resolution"))
+
+
+def _active_learning(exp: m.Experiment, base: dict, out: Compiled) -> None:
+    s, h = exp.sample, exp.heuristic
     al = ("active_learning",)
-    mode_keys = SAMPLE_SETTINGS[s.mode]
     settings = (*al, "settings", s.mode)
     radius = s.radius if s.radius is not None else _inherited_radius(base, s.mode)
-    for seg_key, key in mode_keys.items():
+    for seg_key, key in SAMPLE_SETTINGS[s.mode].items():
         value = getattr(s, seg_key)
         if value is None:
             continue
@@ -156,32 +175,39 @@ def config_dict(exp: m.Experiment, sched: Schedule, source: Source, inherited: d
             value = budget.compile_amount(value.value, value.unit, radius)
         elif seg_key == "threshold":
             value = float(value)
-        put((*settings, key), value, ("sample", seg_key))
-    put((*al, "heuristic"), h.name, ("heuristic", "name"))
+        out.put((*settings, key), value, ("sample", seg_key))
+    out.put((*al, "heuristic"), h.name, ("heuristic", "name"))
     params, in_settings = heuristics.compiled_params(h.name, h.params)
     base_al = base.get("active_learning") if isinstance(base.get("active_learning"), dict) else {}
     if isinstance(base_al.get("heuristic_cfg"), dict) and base_al.get("heuristic") != h.name:
         params = {"_delete_": True, **params}  # parameters of another heuristic must not leak in
         out.notes.append(f"`active_learning.heuristic_cfg` of the base's `{base_al.get('heuristic')}` is replaced")
     if params:
-        put((*al, "heuristic_cfg"), params, ("heuristic", "params"))
+        out.put((*al, "heuristic_cfg"), params, ("heuristic", "params"))
     for key, value in in_settings.items():
-        put((*settings, key), value, ("heuristic", "params"))
+        out.put((*settings, key), value, ("heuristic", "params"))
     if exp.reset_each_round is not None:
-        put((*al, "reset_each_round"), exp.reset_each_round, ("reset_each_round",))
+        out.put((*al, "reset_each_round"), exp.reset_each_round, ("reset_each_round",))
     if exp.visualize is not None:
         for key in ("size", "overlay", "dir"):
             if getattr(exp.visualize, key) is not None:
-                put((*al, "visualize", key), getattr(exp.visualize, key), ("visualize", key))
-    put(("workflow",), sched.workflow(), ("schedule",))
+                out.put((*al, "visualize", key), getattr(exp.visualize, key), ("visualize", key))
+
+
+def _schedule_and_runner(exp: m.Experiment, sched: Schedule, base: dict, out: Compiled) -> None:
+    out.put(("workflow",), sched.workflow(), ("schedule",))
     runner_keys, schedule_top = _schedule_keys(sched, base)
-    run = {"type": RUNNER_KINDS[runner.kind].type, "sample_mode": s.mode, **runner_keys}
+    run = {"type": RUNNER_KINDS[exp.runner.kind].type, "sample_mode": exp.sample.mode, **runner_keys}
     base_runner = base.get("runner")
     if isinstance(base_runner, dict) and set(base_runner) - set(run) - {"schedule_unit", "warmup_only"}:
         run = {"_delete_": True, **run}
         shown = ", ".join(f"{k}={v!r}" for k, v in base_runner.items())
         out.notes.append(f"the base's `runner = dict({shown})` is replaced: the schedule decides the run's length")
-    put(("runner",), run, ("schedule",))
+    out.put(("runner",), run, ("schedule",))
+    out.schedule_top = schedule_top
+
+
+def _hooks(exp: m.Experiment, out: Compiled) -> None:
     if exp.log is not None:
         hooks = [{"type": "TextLoggerHook"}] if exp.log.text else []
         if exp.log.wandb is not None:
@@ -190,46 +216,39 @@ def config_dict(exp: m.Experiment, sched: Schedule, source: Source, inherited: d
             if w.tags:
                 init["tags"] = list(w.tags)
             hooks.append({"type": "WandbLoggerHookWithVal", "init_kwargs": init})
-        put(("log_config",), {"interval": exp.log.interval, "hooks": hooks}, ("log",))
+        out.put(("log_config",), {"interval": exp.log.interval, "hooks": hooks}, ("log",))
     if exp.evaluation is not None:
         e = exp.evaluation
         ev = {"interval": e.interval, "by_epoch": e.by_epoch, "metric": e.metric}
-        if e.save_best is not None:
-            ev["save_best"] = e.save_best
-        if e.pre_eval is not None:
-            ev["pre_eval"] = e.pre_eval
-        put(("evaluation",), ev, ("evaluation",))
+        ev.update({k: getattr(e, k) for k in ("save_best", "pre_eval") if getattr(e, k) is not None})
+        out.put(("evaluation",), ev, ("evaluation",))
     if exp.checkpoint is not None:
         c = exp.checkpoint
-        put(("checkpoint_config",), {"interval": c.interval, "by_epoch": c.by_epoch,
-                                     **({"max_keep_ckpts": c.max_keep} if c.max_keep else {})}, ("checkpoint",))
+        out.put(("checkpoint_config",), {"interval": c.interval, "by_epoch": c.by_epoch,
+                                         **({"max_keep_ckpts": c.max_keep} if c.max_keep else {})}, ("checkpoint",))
     for seg_key, path in RUNNER_SETTINGS.items():
-        value = getattr(runner, seg_key)
+        value = getattr(exp.runner, seg_key)
         if value is not None and len(path) == 1:
-            put(path, value, ("runner", seg_key))
-    for key, value in schedule_top.items():
-        put((key,), value, ("schedule",))
-    meta = {"experiment": exp.name, "source": source.path.replace(os.sep, "/"), "source_sha256": source.sha256,
-            "version": __version__, "schedule_unit": sched.unit}
-    if exp.pool.images is not None:
-        meta["pool_images"] = exp.pool.images
-    if sweep is not None:
-        meta["sweep"] = sweep
-    put(("segal_meta",), meta, ())
+            out.put(path, value, ("runner", seg_key))
+    for key, value in out.schedule_top.items():
+        out.put((key,), value, ("schedule",))
+
+
+def _passthrough(exp: m.Experiment, out: Compiled) -> None:
+    """The multitask runner's model settings and the `mmseg { … }` overrides, merged (SEG211 kept them apart)."""
     generated: dict = {}
     for seg_key, path in RUNNER_SETTINGS.items():
-        value = getattr(runner, seg_key)
+        value = getattr(exp.runner, seg_key)
         if value is not None and len(path) > 1:
             node = generated
             for part in path[:-1]:
                 node = node.setdefault(part, {})
             node[path[-1]] = float(value)
-            where[path] = ("runner", seg_key)
+            out.where[path] = ("runner", seg_key)
     for key, value in _deep_merge(generated, exp.overrides).items():
-        cfg[key] = value
-        where.setdefault((key,), ("overrides", key))
-    _override_locs(exp.overrides, ("overrides",), (), where)
-    return out
+        out.values[key] = value
+        out.where.setdefault((key,), ("overrides", key))
+    _override_locs(exp.overrides, ("overrides",), (), out.where)
 
 
 def _inherited_radius(base: dict, mode: str) -> int:

@@ -104,7 +104,13 @@ def expand(validated: Validated, diags: Diagnostics) -> sch.Schedule | None:
     if warmup_only:
         return sch.Schedule(exp.schedule.unit, (), warmup, True)
     body = [(s.kind, s.length) for s in flat if s.kind != "warmup"]
-    return sch.Schedule(exp.schedule.unit, tuple(sch.rounds_of_steps(body)), warmup, False)
+    schedule = sch.Schedule(exp.schedule.unit, tuple(sch.rounds_of_steps(body)), warmup, False)
+    if schedule.queries and exp.sample.budget.value == 0:
+        diags.add("SEG401", "the budget per round must be positive", spans(("sample", "budget")),
+                  label="buys nothing",
+                  help="each query must buy at least one label (only a schedule without `query` may buy nothing)")
+        return None
+    return schedule
 
 
 @dataclass(frozen=True)
@@ -139,10 +145,6 @@ def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex,
     """SEG403/404/406/410: the initial labels and every query against the pool the file states."""
     images, res = pool.images, pool.resolution
     b_span, i_span = spans(("sample", "budget")), spans(("sample", "initial"))
-    if queries and b.is_zero(sampling.budget):
-        diags.add("SEG401", "the budget per round must be positive", b_span, label="buys nothing",
-                  help="each query must buy at least one label (only a schedule without `query` may buy nothing)")
-        return
     try:
         initial = b.estimate(sampling.initial, sampling.mode, images, res, sampling.radius)
         per_query = b.estimate(sampling.budget, sampling.mode, images, res, sampling.radius)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend import nodes as n
 from segal_dsl.frontend.build import build
-from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend.parse import parse
 from segal_dsl.source import Source
 

@@ -13,11 +13,11 @@ Statements keep the spans of the file they come from, so diagnostics point into 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
-from segal_dsl.frontend import nodes as n
 from segal_dsl.diagnostics import Diagnostics
+from segal_dsl.frontend import nodes as n
 from segal_dsl.source import Source
 
 MAX_DEPTH = 16

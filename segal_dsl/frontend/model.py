@@ -7,7 +7,7 @@ only home of those defaults. Names, units and heuristic parameters come from `se
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,7 @@ class Strict(BaseModel):
 class Amount(Strict):
     """A number of labels with its unit (spec/budget.py); `unit=None` only for a bare zero (`initial 0`)."""
 
-    value: Union[int, float]
+    value: int | float
     unit: Literal[UNIT_KEYS] | None  # type: ignore[valid-type]
 
 
@@ -121,7 +121,7 @@ class Step(Strict):
     kind: Literal["train", "query", "warmup", "group"]
     length: int | None = None
     repeat: int | None = None
-    items: tuple["Step", ...] = ()
+    items: tuple[Step, ...] = ()
     loc: tuple[Any, ...] = ()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from segal_dsl.source import Span
 
@@ -11,6 +10,8 @@ from segal_dsl.source import Span
 # ---- atoms: the words after a setting's key -------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Number:
+    """A number as written (`2975`, `24_371_200`, `1e-4`); `text` keeps the spelling for fmt."""
+
     value: int | float
     text: str
     span: Span
@@ -18,6 +19,8 @@ class Number:
 
 @dataclass(frozen=True, slots=True)
 class Percent:
+    """A number directly followed by `%` (`1%`); `value` is the number of percent."""
+
     value: float
     text: str
     span: Span
@@ -25,18 +28,24 @@ class Percent:
 
 @dataclass(frozen=True, slots=True)
 class String:
+    """A quoted string, escapes resolved."""
+
     value: str
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Word:
+    """A bare name (`pixel`, `true`, `per`, `least-confidence`)."""
+
     name: str
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Dims:
+    """A size `WIDTHxHEIGHT` (`1280x640`), or a pair such as `crop_size 384x384`."""
+
     width: int
     height: int
     span: Span
@@ -44,10 +53,12 @@ class Dims:
 
 @dataclass(frozen=True, slots=True)
 class Comma:
+    """A `,` between list items (`base "a.py", "b.py"`)."""
+
     span: Span
 
 
-Atom = Union[Number, Percent, String, Word, Dims, Comma]
+Atom = Number | Percent | String | Word | Dims | Comma
 
 
 # ---- statements -------------------------------------------------------------------------------------
@@ -58,18 +69,22 @@ class Setting:
     key: str
     key_span: Span
     args: tuple[Atom, ...]
-    block: "Block | None"
+    block: Block | None
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Repeat:
+    """The `xK` of `train N xK` or `( … ) xK`."""
+
     count: int
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class TrainStep:
+    """`train N` (or `train N xK`: K times train N then query)."""
+
     length: Number
     repeat: Repeat | None
     span: Span
@@ -77,34 +92,44 @@ class TrainStep:
 
 @dataclass(frozen=True, slots=True)
 class QueryStep:
+    """`query`: one query with the round's budget."""
+
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class WarmupStep:
+    """`warmup N`: MAE-only training before the first round (multitask runner)."""
+
     length: Number
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    items: tuple["Step", ...]
+    """`( steps ) xK`: the steps repeated K times."""
+
+    items: tuple[Step, ...]
     repeat: Repeat
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class UnknownStep:
+    """A schedule step that is none of the above (SEG308), kept for its span."""
+
     name: str
     args: tuple[Atom, ...]
     span: Span
 
 
-Step = Union[TrainStep, QueryStep, WarmupStep, Group, UnknownStep]
+Step = TrainStep | QueryStep | WarmupStep | Group | UnknownStep
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
+    """`schedule epochs|iters { steps }`."""
+
     unit: Word | None
     items: tuple[Step, ...]
     span: Span
@@ -114,51 +139,67 @@ class Schedule:
 # ---- the mmseg pass-through block -------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class LitNumber:
+    """A number inside an `mmseg { … }` literal."""
+
     value: int | float
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class LitString:
+    """A string inside an `mmseg { … }` literal."""
+
     value: str
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class LitConst:
+    """A bare constant inside an `mmseg { … }` literal (`True`, `None`, …)."""
+
     name: str  # true/false/True/False/None/null, or an unknown bare name (SEG214)
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class LitList:
-    items: tuple["Literal", ...]
+    """A `[ … ]` list literal."""
+
+    items: tuple[Literal, ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class LitTuple:
-    items: tuple["Literal", ...]
+    """A `( … )` tuple literal (a one-element tuple keeps its trailing comma)."""
+
+    items: tuple[Literal, ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class LitDict:
-    pairs: tuple[tuple["Literal", "Literal"], ...]
+    """A `{ key: value }` dict literal."""
+
+    pairs: tuple[tuple[Literal, Literal], ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class LitDictCall:
-    kwargs: tuple[tuple[str, "Literal"], ...]
+    """A `dict(k=v, …)` literal."""
+
+    kwargs: tuple[tuple[str, Literal], ...]
     span: Span
 
 
-Literal = Union[LitNumber, LitString, LitConst, LitList, LitTuple, LitDict, LitDictCall]
+Literal = LitNumber | LitString | LitConst | LitList | LitTuple | LitDict | LitDictCall
 
 
 @dataclass(frozen=True, slots=True)
 class Override:
+    """One `mmseg` pass-through: `a.b.c = literal`."""
+
     key: tuple[str, ...]
     key_span: Span
     value: Literal
@@ -167,22 +208,28 @@ class Override:
 
 @dataclass(frozen=True, slots=True)
 class Mmseg:
+    """The `mmseg { overrides }` block."""
+
     overrides: tuple[Override, ...]
     span: Span
     key_span: Span
 
 
-Statement = Union[Setting, Schedule, Mmseg]
+Statement = Setting | Schedule | Mmseg
 
 
 @dataclass(frozen=True, slots=True)
 class Block:
+    """A `{ … }` block of statements."""
+
     items: tuple[Statement, ...]
     span: Span
 
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
+    """The whole file: `experiment NAME { … }`."""
+
     name: str
     name_span: Span
     block: Block

@@ -14,8 +14,8 @@ import itertools
 import re
 from dataclasses import dataclass, replace
 
-from segal_dsl.frontend import nodes as n
 from segal_dsl.diagnostics import Diagnostics
+from segal_dsl.frontend import nodes as n
 
 TOP_AXES = ("heuristic", "seed", "reset_each_round", "load_from", "runner", "source_free", "deterministic")
 SAMPLE_AXES = ("budget", "initial", "threshold", "evenly", "radius", "ignore_index")

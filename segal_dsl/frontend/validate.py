@@ -9,11 +9,10 @@ from __future__ import annotations
 import difflib
 import keyword
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-from functools import lru_cache
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
@@ -185,13 +184,13 @@ class _Reader:
             self.d.add("SEG213", f"`{head.text}` is not a finite number", head.span)
             return _INVALID
         # Strip the trailing `per round` (budgets only) and `per image`.
-        per_round = per_image = False
+        per_image = False
         if words[-2:] == ["per", "round"]:
             if not allow_per_round:
                 self.d.add("SEG207", "the initial labels are bought once, not `per round`",
                            span_of(rest[-2:], setting.key_span), help="remove `per round`")
                 return _INVALID
-            per_round, words = True, words[:-2]
+            words = words[:-2]
         if words[-2:] in (["per", "image"], ["per", "img"]) or words[-1:] == ["/img"]:
             per_image, words = True, words[:-2]
         unit_word = words[0] if words else None
@@ -326,7 +325,7 @@ class _ExperimentReader(_Reader):
             return _INVALID
         self.spans.spans[(*loc, "mode")] = self.spans.spans[(*loc, "__word__")]
         sc = self.scalar_reader
-        keys = {"initial": lambda s, l: self.amount(s, l, False), "budget": lambda s, l: self.amount(s, l, True),
+        keys = {"initial": lambda s, loc: self.amount(s, loc, False), "budget": lambda s, loc: self.amount(s, loc, True),
                 "threshold": self.threshold, "evenly": sc("evenly true"), "ignore_index": sc("ignore_index 255"),
                 "radius": sc("radius 1")}
         per_mode = {name: ("initial", "budget", *sm.settings) for name, sm in SAMPLE_MODES.items()}
@@ -464,7 +463,7 @@ class _ExperimentReader(_Reader):
     def wandb(self, setting: n.Setting, loc: tuple) -> Any:
         sc = self.scalar_reader
         keys = {"entity": sc('entity "team"'), "project": sc('project "al"'), "name": sc('name "run"'),
-                "group": sc('group "g"'), "tags": lambda s, l: self.strings(s, l, 'tags "ripu", "region"')}
+                "group": sc('group "g"'), "tags": lambda s, loc: self.strings(s, loc, 'tags "ripu", "region"')}
         return self.block(setting, loc, keys, "`wandb`", required_block=False)
 
     def evaluation(self, setting: n.Setting, loc: tuple) -> Any:
@@ -684,7 +683,7 @@ SECTIONS: dict[str, type] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _field_adapter(name: str) -> TypeAdapter:
     info = m.Experiment.model_fields[name]
     annotation = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation

@@ -16,10 +16,11 @@ from typing import Any
 
 from segal_dsl.diagnostics import Diagnostics, Severity
 from segal_dsl.importer.literals import KEYWORDS, NotExpressible, experiment_name, seg_literal, seg_number, seg_string
+from segal_dsl.importer.workflow import Stop, workflow_rounds, write_schedule
 from segal_dsl.pyconfig.evaluate import UNKNOWN, Module, is_number
 from segal_dsl.source import Span
 from segal_dsl.spec import budget, heuristics
-from segal_dsl.spec.config import RUNNER_SETTINGS, RUNTIME_MODULE, SAMPLE_SETTINGS
+from segal_dsl.spec.config import RUNNER_SETTINGS, RUNTIME_MODULE
 from segal_dsl.spec.modes import MODE_NAMES, runner_kind_of_type
 
 HELPER_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*\Z")  # upper-case helpers: nothing in the reference reads them
@@ -31,10 +32,6 @@ _HANDLED = {"_base_", "custom_imports", "load_from", "work_dir", "seed", "determ
             "active_learning", "workflow", "runner", "log_config", "evaluation", "checkpoint_config", "mask_dir",
             "mae_viz_dir", "mae_warmup_epochs", "multitask_validation_iter", "mae_val_iter", "segal_meta",
             "mae_viz_interval", "mae_viz_count"}
-
-
-class Stop(Exception):
-    """An error that makes the rest of the mapping meaningless (already reported)."""
 
 
 def _child(node: ast.AST | None, key: Any) -> ast.AST | None:
@@ -58,6 +55,7 @@ class Mapper:
         self.k = {k: e for k, e in module.entries.items() if not HELPER_CONSTANT.match(k)}
         self.ev, self.d = module.evaluator, diags
         self.eff = effective if effective is not None else {k: e.value for k, e in self.k.items()}
+        self.complete = effective is not None or "_base_" not in module.entries  # every value is known
         self.src = self.ev.src
         self.from_compiled = isinstance(self.value("segal_meta"), dict)  # a config `segal compile` wrote
         self.extra: list[tuple] = []  # paths only the compiled side has (defaults made explicit), after the check
@@ -210,6 +208,8 @@ class Mapper:
 
     def reference_failures(self, runner: dict) -> None:
         """SEG615: configs the reference cannot start with, imported with segal-dsl's meaning (docs/reference.md)."""
+        if self.from_compiled or not self.complete:
+            return  # a config segal-dsl wrote (its defaults are segal-dsl's), or unread bases may set the keys
         if self.mode != "image" and self.kind == "active" and "source_free" not in self.eff:
             self.d.add("SEG615", "the reference reads `source_free` without a default and stops with AttributeError "
                        "before training; imported as segal-dsl's default, source-free (`data.train` one dataset)",
@@ -292,57 +292,8 @@ class Mapper:
         name = self.typed(name, "str", "active_learning", heuristic_key)
         lines = [f"    sample {self.mode} {{"]
         origin: list[tuple] = [path]
-        if self.mode == "image":
-            known = ("initial_pool", "budget_per_round")
-            if "initial_pool" in s:
-                n = self.typed(s["initial_pool"], "int", *path, "initial_pool")
-                lines.append(f"        initial {n} images" if n else "        initial 0")
-                origin.append((*path, "initial_pool"))
-            if "budget_per_round" not in s:
-                self.fail("`settings.image` has no `budget_per_round`", *path, help="add `budget_per_round=10` (images)")
-            n = self.typed(s["budget_per_round"], "int", *path, "budget_per_round")
-            lines.append(f"        budget {n} images per round")
-            origin.append((*path, "budget_per_round"))
-        else:
-            known = ("initial_label_pixels", "budget_per_round", "sample_threshold", "sample_evenly", "ignore_index",
-                     "radius", "entropy_prop")
-            if "initial_label_pixels" in s:
-                lines.append(f"        initial {self.amount(s['initial_label_pixels'], *path, 'initial_label_pixels')}")
-                origin.append((*path, "initial_label_pixels"))
-            if "budget_per_round" not in s:
-                self.fail(f"`settings.{self.mode}` has no `budget_per_round`", *path,
-                          help="add `budget_per_round=dict(value=1, unit='%/img')`")
-            lines.append(f"        budget {self.amount(s['budget_per_round'], *path, 'budget_per_round')} per round")
-            origin.append((*path, "budget_per_round"))
-            threshold = s.get("sample_threshold")
-            if threshold is False:
-                self.drop("SEG613", "`sample_threshold=False` fails the reference's assertion; imported as strict top-k "
-                          "(no `threshold`)", *path, "sample_threshold",
-                          help="only deleting the key disables the threshold in the reference")
-            elif threshold is not None:
-                self.typed(threshold, "number", *path, "sample_threshold")
-                lines.append(f"        threshold top {seg_number(threshold, plain=True)}%")
-                origin.append((*path, "sample_threshold"))
-            if "sample_evenly" in s:
-                lines.append(f"        evenly {_bool(self.typed(s['sample_evenly'], 'bool', *path, 'sample_evenly'))}")
-            elif self.from_compiled:
-                self.dropped.add((*path, "sample_evenly"))  # segal-dsl's default (True): nothing to write
-            else:
-                why = ("labels almost every pixel in the first query" if self.mode == "pixel"
-                       else "fails its assertion in region mode")
-                self.d.add("SEG613", f"without `sample_evenly` the reference {why}; imported as `evenly true`",
-                           self.span(*path), help="the same quota in every image, as the guide describes")
-                lines.append("        evenly true")
-            origin.append((*path, "sample_evenly"))
-            if "ignore_index" in s:
-                lines.append(f"        ignore_index {seg_number(self.typed(s['ignore_index'], 'int', *path, 'ignore_index'))}")
-                origin.append((*path, "ignore_index"))
-            if "radius" in s:
-                if self.mode == "region":
-                    lines.append(f"        radius {seg_number(self.typed(s['radius'], 'int', *path, 'radius'))}")
-                    origin.append((*path, "radius"))
-                else:
-                    self.drop("SEG611", "`radius` is left out: pixel sampling has no regions", *path, "radius")
+        known = self.image_settings(s, path, lines, origin) if self.mode == "image" else \
+            self.pixel_settings(s, path, lines, origin)
         self.extra_keys(s, known, *path, code="SEG611", why=": the reference never reads it")
         for text, where in zip(lines, origin):
             self.emit(text, *where)
@@ -374,6 +325,63 @@ class Mapper:
         known_al = {"settings", "heuristic", "heuristics", "heuristic_cfg", "heuristics_cfg", "reset_each_round",
                     "visualize"}
         self.extra_keys(al, known_al, "active_learning", code="SEG611", why=": the reference never reads it")
+
+    def image_settings(self, s: dict, path: tuple, lines: list, origin: list) -> tuple:
+        """`settings.image` -> the lines of `sample image { … }`; returns the keys it reads."""
+        known = ("initial_pool", "budget_per_round")
+        if "initial_pool" in s:
+            n = self.typed(s["initial_pool"], "int", *path, "initial_pool")
+            lines.append(f"        initial {n} images" if n else "        initial 0")
+            origin.append((*path, "initial_pool"))
+        if "budget_per_round" not in s:
+            self.fail("`settings.image` has no `budget_per_round`", *path, help="add `budget_per_round=10` (images)")
+        n = self.typed(s["budget_per_round"], "int", *path, "budget_per_round")
+        lines.append(f"        budget {n} images per round")
+        origin.append((*path, "budget_per_round"))
+        return known
+
+    def pixel_settings(self, s: dict, path: tuple, lines: list, origin: list) -> tuple:
+        """`settings.pixel` / `settings.region` -> the lines of the `sample` block; returns the keys it reads."""
+        known = ("initial_label_pixels", "budget_per_round", "sample_threshold", "sample_evenly", "ignore_index",
+                 "radius", "entropy_prop")
+        if "initial_label_pixels" in s:
+            lines.append(f"        initial {self.amount(s['initial_label_pixels'], *path, 'initial_label_pixels')}")
+            origin.append((*path, "initial_label_pixels"))
+        if "budget_per_round" not in s:
+            self.fail(f"`settings.{self.mode}` has no `budget_per_round`", *path,
+                      help="add `budget_per_round=dict(value=1, unit='%/img')`")
+        lines.append(f"        budget {self.amount(s['budget_per_round'], *path, 'budget_per_round')} per round")
+        origin.append((*path, "budget_per_round"))
+        threshold = s.get("sample_threshold")
+        if threshold is False:
+            self.drop("SEG613", "`sample_threshold=False` fails the reference's assertion; imported as strict top-k "
+                      "(no `threshold`)", *path, "sample_threshold",
+                      help="only deleting the key disables the threshold in the reference")
+        elif threshold is not None:
+            self.typed(threshold, "number", *path, "sample_threshold")
+            lines.append(f"        threshold top {seg_number(threshold, plain=True)}%")
+            origin.append((*path, "sample_threshold"))
+        if "sample_evenly" in s:
+            lines.append(f"        evenly {_bool(self.typed(s['sample_evenly'], 'bool', *path, 'sample_evenly'))}")
+        elif self.from_compiled:
+            self.dropped.add((*path, "sample_evenly"))  # segal-dsl's default (True): nothing to write
+        else:
+            why = ("labels almost every pixel in the first query" if self.mode == "pixel"
+                   else "fails its assertion in region mode")
+            self.d.add("SEG613", f"without `sample_evenly` the reference {why}; imported as `evenly true`",
+                       self.span(*path), help="the same quota in every image, as the guide describes")
+            lines.append("        evenly true")
+        origin.append((*path, "sample_evenly"))
+        if "ignore_index" in s:
+            lines.append(f"        ignore_index {seg_number(self.typed(s['ignore_index'], 'int', *path, 'ignore_index'))}")
+            origin.append((*path, "ignore_index"))
+        if "radius" in s:
+            if self.mode == "region":
+                lines.append(f"        radius {seg_number(self.typed(s['radius'], 'int', *path, 'radius'))}")
+                origin.append((*path, "radius"))
+            else:
+                self.drop("SEG611", "`radius` is left out: pixel sampling has no regions", *path, "radius")
+        return known
 
     def amount(self, value: Any, *path: Any) -> str:
         """A budget spec (spec/budget.py) as a `.seg` amount; raises Stop on one it cannot read."""
@@ -453,8 +461,6 @@ class Mapper:
 
     # -- schedule -------------------------------------------------------------------------------------------
     def schedule(self, runner: dict) -> None:
-        from segal_dsl.importer.workflow import workflow_rounds, write_schedule
-
         rounds = workflow_rounds(self, runner)
         unit = runner.get("schedule_unit", "epochs")
         if unit not in ("epochs", "iters"):
@@ -490,7 +496,7 @@ class Mapper:
                 continue
             d = self.dict_of(value, key)
             if "interval" not in d:
-                self.fail(f"`{key}` has no `interval`", key, help=f"add `interval=1`")
+                self.fail(f"`{key}` has no `interval`", key, help="add `interval=1`")
             interval = self.typed(d["interval"], "int", key, "interval")
             if interval <= 0:
                 self.fail(f"`{key}.interval = {interval}`: mmcv's {'EvalHook' if key == 'evaluation' else 'CheckpointHook'}"
@@ -577,7 +583,8 @@ class Mapper:
             if value is UNKNOWN:
                 continue
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) or key in KEYWORDS:
-                self.fail(f"`{key}` cannot be written as an `mmseg` key", key, help="the .seg language reads it as a keyword or not as a name; rename it in the legacy config")
+                self.fail(f"`{key}` cannot be written as an `mmseg` key", key,
+                          help="the .seg language reads it as a keyword or not as a name; rename it in the legacy config")
             try:
                 items.append((f"        {key} = {seg_literal(value, 8)}", key))
             except NotExpressible as err:

@@ -8,6 +8,10 @@ the front end never does (it must not pull in torch/mmcv/mmseg). The numpy/torch
 import importlib.util as _util
 
 if _util.find_spec("mmseg") is not None and _util.find_spec("mmcv") is not None:
-    from . import hooks, pipelines, runner  # noqa: F401  (registry side effects)
-    from . import multitask  # noqa: F401  (MultiTaskActiveRunner, MAE model pieces, `mps`)
+    from . import (  # noqa: F401  (registry side effects)
+        hooks,
+        multitask,
+        pipelines,
+        runner,
+    )
     from .toy import dataset as _toy_dataset  # noqa: F401

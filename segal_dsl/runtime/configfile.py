@@ -18,7 +18,7 @@ import warnings
 from segal_dsl.spec.config import ConfigError, Contract, read_config
 
 
-class LoadFailure(RuntimeError):
+class LoadFailure(ValueError):
     """A compiled config that cannot be loaded; the message is one line with the fix."""
 
 
@@ -48,7 +48,7 @@ def do_imports(imports, allow_failed: bool, roots: list[str]) -> None:
     for name in imports:
         try:
             importlib.import_module(name)
-        except Exception as e:  # noqa: BLE001 - any error inside the module is the user's to see
+        except Exception as e:
             cause = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             if allow_failed:
                 warnings.warn(f"custom import `{name}` failed and is skipped (allow_failed_imports): {cause}",

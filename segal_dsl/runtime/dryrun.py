@@ -15,17 +15,17 @@ import tempfile
 from segal_dsl.spec.plan import Plan, Pool, plan_of
 
 
-def dry_run_experiment(seg_path: str, checked) -> int:
+def dry_run_experiment(seg_path: str, checked, out=None) -> int:
     """A checked `.seg` file (compiled into a temporary folder), or a compiled config when `checked` is None."""
     if checked is None:
-        return dry_run_config(seg_path, None)
+        return dry_run_config(seg_path, None, out=out)
     with tempfile.TemporaryDirectory(prefix="segal-dry-run-") as tmp:
         point = checked.points[0]
         cfg_path = osp.join(tmp, f"{point.plan.experiment}.py")
         text, _ = point.render(checked.source, cfg_path)
         with open(cfg_path, "w", encoding="utf-8") as fh:
             fh.write(text)
-        return dry_run_config(cfg_path, seg_path, shown=seg_path)
+        return dry_run_config(cfg_path, seg_path, shown=seg_path, out=out)
 
 
 def dry_run_config(cfg_path: str, seg_path: str | None, *, cfg_options: dict | None = None,
@@ -34,7 +34,7 @@ def dry_run_config(cfg_path: str, seg_path: str | None, *, cfg_options: dict | N
     from segal_dsl.frontend.table import render_plan
 
     from .configfile import LoadFailure, load_config
-    from .launch import missing_bases, missing_paths
+    from .preflight import missing_bases, missing_paths
 
     out = out or sys.stdout
     name = shown or cfg_path
@@ -64,12 +64,12 @@ def resolved_plan(cfg, contract, *, pool_found: bool) -> tuple[Plan, str]:
     """The plan against the real pool when its data is there, else against the pool the `.seg` states."""
     meta = contract.meta
     stated = Pool(meta.get("pool_images"), tuple(contract.scale_size) if contract.scale_size else None)
-    if not pool_found:
-        return plan_of(contract, stated), "data not found: budgets from the pool the .seg file states"
+    if not pool_found or not cfg.get("data"):
+        why = "data not found" if cfg.get("data") else "the config has no `data`"
+        return plan_of(contract, stated), f"{why}: budgets from the pool the .seg file states"
     from mmseg.datasets import build_dataset
 
-    from .pipelines import pool_sizes
-    from .train import query_cfg_of
+    from .pipelines import pool_sizes, query_cfg_of
 
     query = build_dataset(query_cfg_of(cfg, contract), dict(test_mode=True))
     sizes = tuple(pool_sizes(query, contract.scale_size)) if contract.mode != "image" else None

@@ -45,14 +45,14 @@ def get_heuristic(name: str) -> Heuristic:
 def to_probs(logits: torch.Tensor) -> torch.Tensor:
     """Logits (N, C, H, W) -> per-pixel class posteriors: softmax over dim=1, the class axis.
 
-    The one conversion helper. Reference §4: its `to_prob` normalised over the flattened *spatial*
+    The one conversion helper. docs/reference.md §4: its `to_prob` normalised over the flattened *spatial*
     axis per class, so every heuristic scored per-class spatial maps instead of pixel posteriors.
     """
-    _check_4d(logits, "logits")
+    check_4d(logits, "logits")
     return torch.softmax(logits.float(), dim=1)
 
 
-def _check_4d(x: torch.Tensor, what: str = "probs") -> None:
+def check_4d(x: torch.Tensor, what: str = "probs") -> None:
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
         raise ValueError(f"{what} must be a tensor shaped (N, C, H, W), got {shape}")
@@ -72,7 +72,7 @@ def random_scores(probs: torch.Tensor, generator: torch.Generator | None = None)
 
     Reference: float16 draws from the unseeded global RNG; float32 avoids ties of float16's 11-bit mantissa.
     """
-    _check_4d(probs)
+    check_4d(probs)
     n, _, h, w = probs.shape
     device = generator.device if generator is not None else probs.device
     scores = torch.rand((n, h, w), generator=generator, device=device, dtype=torch.float32)
@@ -82,7 +82,7 @@ def random_scores(probs: torch.Tensor, generator: torch.Generator | None = None)
 @register("entropy")
 def entropy(probs: torch.Tensor) -> torch.Tensor:
     """s = −Σ_c p_c log p_c (natural log; maximal, log C, at the uniform posterior)."""
-    _check_4d(probs)
+    check_4d(probs)
     return _pixel_entropy(probs)
 
 
@@ -90,9 +90,9 @@ def entropy(probs: torch.Tensor) -> torch.Tensor:
 def margin(probs: torch.Tensor) -> torch.Tensor:
     """s = 1 − (p₍₁₎ − p₍₂₎): the smallest gap between the two most likely classes scores highest.
 
-    Reference §4: it scored |p₁ − p₂| and took the largest, i.e. picked the most confident pixels.
+    docs/reference.md §4: it scored |p₁ − p₂| and took the largest, i.e. picked the most confident pixels.
     """
-    _check_4d(probs)
+    check_4d(probs)
     if probs.shape[1] < 2:
         raise ValueError("margin needs at least 2 classes")
     top2 = probs.float().topk(2, dim=1).values
@@ -102,7 +102,7 @@ def margin(probs: torch.Tensor) -> torch.Tensor:
 @register("least_confidence", "least-confidence")
 def least_confidence(probs: torch.Tensor) -> torch.Tensor:
     """s = 1 − max_c p_c: the flattest posterior scores highest (absent from the reference)."""
-    _check_4d(probs)
+    check_4d(probs)
     return 1.0 - probs.float().amax(dim=1)
 
 
@@ -145,9 +145,9 @@ def ripu(
         impurity    = −Σ_c h_c log h_c / log(categories)
         uncertainty = (Σ_{q ∈ W} H(p_q) / n_W) / log(categories)      (H = pixel entropy)
         s = impurity × uncertainty   if use_entropy   else   impurity
-    categories defaults to C. Reference §4: a variable reassigned inside the batch loop broke N > 1.
+    categories defaults to C. docs/reference.md §4: a variable reassigned inside the batch loop broke N > 1.
     """
-    _check_4d(probs)
+    check_4d(probs)
     n, c, h, w = probs.shape
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise ValueError(f"ripu: k must be an int >= 0, got {k!r}")

@@ -1,6 +1,6 @@
 """`WandbLoggerHookWithVal`: mmcv's W&B hook + validation metrics, a monotonic step and AL metrics.
 
-Reference §8 only added a `global_step` field and logged val metrics at iter+1 with commit=False;
+docs/reference.md §8 only added a `global_step` field and logged val metrics at iter+1 with commit=False;
 with reset_each_round the step went backwards (W&B drops such points) and no AL metric was logged.
 Here every row carries `global_step` = the runner's global iteration (never reset) and W&B plots
 against it via define_metric, so train/val rows never collide on a step; after each round an `al/*`

@@ -1,6 +1,6 @@
 """Which pool pixels (or images) are labelled, at ≤ 1 bit per pixel, saved atomically after every query.
 
-Reference §3a/§10: one pickled bool array per image (8 bits/pixel), rewritten in place, regenerated
+docs/reference.md §3a/§10: one pickled bool array per image (8 bits/pixel), rewritten in place, regenerated
 at every start, so a killed or resumed run lost or re-bought labels and kept no per-round record.
 
 On disk (`dir` = work_dir/masks):
@@ -183,7 +183,7 @@ class LabelState:
         h, w = self.sizes[i]
         new = np.asarray(new_mask, dtype=bool)
         if new.shape != (h, w):
-            # Reference §1c: a shape mismatch surfaced only at the first OR-update, mid-run.
+            # docs/reference.md §1c: a shape mismatch surfaced only at the first OR-update, mid-run.
             raise ValueError(f"image {i}: new mask shape {new.shape} != pool size {(h, w)}")
         cur = np.unpackbits(self._bits[i], count=h * w).view(bool)
         fresh = new.ravel() & ~cur

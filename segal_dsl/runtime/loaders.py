@@ -1,6 +1,6 @@
 """Data loaders for the AL loop: seeded per-epoch shuffling, pool sharding, CPU-safe defaults.
 
-Reference §5b: no DistSamplerSeedHook, so every DDP epoch (and every rebuilt loader) replayed one
+docs/reference.md §5b: no DistSamplerSeedHook, so every DDP epoch (and every rebuilt loader) replayed one
 shuffle order. Here every train sampler is re-seeded with (seed, global epoch) before each epoch,
 with or without DDP, which also makes a resumed run replay exactly the order it would have had.
 """

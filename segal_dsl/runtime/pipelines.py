@@ -1,6 +1,6 @@
 """Mask-aware data loading: bought labels are applied to the GT at load time, before any geometry.
 
-Fixes reference §3f: the reference carried a separate mask through its own Resize/Flip/Crop copies
+Fixes docs/reference.md §3f: the reference carried a separate mask through its own Resize/Flip/Crop copies
 (stock transforms silently desynchronised it, `keep_ratio=False` transposed it, and the crop looked at
 unlabelled GT). Here `LoadAnnotationsWithLabels` writes `ignore_index` into every unlabelled GT pixel
 right after decoding, so every stock mmseg transform afterwards sees one aligned map.
@@ -98,7 +98,7 @@ class LabelMaskedDataset(Dataset):
 
 
 def image_subset(base, labelled: Sequence[int]) -> Subset:
-    """Image mode: the train set is exactly the labelled images (reference §3e kept all of them)."""
+    """Image mode: the train set is exactly the labelled images (docs/reference.md §3e kept all of them)."""
     sub = Subset(base, sorted(int(i) for i in labelled))
     sub.CLASSES = getattr(base, "CLASSES", None)
     sub.PALETTE = getattr(base, "PALETTE", None)
@@ -114,7 +114,7 @@ def with_source(source, target):
 
 
 def pool_order(train_ds, query_ds) -> list[int]:
-    """Map each train image to its query-pool index by filename (never by basename: reference §3a).
+    """Map each train image to its query-pool index by filename (never by basename: docs/reference.md §3a).
 
     Raises ValueError naming the first image that is missing from the pool.
     """
@@ -144,3 +144,18 @@ def pool_sizes(query, scale_size) -> list[tuple[int, int]]:
         with Image.open(path) as im:  # the header only: no pixel is decoded
             sizes.append((im.height, im.width))
     return sizes
+
+
+def target_train_cfg(cfg, contract) -> dict:
+    """`data.train`, or its target half in ADA (the contract checked the shapes against `source_free`)."""
+    train_cfg = cfg.data.train
+    return copy.deepcopy(train_cfg if contract.source_free else train_cfg[1])
+
+
+def query_cfg_of(cfg, contract) -> dict:
+    """The query pool's dataset: `data.query`, else the (target) train images through the test pipeline."""
+    query_cfg = cfg.data.get("query")
+    if query_cfg is None:
+        query_cfg = target_train_cfg(cfg, contract)
+        query_cfg["pipeline"] = cfg.data.test.pipeline
+    return query_cfg

@@ -1,6 +1,6 @@
 """The runner's resumable progress: which workflow steps are done, counters, the step checkpoint.
 
-Reference §10: AL state was never checkpointed, so `resume_from` restarted the labels and the round
+docs/reference.md §10: AL state was never checkpointed, so `resume_from` restarted the labels and the round
 counter. Commit order makes resume exact: a train step writes its checkpoint, then progress.json; a
 query writes the label state (its own commit point), then progress.json. On resume a label state
 with more query records than progress.json knows means the query finished: it is not bought again.

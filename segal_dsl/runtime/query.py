@@ -1,10 +1,10 @@
 """One query step: posteriors over the pool -> heuristic scores -> seeded selection -> new labels.
 
 Posteriors are the model's `inference(..., rescale=True)` output: logits resized to the image's own
-size, softmax over classes (reference §4 took a *spatial* softmax), under the config's `test_cfg`
+size, softmax over classes (docs/reference.md §4 took a *spatial* softmax), under the config's `test_cfg`
 (the reference always ran `whole` inference at `scale_size`, §10). Scores stream image by image; only
 new-label bits (or, in global mode, each rank's top candidates) cross ranks. Every rank applies the
-same gathered result, and rank 0 alone writes; no sleeps (reference §3c step 6).
+same gathered result, and rank 0 alone writes; no sleeps (docs/reference.md §3c step 6).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class QueryResult:
     short: list[int] = field(default_factory=list)
 
 
-def _all_gather(obj: Any) -> list[Any]:
+def all_gather(obj: Any) -> list[Any]:
     rank, world = get_dist_info()
     if world == 1:
         return [obj]
@@ -181,26 +181,16 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
 
     # ---- gather + apply identically on every rank
     if mode == "image":
-        scores_all = {}
-        for part in _all_gather(local_img):
-            scores_all.update(part)
-        flags = labels.images()
-        vec = np.full(len(labels), -np.inf)
-        for i, v in scores_all.items():
-            vec[i] = v
-        chosen = sel.select_images(vec, flags, planned, sel.rng_for(seed, rnd), threshold)
-        for i in chosen.tolist():
-            result.per_image[i] = labels.add(i, True)
+        _apply_images(result, labels, local_img, planned, sel.rng_for(seed, rnd), threshold)
     elif evenly:
-        for part in _all_gather(local_new):
+        for part in all_gather(local_new):
             for i, flat in part.items():
                 m = np.zeros(sizes[i][0] * sizes[i][1], bool)
                 m[flat] = True
-                n = labels.add(i, m.reshape(sizes[i]))
-                result.per_image[i] = n
+                result.per_image[i] = labels.add(i, m.reshape(sizes[i]))
         result.short = [i for i, q in enumerate(quotas) if result.per_image.get(i, 0) < q]
     else:
-        parts = _all_gather((top.s, top.i, top.p))
+        parts = all_gather((top.s, top.i, top.p))
         shapes = {i: sizes[i] for i in range(len(sizes))}
         picked = sel.select_global(_global_items(parts, labels, shapes), result.planned, threshold,
                                    sel.rng_for(seed, rnd), total_pixels=sum(h * w for h, w in sizes))
@@ -211,6 +201,18 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
         warnings.warn(f"query {rnd}: only {result.added} new labels were left to buy of the "
                       f"{result.planned} planned; took all that was left", stacklevel=2)
     return result
+
+
+def _apply_images(result: QueryResult, labels, local_img: dict, planned: int, rng, threshold) -> None:
+    """Image mode: every rank's image scores gathered, the same top images labelled on every rank."""
+    scores_all: dict = {}
+    for part in all_gather(local_img):
+        scores_all.update(part)
+    vec = np.full(len(labels), -np.inf)
+    for i, v in scores_all.items():
+        vec[i] = v
+    for i in sel.select_images(vec, labels.images(), planned, rng, threshold).tolist():
+        result.per_image[i] = labels.add(i, True)
 
 
 def initial_labels(labels, contract: Contract, seed: int) -> int:
@@ -227,7 +229,7 @@ def initial_labels(labels, contract: Contract, seed: int) -> int:
             continue
         rng = sel.rng_for(seed, 0, i)
         zeros = np.zeros(labels.sizes[i], bool)
-        if mode == "region":  # random whole regions, not scattered pixels (reference §3b FIXME)
+        if mode == "region":  # random whole regions, not scattered pixels (docs/reference.md §3b FIXME)
             new = sel.select_regions(rng.random(labels.sizes[i]), zeros, q, radius, None, None)
         else:
             new = sel.random_pixels(zeros, q, rng)

@@ -15,7 +15,6 @@ import os
 import os.path as osp
 import random
 import sys
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +25,10 @@ from mmcv.parallel import scatter
 from mmcv.runner import RUNNERS, EpochBasedRunner, load_checkpoint, save_checkpoint
 from mmcv.runner.hooks import CheckpointHook, LoggerHook
 
-from . import report, visualize
 from segal_dsl.spec.config import Contract
 from segal_dsl.spec.schedule import Round
 
+from . import report, visualize
 from .labels import LabelState, remove_temp_files
 from .loaders import iters_per_epoch, shard_loader, train_loader
 from .pipelines import LabelMaskedDataset, image_subset, pool_sizes, with_source
@@ -56,7 +55,7 @@ class ALData:
     validate: bool = True
 
 
-def _barrier() -> None:
+def barrier() -> None:
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         dist.barrier()
 
@@ -67,7 +66,7 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _progress_bar(enabled: bool):
+def progress_bar(enabled: bool):
     """A rich progress bar on an interactive rank-0 terminal, else a no-op."""
     if not (enabled and sys.stderr.isatty()):
         return None
@@ -142,7 +141,7 @@ class ActiveLearningRunner(EpochBasedRunner):
         self._check_ranks_agree(0)
         if self.rank == 0:
             labels.save(mask_dir)
-        _barrier()
+        barrier()
 
     def _train_set(self):
         if self.sample_mode == "image":
@@ -169,7 +168,7 @@ class ActiveLearningRunner(EpochBasedRunner):
     def _set_schedule(self, r: int) -> None:
         """Counters the LR/eval/checkpoint hooks read; round-local when weights reset each round.
 
-        Reference §2b used ceil (loaders drop the last batch) and left out the final image-mode round.
+        docs/reference.md §2b used ceil (loaders drop the last batch) and left out the final image-mode round.
         """
         reset = self.contract.reset_each_round
         rounds = [self.rounds[r]] if reset else self.rounds
@@ -187,7 +186,7 @@ class ActiveLearningRunner(EpochBasedRunner):
     def reset_round(self) -> None:
         """Weights, optimizer state and LR schedule back to the start, identically on every rank.
 
-        The snapshot is taken after `load_from`, on every rank (reference §5c reloaded on rank 0 only,
+        The snapshot is taken after `load_from`, on every rank (docs/reference.md §5c reloaded on rank 0 only,
         so DDP replicas diverged, and never reset the optimizer state).
         """
         module = getattr(self.model, "module", self.model)
@@ -219,7 +218,7 @@ class ActiveLearningRunner(EpochBasedRunner):
                     pass
         else:
             self._store(progress, checkpoint=name, next_step=step + 1, write=False)
-        _barrier()
+        barrier()
 
     def _store(self, progress: Progress, write: bool = True, **changes) -> None:
         for k, v in changes.items():
@@ -236,7 +235,7 @@ class ActiveLearningRunner(EpochBasedRunner):
             try:
                 ckpt = load_checkpoint(getattr(self.model, "module", self.model), path, map_location="cpu",
                                        logger=self.logger)
-            except Exception as e:  # noqa: BLE001 - any unpickling/zip error: one line, not a traceback
+            except Exception as e:
                 raise RuntimeError(f"cannot resume: {path} is unreadable ({type(e).__name__}: "
                                    f"{str(e).splitlines()[0] if str(e) else ''}); restore it from a backup, or "
                                    "start again without --resume in a new --work-dir (the label state in "
@@ -252,7 +251,7 @@ class ActiveLearningRunner(EpochBasedRunner):
     def save_checkpoint(self, out_dir, filename_tmpl=None, save_optimizer=True, meta=None, create_symlink=True):
         """User checkpoints (CheckpointHook) named by global epoch/iter, so rounds never overwrite them.
 
-        Reference §5c: with reset_each_round `epoch_1.pth` was overwritten every round.
+        docs/reference.md §5c: with reset_each_round `epoch_1.pth` was overwritten every round.
         """
         hook = next((h for h in self.hooks if isinstance(h, CheckpointHook)), None)
         by_epoch = hook.by_epoch if hook is not None else not self.by_iters
@@ -286,7 +285,7 @@ class ActiveLearningRunner(EpochBasedRunner):
         """EpochBasedRunner.train without its sleep(2), with a per-epoch data-order seed."""
         self.model.train()
         self.mode, self.data_loader = "train", loader
-        loader.sampler.set_epoch(self.global_epoch)  # reference §5b: every epoch replayed one order
+        loader.sampler.set_epoch(self.global_epoch)  # docs/reference.md §5b: every epoch replayed one order
         self.call_hook("before_train_epoch")
         for i, data_batch in enumerate(loader):
             self._step(i, data_batch, bar, task)
@@ -316,9 +315,9 @@ class ActiveLearningRunner(EpochBasedRunner):
         if len(loader) == 0:
             raise RuntimeError(f"round {r}: the train set is empty (no labelled images)")
         rnd = self.rounds[r]
-        bar = _progress_bar(self.rank == 0)
+        bar = progress_bar(self.rank == 0)
         total = rnd.train if self.by_iters else rnd.train * len(loader)
-        with bar if bar is not None else _Null():
+        with bar if bar is not None else NullContext():
             task = bar.add_task(f"round {r} train", total=total) if bar is not None else None
             if self.by_iters:
                 self._train_iters(loader, rnd.train, bar, task)
@@ -331,7 +330,7 @@ class ActiveLearningRunner(EpochBasedRunner):
         """Metrics on `data.val` with the test pipeline (every rank scores a shard; all get the sum)."""
         if self.data.val is None or not self.data.validate:
             return {}
-        from .query import _all_gather
+        from .query import all_gather
 
         ds = self.data.val
         self.model.eval()
@@ -343,7 +342,7 @@ class ActiveLearningRunner(EpochBasedRunner):
             data = scatter(data, [dev.index if dev.type == "cuda" else -1])[0]
             pred = module(return_loss=False, rescale=True, **data)
             parts.extend(ds.pre_eval(pred, indices=[index]))
-        results = [x for part in _all_gather(parts) for x in part]
+        results = [x for part in all_gather(parts) for x in part]
         ev = dict(self.data.cfg.get("evaluation") or {})
         metric = ev.get("metric", "mIoU")
         out = ds.evaluate(results, metric=metric, logger=self.logger)
@@ -352,7 +351,7 @@ class ActiveLearningRunner(EpochBasedRunner):
 
     # ------------------------------------------------------------------ main loop
 
-    def run(self, data: ALData, workflow=None, max_epochs=None, **kwargs) -> None:  # noqa: C901
+    def run(self, data: ALData, workflow=None, max_epochs=None, **kwargs) -> None:
         """Run every workflow step not yet done (all of them unless resuming)."""
         self.data = data
         sched = data.contract.schedule
@@ -362,7 +361,7 @@ class ActiveLearningRunner(EpochBasedRunner):
                  for kind in (("train", "query") if rnd.query else ("train",))]
         if self.rank == 0:  # what a killed writer can leave: temp files, an uncommitted payload
             self._remove_stale()
-        _barrier()
+        barrier()
         progress = Progress.load(self._state_dir()) if data.resume else None
         if progress is not None and progress.seed not in (None, data.seed):
             raise RuntimeError(f"--resume with seed {data.seed}, but this run used seed {progress.seed}")
@@ -414,7 +413,7 @@ class ActiveLearningRunner(EpochBasedRunner):
                 self._check_ranks_agree(r + 1)
                 if self.rank == 0:
                     self.labels.save(self._mask_dir())
-                _barrier()
+                barrier()
                 self._store(progress, queries_done=progress.queries_done + 1, next_step=k + 1)
                 self.logger.info("query %d: %d new labels (planned %d), %d labelled in total",
                                  r + 1, result.added, result.planned, self.labels.total())
@@ -433,7 +432,7 @@ class ActiveLearningRunner(EpochBasedRunner):
             self.logger.info("removed what an interrupted run left unfinished: %s", ", ".join(sorted(removed)))
 
     def _check_ranks_agree(self, rnd: int) -> None:
-        """Every rank must hold the same labels after a query (reference §5d: only rank 0 had them).
+        """Every rank must hold the same labels after a query (docs/reference.md §5d: only rank 0 had them).
 
         Compares the sha256 of the full label payload and the round records, not only counts.
         """
@@ -445,9 +444,9 @@ class ActiveLearningRunner(EpochBasedRunner):
               world=self.world_size)
         if self.world_size == 1:
             return
-        from .query import _all_gather
+        from .query import all_gather
 
-        if len(set(_all_gather(digest))) != 1:
+        if len(set(all_gather(digest))) != 1:
             raise RuntimeError(f"round {rnd}: ranks disagree on the label state (round 0: the initial labels)")
 
     def _query(self, rnd: int, viz) -> Any:
@@ -456,15 +455,15 @@ class ActiveLearningRunner(EpochBasedRunner):
         else:
             indices = range(len(self.labels))
         loader = shard_loader(self.data.query, indices, self.data.cfg.data)
-        bar = _progress_bar(self.rank == 0)
-        with bar if bar is not None else _Null():
+        bar = progress_bar(self.rank == 0)
+        with bar if bar is not None else NullContext():
             task = bar.add_task(f"query {rnd}", total=len(loader)) if bar is not None else None
             tick = (lambda: bar.advance(task)) if bar is not None else None
             return run_query(self, rnd, loader, self.labels, self.contract, self.data.seed,
                              viz.indices if viz is not None else set(), tick)
 
 
-class _Null:
+class NullContext:
     def __enter__(self):
         return self
 

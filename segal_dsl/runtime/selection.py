@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from segal_dsl.spec.budget import region_area
+
 Rng = np.random.Generator
 
 
@@ -59,7 +61,7 @@ def _check_quota(quota: Any, what: str = "quota") -> int:
 
 
 def _check_threshold(threshold_pct: float | None) -> float | None:
-    # Reference §1a: `sample_threshold=False` asserted; None is the only "off" here.
+    # docs/reference.md §1a: `sample_threshold=False` asserted; None is the only "off" here.
     if threshold_pct is None:
         return None
     if isinstance(threshold_pct, bool) or not 0 < threshold_pct <= 100:
@@ -70,7 +72,7 @@ def _check_threshold(threshold_pct: float | None) -> float | None:
 def _pool_size(threshold_pct: float, n_pixels: int, need: int, available: int) -> int:
     """ceil(t% of the pixels), widened to `need` and capped at what is available.
 
-    Reference §1a: a pool smaller than the quota raised ValueError mid-run; we widen it instead.
+    docs/reference.md §1a: a pool smaller than the quota raised ValueError mid-run; we widen it instead.
     """
     return min(max(math.ceil(threshold_pct / 100 * n_pixels), need), available)
 
@@ -199,7 +201,7 @@ def select_regions(
     picked = np.zeros((h, w), dtype=bool)
     # blocked: centres whose square would overlap labelled-this-query pixels (pass 1) or a labelled centre.
     blocked = lab2.copy()
-    side = (2 * r + 1) ** 2
+    side = region_area(r)
     n_regions = -(-remaining // side)
 
     def passes() -> Iterator[tuple[Iterable[np.ndarray], bool]]:
@@ -353,7 +355,7 @@ def select_images(
 ) -> np.ndarray:
     """Indices (ascending) of min(budget, #unlabelled) unlabelled images with the highest scores.
 
-    Reference §3e: per-image scores were cast to bool before ranking, so the order was arbitrary.
+    docs/reference.md §3e: per-image scores were cast to bool before ranking, so the order was arbitrary.
     Threshold t: a uniform pick (with `rng`) from the top ceil(t% of N) unlabelled images.
     """
     s = _as_numpy(image_scores).astype(np.float64).ravel()

@@ -4,14 +4,12 @@ one report with all learning curves. Work dirs: <work_dir or work_dirs/<sweep>>/
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
 import shlex
 import shutil
 import sys
-from pathlib import Path
-
 import tempfile
+from pathlib import Path
 
 from segal_dsl.api import write_atomic
 
@@ -51,14 +49,14 @@ def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, see
             print(shlex.join([sys.executable, "-m", "segal_dsl.runtime.train", cfg, "--work-dir", point_dir,
                               "--launcher", launcher, *extra]))
         return 0
-    from .launch import launch_config
+    from .train import run_config
 
     failed = []
     for point, cfg, point_dir in jobs:
         print(f"== sweep point {point.name} ({', '.join(f'{k}={v}' for k, v in point.values.items())})",
               file=sys.stderr)
         resume_point = resume or _finished(point_dir)
-        code = launch_config(cfg, seg_path, work_dir=point_dir, resume=resume_point, seed=seed, launcher=launcher)
+        code = run_config(cfg, seg_path, work_dir=point_dir, resume=resume_point, seed=seed, launcher=launcher)
         if code != 0:
             failed.append(point.name)
             if not osp.isdir(osp.join(point_dir, "al_state")):  # it stopped before training: so will the rest

@@ -1,5 +1,5 @@
 """`python -m segal_dsl.runtime.train cfg.py [--work-dir] [--resume] [--seed] [--launcher] [--dry-run]`
-(mmseg tools/train.py style).
+(in the style of mmseg's training script).
 
 Reads a compiled config through the contract, builds the model, the pool / train / val datasets and the
 ActiveLearningRunner, then runs the workflow. `segal run` (launch.py) calls `train_config` after compiling.
@@ -8,9 +8,10 @@ ActiveLearningRunner, then runs the workflow. `segal run` (launch.py) calls `tra
 from __future__ import annotations
 
 import argparse
-import copy
+import logging
 import os
 import os.path as osp
+import sys
 import time
 import warnings
 
@@ -19,6 +20,7 @@ import torch
 import torch.distributed as dist
 from mmcv.runner import build_runner, get_dist_info
 
+from . import preflight
 from .configfile import LoadFailure, load_config
 from .progress import Progress
 from .runner import STATE_DIR, ALData
@@ -51,7 +53,7 @@ def load_from_checked(model, path: str, logger=None) -> int:
     fix = "fix: point `load_from` at a checkpoint of this model (a .pth saved by mmcv/mmseg), or remove it"
     try:
         ckpt = _load_checkpoint(path, map_location="cpu")
-    except Exception as e:  # noqa: BLE001 - zip, unpickling, EOF errors of a truncated/corrupt file
+    except Exception as e:
         msg = str(e).splitlines()[0] if str(e) else ""
         raise RuntimeError(f"load_from {path} is not a readable checkpoint ({type(e).__name__}: {msg[:200]}); "
                            f"{fix}") from e
@@ -78,7 +80,7 @@ def load_from_checked(model, path: str, logger=None) -> int:
 def inject_ignore_index(node, ignore_index: int) -> int:
     """Set `ignore_index` + `avg_non_ignore=True` on every head with a `loss_decode`, at any depth.
 
-    Reference §10: only top-level heads with a dict `loss_decode` were patched, and before
+    docs/reference.md §10: only top-level heads with a dict `loss_decode` were patched, and before
     `--cfg-options`, so list-valued losses, nested heads and later overrides escaped.
     """
     n = 0
@@ -98,25 +100,10 @@ def inject_ignore_index(node, ignore_index: int) -> int:
     return n
 
 
-def target_train_cfg(cfg, contract) -> dict:
-    """`data.train`, or its target half in ADA (the contract checked the shapes against `source_free`)."""
-    train_cfg = cfg.data.train
-    return copy.deepcopy(train_cfg if contract.source_free else train_cfg[1])
-
-
-def query_cfg_of(cfg, contract) -> dict:
-    """The query pool's dataset: `data.query`, else the (target) train images through the test pipeline."""
-    query_cfg = cfg.data.get("query")
-    if query_cfg is None:
-        query_cfg = target_train_cfg(cfg, contract)
-        query_cfg["pipeline"] = cfg.data.test.pipeline
-    return query_cfg
-
-
 def _build_datasets(cfg, contract, validate: bool):
     from mmseg.datasets import build_dataset
 
-    from .pipelines import masked_pipeline, pool_order
+    from .pipelines import masked_pipeline, pool_order, query_cfg_of, target_train_cfg
 
     source = None if contract.source_free else build_dataset(cfg.data.train[0])
     train_cfg = target_train_cfg(cfg, contract)
@@ -152,10 +139,7 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
 
     from . import hooks, pipelines, runner  # noqa: F401  (registry side effects)
 
-    try:
-        cfg, contract = load_config(config, seg_path=seg_path, cfg_options=cfg_options)
-    except LoadFailure as e:
-        raise RuntimeError(str(e)) from e
+    cfg, contract = load_config(config, seg_path=seg_path, cfg_options=cfg_options)  # LoadFailure: one line
     cfg.work_dir = work_dir or cfg.get("work_dir") or osp.join("work_dirs", osp.splitext(osp.basename(config))[0])
     distributed = init_distributed(launcher)
     rank, world = get_dist_info()
@@ -206,7 +190,7 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
                                                      meta=dict(seed=seed, exp_name=osp.basename(config))))
     run.timestamp = timestamp
     optimizer_config = cfg.get("optimizer_config") or {}
-    if cfg.get("fp16"):  # reference §10: autocast only, loss_scale ignored
+    if cfg.get("fp16"):  # docs/reference.md §10: autocast only, loss_scale ignored
         optimizer_config = dict(type="Fp16OptimizerHook", **optimizer_config, **cfg.fp16, distributed=distributed)
     run.register_training_hooks(cfg.get("lr_config"), optimizer_config, cfg.get("checkpoint_config"),
                                 cfg.get("log_config"), cfg.get("momentum_config"))
@@ -246,7 +230,8 @@ def _register_eval(run, cfg, val_ds, ev: dict, distributed: bool, device: str) -
     from mmseg.datasets import build_dataloader
 
     if distributed and device != "cuda":
-        warnings.warn("periodic evaluation under CPU DDP is not supported by mmseg; evaluating per round only")
+        warnings.warn("periodic evaluation under CPU DDP is not supported by mmseg; evaluating per round only",
+                      stacklevel=2)
         return
     loader = build_dataloader(val_ds, samples_per_gpu=1, workers_per_gpu=cfg.data.get("workers_per_gpu", 0),
                               dist=distributed, shuffle=False, persistent_workers=False)
@@ -268,18 +253,56 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def run_config(cfg_path: str, seg_path: str | None, *, work_dir: str | None, resume: bool, seed: int | None,
+                  launcher: str) -> int:
+    """Check the paths of a compiled config, then train it; every failure is one line."""
+    problems = preflight.missing_bases(cfg_path)
+    if not problems:
+        try:
+            cfg, _ = load_config(cfg_path, seg_path=seg_path)
+        except LoadFailure as e:
+            _error_line(str(e))
+            return 1
+        problems = preflight.missing_paths(cfg)
+    for p in problems:
+        _error_line(p)
+    if problems:
+        return 1
+    debug = bool(os.environ.get("SEGAL_DEBUG"))
+    if not debug:  # a full disk fails the log file too: no "--- Logging error ---" tracebacks, one line
+        logging.raiseExceptions = False
+    try:
+        return train_config(cfg_path, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher,
+                            seg_path=seg_path)
+    except KeyboardInterrupt:
+        _error_line("interrupted; continue with `segal run --resume`")
+        return 130
+    except OSError as e:  # a full disk, an unwritable work dir: one line with the fix
+        if debug:
+            raise
+        _error_line(preflight.os_error_line(e, work_dir))
+        return 1
+    except (ValueError, RuntimeError) as e:  # config / state problems: one line (SEGAL_DEBUG=1: traceback)
+        if debug:
+            raise
+        _error_line(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        return 1
+
+
+def _error_line(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     a = parse_args(argv)
     if a.dry_run:
         from .dryrun import dry_run_config
 
         return dry_run_config(a.config, None, cfg_options=a.cfg_options)
-    from .launch import launch_config
-
-    if a.cfg_options:  # launch_config checks paths of the file as written; overrides go straight through
+    if a.cfg_options:  # run_config checks paths of the file as written; overrides go straight through
         return train_config(a.config, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher,
                             validate=not a.no_validate, cfg_options=a.cfg_options)
-    return launch_config(a.config, None, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher)
+    return run_config(a.config, None, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher)
 
 
 if __name__ == "__main__":

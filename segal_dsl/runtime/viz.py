@@ -31,7 +31,7 @@ def _rgb(img: Any) -> np.ndarray:
 
 
 def _fit(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Resize img to the mask's (H, W): masks live at scale_size, images may not (reference §7)."""
+    """Resize img to the mask's (H, W): masks live at scale_size, images may not (docs/reference.md §7)."""
     if img.shape[:2] == shape:
         return img
     from PIL import Image
@@ -79,7 +79,7 @@ def score_map(
 
     Uses a bare matplotlib Figure on the Agg canvas (no pyplot state), so it is safe off the main
     thread and on headless nodes. Pass the scores of the model that scored the query, before any
-    weight reset (reference §10 plotted the post-reset model).
+    weight reset (docs/reference.md §10 plotted the post-reset model).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -204,7 +204,7 @@ class Estimate:
     per_image_percent: float | None = None
     total: int | None = None
 
-    def plus(self, other: "Estimate", times: int = 1) -> "Estimate":
+    def plus(self, other: Estimate, times: int = 1) -> Estimate:
         def add(a, b):
             return None if a is None or b is None else a + b * times
         return Estimate(self.unit, add(self.per_image, other.per_image),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
@@ -152,17 +152,17 @@ class CompiledConfig(BaseModel):
     work_dir: str | None = None
     seed: Annotated[int, Field(ge=0, lt=2**32)] | None = None
     deterministic: bool = False
-    mae_viz_dir: str = Field("reconstructed_images", description="multitask: reconstruction pictures, relative "
-                             "to the work dir")
-    mae_warmup_epochs: NonNegInt = Field(0, description="multitask: MAE-only training before round 1 "
-                                         "(iterations with schedule_unit='iters')")
-    multitask_validation_iter: NonNegInt = Field(0, description="multitask: validation losses every N "
-                                                 "iterations (0: never)")
+    mae_viz_dir: str | None = Field("reconstructed_images", description="multitask: reconstruction pictures, "
+                                    "relative to the work dir (None: the default)")
+    mae_warmup_epochs: NonNegInt | None = Field(0, description="multitask: MAE-only training before round 1 "
+                                                "(iterations with schedule_unit='iters'); None: 0")
+    multitask_validation_iter: NonNegInt | None = Field(0, description="multitask: validation losses every N "
+                                                        "iterations (0 or None: never)")
     mae_val_iter: NonNegInt | None = Field(None, description="multitask: the same during the MAE stage "
                                            "(default: multitask_validation_iter)")
-    mae_viz_interval: NonNegInt = Field(500, description="multitask: reconstruction pictures every N iterations "
-                                        "(0: never)")
-    mae_viz_count: NonNegInt = Field(10, description="multitask: pictures of N pool images")
+    mae_viz_interval: NonNegInt | None = Field(500, description="multitask: reconstruction pictures every N "
+                                               "iterations (0: never; None: the default)")
+    mae_viz_count: NonNegInt | None = Field(10, description="multitask: pictures of N pool images (None: the default)")
     segal_meta: dict[str, Any] = Field({}, description="written by the compiler: experiment, source, sha256, "
                                        "version, sweep point")
 
@@ -306,11 +306,12 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
     imports = top.custom_imports.imports if top.custom_imports is not None else ()
     mt = None
     if kind == "multitask":
-        val = top.multitask_validation_iter
-        if not top.mae_viz_dir.strip():
+        val = _or_default(top, "multitask_validation_iter")
+        viz_dir = _or_default(top, "mae_viz_dir")
+        if not viz_dir.strip():
             raise ConfigError(("mae_viz_dir",), "must be a non-empty path")
         mt = MultitaskOptions(top.runner.warmup_only, val, val if top.mae_val_iter is None else top.mae_val_iter,
-                              top.mae_viz_dir, top.mae_viz_interval, top.mae_viz_count)
+                              viz_dir, _or_default(top, "mae_viz_interval"), _or_default(top, "mae_viz_count"))
     return Contract(kind, top.runner.type, mode, settings, name, params, al.reset_each_round, al.visualize, sched,
                     top.source_free, top.scale_size, top.mask_dir or "masks", top.load_from, top.seed,
                     top.deterministic, tuple(imports), mt, dict(top.segal_meta))
@@ -353,7 +354,7 @@ def _schedule(top: CompiledConfig, cfg: dict, kind: str) -> schedule.Schedule:
         rounds = schedule.read_workflow(top.workflow, top.runner.sample_rounds)
     except schedule.WorkflowError as err:
         raise ConfigError(("workflow",), str(err)) from None
-    warmup = top.mae_warmup_epochs
+    warmup = _or_default(top, "mae_warmup_epochs")
     if top.runner.warmup_only:
         if len(rounds) != 1 or rounds[0].query or warmup:
             raise ConfigError(("workflow",), "runner.warmup_only needs exactly one round (('train', N),) and no "
@@ -388,6 +389,12 @@ def _check_source_free(cfg: dict, source_free: bool) -> None:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
+def _or_default(top: CompiledConfig, key: str):
+    """A key the config sets to None (mmcv's `--cfg-options key=None`) means its default."""
+    value = getattr(top, key)
+    return CompiledConfig.model_fields[key].default if value is None else value
+
+
 def _plain(value: Any) -> Any:
     """mmcv ConfigDicts and other mappings as plain dicts (tuples stay tuples: the workflow needs them)."""
     if isinstance(value, Mapping):
@@ -427,7 +434,7 @@ def _field_path(loc: tuple) -> tuple:
     return tuple(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _known(model: type[BaseModel]) -> tuple[str, ...]:
     return tuple(model.model_fields)
 

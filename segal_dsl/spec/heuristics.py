@@ -10,7 +10,7 @@ there (CONTRIBUTING.md, "Adding a heuristic").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -126,7 +126,7 @@ def annotation(p: Param) -> Any:
     return base | None if p.default is None else base
 
 
-@lru_cache(maxsize=None)
+@cache
 def params_model(name: str) -> type[BaseModel]:
     """A strict pydantic model of one heuristic's parameters (unknown names rejected, defaults filled)."""
     h = HEURISTICS[name]

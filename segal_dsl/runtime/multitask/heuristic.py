@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..heuristics import _check_4d, register, ripu
+from ..heuristics import check_4d, register, ripu
 
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +76,7 @@ def _image(model, data: dict) -> torch.Tensor:
 def mps(probs: torch.Tensor, model=None, data: dict | None = None, generator: torch.Generator | None = None,
         k: int = 1, use_entropy: bool = True, categories: int | None = None, crop_size=None,
         mix_factor: float = 0.8, exploration: str | None = None, query: tuple[int, int] = (0, 1)) -> torch.Tensor:
-    _check_4d(probs)
+    check_4d(probs)
     if model is None or data is None:
         raise ValueError("the mps heuristic needs the model and the query image (MultiTaskActiveRunner)")
     module = getattr(model, "module", model)

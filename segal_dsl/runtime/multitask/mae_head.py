@@ -65,8 +65,9 @@ class MAEDecoderHead(BaseModule):
 
     def __init__(self, in_channels: int = 768, patch_size: int = 16, embed_dims: int = 512,
                  num_layers: int = 8, num_heads: int = 16, mlp_ratio: int = 4, out_channels: int = 3,
-                 norm_pix_loss: bool = False, norm_cfg=dict(type="LN"),
-                 loss_rec=dict(type="ReconstructionLoss", loss_weight=1.0), init_cfg=None):
+                 norm_pix_loss: bool = False, norm_cfg=None, loss_rec=None, init_cfg=None):
+        norm_cfg = dict(type="LN") if norm_cfg is None else norm_cfg
+        loss_rec = dict(type="ReconstructionLoss", loss_weight=1.0) if loss_rec is None else loss_rec
         super().__init__(init_cfg=init_cfg)
         self.in_channels, self.patch_size, self.embed_dims = in_channels, int(patch_size), embed_dims
         self.out_channels, self.norm_pix_loss = out_channels, bool(norm_pix_loss)

@@ -10,7 +10,7 @@ only training differs:
     MAE stage; it defaults to the former), logged as `loss_seg_val` / `loss_rec_val`;
   - reconstruction pictures every `mae_viz_interval` iterations under `<work_dir>/<mae_viz_dir>/iter{N}/`.
 
-Reference defects fixed (segal-reference.md §1c, §6): every optional key is read with a default and
+Reference defects fixed (docs/reference.md §1c, §6): every optional key is read with a default and
 type-checked before any training (it read `runner.warmup_only` and `mae_val_iter` unguarded, and
 called a missing `val_mae`); `reset_each_round` restarts weights, optimizer and LR schedule for
 *every* round, round 0 after a warm-up included (the reference skipped the first round, whichever
@@ -33,7 +33,7 @@ from mmcv.parallel import collate, scatter
 from mmcv.runner import RUNNERS
 
 from ..loaders import iters_per_epoch, train_loader
-from ..runner import ActiveLearningRunner, _barrier, _Null, _progress_bar
+from ..runner import ActiveLearningRunner, NullContext, barrier, progress_bar
 from .segmentor import unwrap
 from .visualize import ReconstructionViz
 
@@ -137,8 +137,8 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
         if len(loader) == 0:
             raise RuntimeError("MAE warm-up: the train set is empty")
         self.logger.info("MAE warm-up: %d %s", self.warmup, self.schedule_unit)
-        bar = _progress_bar(self.rank == 0)
-        with bar if bar is not None else _Null():
+        bar = progress_bar(self.rank == 0)
+        with bar if bar is not None else NullContext():
             total = self.warmup if self.by_iters else self.warmup * len(loader)
             task = bar.add_task("MAE warm-up", total=total) if bar is not None else None
             if self.by_iters:
@@ -153,7 +153,7 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
                 os.makedirs(self._state_dir(), exist_ok=True)
                 torch.save(self._init_weights, self._warmup_path() + ".tmp")
                 os.replace(self._warmup_path() + ".tmp", self._warmup_path())
-            _barrier()
+            barrier()
             self.reset_round()  # round 0 starts like every later round: fresh optimizer and schedule
             ActiveLearningRunner._set_schedule(self, 0)
         self.stage = "multitask"
@@ -204,7 +204,7 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
         ds = self._val_dataset()
         if ds is None or not self.data.validate:
             return {}
-        from ..query import _all_gather
+        from ..query import all_gather
 
         module = unwrap(self.model)
         dev = next(module.parameters()).device
@@ -228,7 +228,7 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
                 sums["loss_seg_val"] += k * sum(v for key, v in out.items() if key.startswith("decode."))
                 n += k
             module.train()
-        parts = _all_gather((sums, n))
+        parts = all_gather((sums, n))
         total = sum(p[1] for p in parts)
         if not total:
             return {}
