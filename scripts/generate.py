@@ -7,7 +7,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+START, END = "<!-- generated: contract keys -->\n", "<!-- end generated -->"
+
+
+def docs() -> int:
+    """The key table of docs/compiled-config.md, from the compiled-config contract (spec/config.py)."""
+    sys.path.insert(0, str(ROOT))
+    from segal_dsl.spec.config import render_contract_table
+
+    path = ROOT / "docs" / "compiled-config.md"
+    text = path.read_text(encoding="utf-8")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(head + START + render_contract_table() + END + tail, encoding="utf-8")
+    print(path.relative_to(ROOT))
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--docs"]:
+        return docs()
     os.chdir(ROOT)  # paths in the outputs are relative to the repository root
     sys.path.insert(0, str(ROOT))
     from segal_dsl.api import compile_file

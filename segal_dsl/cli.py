@@ -142,6 +142,16 @@ def cmd_plan(args) -> int:
                 sys.stdout.write(render_plan(p.plan, colour=_colour(sys.stdout)))
         else:
             sys.stdout.write(render_plan(result.plan, colour=_colour(sys.stdout)))
+        if args.explain:
+            from segal_dsl.frontend.table import render_explain
+
+            for p in result.points:
+                if result.is_sweep:
+                    print(f"\n== {p.name}: where each value comes from")
+                sys.stdout.write(render_explain(p.explain, colour=_colour(sys.stdout)))
+    note = bases_note([result])
+    if note:
+        print(note, file=sys.stderr)
     return _summary([result], args.strict)
 
 
@@ -364,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("plan", cmd_plan, "print the expanded round-by-round plan")
     sp.add_argument("file", metavar="FILE")
     sp.add_argument("--format", choices=["table", "json"], default="table")
+    sp.add_argument("--explain", action="store_true",
+                    help="also show each setting the run depends on and where its value comes from (the .seg line, "
+                    "a base file, or the default)")
     sp.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
 
     sp = add("compile", cmd_compile, "write the mmseg config (and CFG.plan.json next to it)")

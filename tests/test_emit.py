@@ -192,3 +192,12 @@ def test_outputs_get_ordinary_file_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (out.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_compiled_config_doc_lists_the_contract():
+    """docs/compiled-config.md's key table is the contract's own (`make docs` rewrites it)."""
+    from segal_dsl.spec.config import render_contract_table
+
+    text = (ROOT / "docs" / "compiled-config.md").read_text()
+    table = text.split("<!-- generated: contract keys -->\n", 1)[1].split("<!-- end generated -->", 1)[0]
+    assert table == render_contract_table(), "docs/compiled-config.md is stale: run `make docs`"

@@ -85,21 +85,25 @@ def test_emitted_workflow_expands_to_the_plan_sequence(items):
             f' schedule epochs {{ {"; ".join(items)} }}\n}}\n')
     result = compile_source(Source("p.seg", text), "cfg.py")
     expected = expand_text(items)
-    valid = (expected and expected[0][0] == "train" and any(s[0] == "query" for s in expected)
+    # A schedule without a query (SEG302) or that starts with one (SEG305) is a warning: it compiles and runs.
+    valid = (any(s[0] == "train" for s in expected)
              and all(not (a[0] == b[0] == "query") for a, b in zip(expected, expected[1:])))
     assert result.ok == valid, ([d.code for d in result.diagnostics], expected)
     if not valid:
         return
     cfg = evaluate_config(result.config)
     runtime = [s for r in read_workflow(cfg["workflow"], cfg["runner"]["sample_rounds"])
-               for s in [("train", r.train)] + ([("query", 1)] if r.query else [])]
+               for s in ([("train", r.train)] if r.train else []) + ([("query", 1)] if r.query else [])]
     assert runtime == expected  # what segal-dsl's runtime runs
-    if expected[-1][0] != "query":  # SEG304 (a final query) runs here; the reference cannot run it at all
+    # SEG304 (a final query) and a query-only first round run here; the reference's ActiveLearningRunner asserts
+    # against both (docs/reference.md §2c), so only the other schedules are compared with its expansion.
+    if expected[-1][0] != "query" and expected[0][0] == "train":
         emitted = reference_process_workflow(cfg["workflow"], cfg["runner"]["sample_rounds"])
         assert emitted == expected
     plan_seq = []
     for r in result.plan.rounds:
-        plan_seq.append(("train", r.train))
+        if r.train:
+            plan_seq.append(("train", r.train))
         if r.query:
             plan_seq.append(("query", 1))
     assert plan_seq == expected

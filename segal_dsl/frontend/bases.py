@@ -162,7 +162,7 @@ EXPLAINED: tuple[tuple[str, ...], ...] = (
 
 
 def explain_rows(eff: Effective, contract: Contract, spans: SpanIndex, source: Source) -> list[tuple[str, str, str]]:
-    """(key, value, where it comes from) for the settings that decide what runs."""
+    """(key, value, where it comes from) for the settings that decide what runs; dicts one row per leaf."""
     rows: list[tuple[str, str, str]] = []
     settings_path = ("active_learning", "settings", contract.mode)
     defaults = contract.settings.model_dump()
@@ -173,8 +173,17 @@ def explain_rows(eff: Effective, contract: Contract, spans: SpanIndex, source: S
             if path[:3] == settings_path:
                 rows.append((".".join(path), _show(defaults[path[-1]]), "default"))
             continue
-        rows.append((".".join(map(str, path)), _show(value), _where(eff.origin(path), spans, source)))
+        for leaf, leaf_value in _leaves(path, value):
+            rows.append((".".join(map(str, leaf)), _show(leaf_value), _where(eff.origin(leaf), spans, source)))
     return rows
+
+
+def _leaves(path: tuple, value: Any):
+    if isinstance(value, dict) and value and set(value) != {"value", "unit"}:  # a budget spec stays one value
+        for k, v in value.items():
+            yield from _leaves((*path, k), v)
+    else:
+        yield path, value
 
 
 _ABSENT = object()

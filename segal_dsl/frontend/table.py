@@ -73,3 +73,22 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
 
 def _strip(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+def render_explain(rows: list[tuple[str, str, str]], colour: bool = False, width: int = 200) -> str:
+    """`segal plan --explain`: (key, effective value, where it comes from) for the settings that decide the run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system="standard" if colour else None, highlight=False,
+                      force_terminal=colour, soft_wrap=False)
+    table = Table(show_lines=False, header_style="bold" if colour else None, box=None, pad_edge=False)
+    table.add_column("setting (compiled key)", no_wrap=True)
+    table.add_column("value", no_wrap=True, max_width=60)
+    table.add_column("from", no_wrap=True)
+    for key, value, origin in rows:
+        table.add_row(key, value, origin)
+    console.print()
+    console.print(table)
+    return _strip(buf.getvalue())

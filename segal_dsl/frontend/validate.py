@@ -21,7 +21,7 @@ from segal_dsl.frontend import model as m
 from segal_dsl.frontend import nodes as n
 from segal_dsl.source import Span
 from segal_dsl.spec import heuristics
-from segal_dsl.spec.budget import WHOLE_UNITS, unit_text
+from segal_dsl.spec.budget import UNIT_KEYS, WHOLE_UNITS, percent_unit, unit_of_words, unit_text, unit_words
 from segal_dsl.spec.config import MULTITASK_RUNNER_SETTINGS, RUNNER_SETTINGS, SET_BY
 from segal_dsl.spec.modes import SAMPLE_MODES
 
@@ -202,26 +202,22 @@ class _Reader:
             if unit_word is not None:
                 self.malformed(setting, "a percentage followed by `per image` or nothing", "budget 1% per image")
                 return _INVALID
-            return {"value": value, "unit": "%/img" if per_image else "%"}
-        units = {"px": "px", "pixel": "px", "pixels": "px", "image": "images", "images": "images",
-                 "region": "regions", "regions": "regions"}
+            return {"value": value, "unit": percent_unit(per_image)}
         if unit_word is None:
             if value == 0 and not per_image:
                 return {"value": 0, "unit": None}
             self.d.add("SEG207", f"the amount `{head.text}` needs a unit", head.span, label="which unit?",
                        help="write `px`, `px per image`, `% per image`, `images` or `regions per image`")
             return _INVALID
-        if unit_word not in units:
-            hint = did_you_mean(unit_word, units)
+        if unit_word not in unit_words():
+            hint = did_you_mean(unit_word, unit_words())
             self.d.add("SEG206", f"unknown unit `{unit_word}`", rest[0].span, label=hint or "unknown unit",
-                       help="units: `px`, `px per image`, `% per image`, `%`, `images`, `regions`, `regions per image`")
+                       help="units: " + ", ".join(f"`{unit_text(u)}`" for u in UNIT_KEYS))
             return _INVALID
-        unit = units[unit_word]
-        if per_image:
-            if unit == "images":
-                self.malformed(setting, "images without `per image`", "budget 10 images")
-                return _INVALID
-            unit += "/img"
+        unit = unit_of_words(unit_word, per_image)
+        if unit is None:
+            self.malformed(setting, f"`{unit_word}` without `per image`", f"budget 10 {unit_word}")
+            return _INVALID
         return {"value": value, "unit": unit}
 
 
@@ -756,9 +752,10 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
     s, h = sections.get("sample"), sections.get("heuristic")
     if h is not None and s is not None:
         _check_heuristic_mode(h, s, spans, diags)
-    if runner.kind == "active" and h is not None and h.name == "mps":
-        diags.add("SEG210", "the `mps` heuristic needs the multitask runner (its MAE decoder)",
-                  spans(("heuristic", "name")), help="use `runner multitask`, or another heuristic")
+    needs = heuristics.HEURISTICS[h.name].runner if h is not None else None
+    if needs is not None and runner.kind != needs:
+        diags.add("SEG210", f"the `{h.name}` heuristic needs the {needs} runner", spans(("heuristic", "name")),
+                  help=f"use `runner {needs}`, or another heuristic")
     if runner.kind == "active":
         for key in MULTITASK_RUNNER_SETTINGS:
             if getattr(runner, key) is not None:
@@ -816,11 +813,17 @@ def _has_path(tree: dict, path: tuple) -> bool:
 
 
 def _check_heuristic_mode(h: m.Heuristic, s: m.Sample, spans: SpanIndex, diags: Diagnostics) -> None:
-    if h.name == "entropy" and "prop" in h.params and s.mode != "pixel":
-        diags.add("SEG208", "entropy's `prop` applies to pixel sampling only",
-                  spans.key(("heuristic", "params", "prop")), help="remove `prop`")
-    elif h.name == "entropy" and "prop" in h.params and s.threshold is not None:
-        diags.add("SEG208", "entropy's `prop` cannot be combined with `threshold`",
-                  spans.key(("heuristic", "params", "prop")),
-                  notes=((spans(("sample", "threshold")), "threshold set here"),),
-                  help="both mix randomness into the pick: keep `threshold top T%` or `prop P`, not both")
+    """Parameters that apply to some sample modes only, or that exclude a `sample` setting (spec/heuristics.py)."""
+    for p in heuristics.HEURISTICS[h.name].params:
+        if p.name not in h.params:
+            continue
+        span = spans.key(("heuristic", "params", p.name))
+        if s.mode not in p.modes:
+            diags.add("SEG208", f"{h.name}'s `{p.name}` applies to {' or '.join(p.modes)} sampling only", span,
+                      help=f"remove `{p.name}`")
+            continue
+        for other in p.conflicts:
+            if getattr(s, other, None) is not None:
+                diags.add("SEG208", f"{h.name}'s `{p.name}` cannot be combined with `{other}`", span,
+                          notes=((spans(("sample", other)), f"{other} set here"),),
+                          help=f"both mix randomness into the pick: keep `{other}` or `{p.name}`, not both")

@@ -179,9 +179,17 @@ def _check_placeholders(values: dict, placeholders: dict[str, str], path: str) -
 
 def merge_into(child: dict, base: dict, child_origins: dict[tuple, Origin] | None = None,
                base_origins: dict[tuple, Origin] | None = None, where: str = "the config") -> tuple[dict, dict]:
-    """mmcv's `Config._merge_a_into_b(child, base)`, with the origins of every key carried along."""
+    """mmcv's `Config._merge_a_into_b(child, base)`, with the origins of every key carried along: a value the
+    child sets takes the child's origin (its own, or that of the nearest enclosing key the child wrote)."""
     origins = dict(base_origins or {})
     child_origins = child_origins or {}
+
+    def child_origin(path: tuple):
+        while path:
+            if path in child_origins:
+                return child_origins[path]
+            path = path[:-1]
+        return None
 
     def merge(a: dict, b: dict, path: tuple) -> dict:
         b = dict(b)
@@ -196,20 +204,15 @@ def merge_into(child: dict, base: dict, child_origins: dict[tuple, Origin] | Non
                                         f"to a {type(b[k]).__name__} (mmcv needs `_delete_=True` to replace it)")
                     b[k] = merge(v, b[k], key_path)
                     continue
-                _drop(origins, key_path)
-                b[k] = v
-            else:
-                _drop(origins, key_path)
-                b[k] = v
+            _drop(origins, key_path)
+            b[k] = v
+            own = child_origin(key_path)
+            if own is not None:
+                origins[key_path] = own
             origins.update({p: o for p, o in child_origins.items() if p[:len(key_path)] == key_path})
         return b
 
-    merged = merge(child, base, ())
-    for p, o in child_origins.items():
-        if len(p) == 1 and p in origins:
-            continue
-        origins.setdefault(p, o)
-    return merged, origins
+    return merge(child, base, ()), origins
 
 
 def _drop(origins: dict[tuple, Origin], prefix: tuple) -> None:

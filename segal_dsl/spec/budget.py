@@ -22,7 +22,7 @@ BudgetSpec = int | dict
 
 @dataclass(frozen=True)
 class Unit:
-    """One unit of an amount of labels."""
+    """One unit of an amount of labels: how a `.seg` file writes it, which modes take it, how it compiles."""
 
     key: str            # the validated model's and the compiled spec's spelling, e.g. "%/img"
     text: str           # how a `.seg` file writes it after the number, e.g. "% per image"
@@ -30,20 +30,38 @@ class Unit:
     per_image: bool     # the amount is per pool image (else a total over the pool)
     percent: bool       # the amount is a percentage of pixels
     compiled_as_dict: bool  # the spec keeps value + unit (resolved at run time); else an int total
+    modes: tuple[str, ...]  # the sample modes that take it
+    words: tuple[str, ...] = ()  # the words a `.seg` file may write for it (before `per image`, if any)
 
 
+_PX_MODES = ("pixel", "region")
 UNITS: dict[str, Unit] = {u.key: u for u in (
-    Unit("px", "px", "px", False, False, False),
-    Unit("px/img", "px per image", "px", True, False, True),
-    Unit("%/img", "% per image", "px", True, True, True),
-    Unit("%", "%", "px", False, True, True),
-    Unit("images", "images", "images", False, False, False),
-    Unit("regions", "regions", "regions", False, False, False),
-    Unit("regions/img", "regions per image", "regions", True, False, True),
+    Unit("px", "px", "px", False, False, False, _PX_MODES, ("px", "pixel", "pixels")),
+    Unit("px/img", "px per image", "px", True, False, True, _PX_MODES, ("px", "pixel", "pixels")),
+    Unit("%/img", "% per image", "px", True, True, True, _PX_MODES),
+    Unit("%", "%", "px", False, True, True, _PX_MODES),
+    Unit("images", "images", "images", False, False, False, ("image",), ("image", "images")),
+    Unit("regions", "regions", "regions", False, False, False, ("region",), ("region", "regions")),
+    Unit("regions/img", "regions per image", "regions", True, False, True, ("region",), ("region", "regions")),
 )}
 UNIT_KEYS: tuple[str, ...] = tuple(UNITS)
 RUNTIME_UNITS: tuple[str, ...] = tuple(k for k, u in UNITS.items() if u.compiled_as_dict)
 WHOLE_UNITS: tuple[str, ...] = tuple(k for k, u in UNITS.items() if not u.percent)  # counts: whole numbers
+
+
+def unit_of_words(word: str, per_image: bool) -> str | None:
+    """The unit a `.seg` file means by `N <word>` (`per_image`: followed by `per image`); None if none."""
+    return next((u.key for u in UNITS.values() if word in u.words and u.per_image == per_image), None)
+
+
+def percent_unit(per_image: bool) -> str:
+    """The unit of `N%` (`per_image`: `N% per image`)."""
+    return next(u.key for u in UNITS.values() if u.percent and u.per_image == per_image)
+
+
+def unit_words() -> tuple[str, ...]:
+    """Every unit word a `.seg` file may write, for "did you mean"."""
+    return tuple(dict.fromkeys(w for u in UNITS.values() for w in u.words))
 
 
 def unit_text(unit: str) -> str:

@@ -139,19 +139,20 @@ class CompiledConfig(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    runner: Runner
+    runner: Runner = Field(description="the runner and what the schedule decides (below)")
     workflow: Any = Field(description="one tuple per round: (('train', N), ('query', 1)), the last "
-                          "usually (('train', N),)")
-    active_learning: ActiveLearning
-    custom_imports: CustomImports | None = None
+                          "usually (('train', N),); a first round may be (('query', 1),)")
+    active_learning: ActiveLearning = Field(description="how labels are bought (below)")
+    custom_imports: CustomImports | None = Field(None, description=f"`imports`: always `{RUNTIME_MODULE}`, "
+                                                 "then the base files' and the experiment's modules")
     source_free: bool = Field(True, description="False: ADA, `data.train` is [source, target]")
     scale_size: Size | None = Field(None, description="(W, H): the label resolution of every pool image; "
                                     "absent: each image's own size")
     mask_dir: str = Field("masks", description="label state folder, relative to the work dir")
     load_from: str | None = Field(None, description="checkpoint loaded before training and at every reset")
-    work_dir: str | None = None
-    seed: Annotated[int, Field(ge=0, lt=2**32)] | None = None
-    deterministic: bool = False
+    work_dir: str | None = Field(None, description="default: `segal run --work-dir`, else work_dirs/<experiment>")
+    seed: Annotated[int, Field(ge=0, lt=2**32)] | None = Field(None, description="None: drawn, and recorded")
+    deterministic: bool = Field(False, description="cudnn deterministic mode")
     mae_viz_dir: str | None = Field("reconstructed_images", description="multitask: reconstruction pictures, "
                                     "relative to the work dir (None: the default)")
     mae_warmup_epochs: NonNegInt | None = Field(0, description="multitask: MAE-only training before round 1 "
@@ -342,9 +343,12 @@ def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str) -> t
                 raise ConfigError(("active_learning", "settings", mode, p.key), f"read only with heuristic `{h2.name}`")
             stated[p.name] = value
     params = _validate(heuristics.params_model(h.name), stated, ("active_learning", "heuristic_cfg"))
-    if getattr(settings, "sample_threshold", None) is not None and getattr(settings, "entropy_prop", None) is not None:
-        raise ConfigError(("active_learning", "settings", mode, "entropy_prop"),
-                          "cannot be combined with sample_threshold: keep one of them")
+    for p in h.params:
+        for other in p.conflicts:
+            key = SAMPLE_SETTINGS[mode].get(other)
+            if p.name in stated and key is not None and getattr(settings, key, None) is not None:
+                raise ConfigError(("active_learning", "settings", mode, p.key),
+                                  f"cannot be combined with {key}: keep one of them")
     return h.name, params.model_dump()
 
 
@@ -438,3 +442,56 @@ def _field_path(loc: tuple) -> tuple:
 def _known(model: type[BaseModel]) -> tuple[str, ...]:
     return tuple(model.model_fields)
 
+
+
+# ---- docs/compiled-config.md, generated from the models above ---------------------------------------------
+def _schema_type(prop: dict, defs: dict) -> str:
+    if "anyOf" in prop:
+        return " \\| ".join(_schema_type(p, defs) for p in prop["anyOf"])
+    if "$ref" in prop:
+        return "dict: " + prop["$ref"].rsplit("/", 1)[-1]
+    if "enum" in prop or "const" in prop:
+        return " \\| ".join(f"`{v!r}`" for v in prop.get("enum", [prop.get("const")]))
+    kind = {"integer": "int", "number": "float", "boolean": "bool", "string": "str", "array": "list/tuple",
+            "object": "dict", "null": "None"}.get(prop.get("type"), "any")
+    bounds = [f"{sym} {prop[k]}" for k, sym in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"),
+                                                ("exclusiveMaximum", "<")) if k in prop]
+    if kind == "list/tuple" and "prefixItems" in prop:
+        kind = "(" + ", ".join(_schema_type(p, defs) for p in prop["prefixItems"]) + ")"
+    return kind + (" " + ", ".join(bounds) if bounds else "")
+
+
+def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+    schema = model.model_json_schema()
+    defs = schema.get("$defs", {})
+    rows = []
+    for name, info in model.model_fields.items():
+        prop = schema["properties"][name]
+        typed = any(k in prop for k in ("type", "anyOf", "$ref", "enum", "const"))
+        kind = _schema_type(prop, defs) if typed else "BudgetSpec" if "budget" in name or "initial" in name else "any"
+        if name == "workflow":
+            kind = "list of rounds"
+        default = "required" if info.is_required() else f"`{info.default!r}`"
+        meaning = (info.description or "").replace("|", "\\|")
+        rows.append(f"| `{prefix}{name}` | {kind} | {default} | {meaning} |")
+    return rows
+
+
+def render_contract_table() -> str:
+    """The key table of docs/compiled-config.md (a test keeps the file in sync; `make docs` rewrites it)."""
+    out = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    out += _rows(CompiledConfig, "")
+    out += _rows(Runner, "runner.")
+    out += _rows(ActiveLearning, "active_learning.")
+    for mode, model in MODE_SETTINGS.items():
+        out += _rows(model, f"active_learning.settings.{mode}.")
+    out += _rows(Visualize, "active_learning.visualize.")
+    for h in heuristics.HEURISTICS.values():
+        cfg = [p for p in h.params if p.compiled == heuristics.HEURISTIC_CFG]
+        if cfg:
+            params = heuristics.params_model(h.name)
+            rows = _rows(params, "active_learning.heuristic_cfg.")
+            names = {p.name: p.key for p in cfg}
+            out += [r.replace(f"heuristic_cfg.{n}`", f"heuristic_cfg.{k}` ({h.name})") for r in rows
+                    for n, k in names.items() if f"heuristic_cfg.{n}`" in r]
+    return "\n".join(out) + "\n"

@@ -37,6 +37,7 @@ class Param:
     compiled_name: str | None = None
     modes: tuple[str, ...] = MODE_NAMES  # sample modes it applies to
     choices: tuple[str, ...] = ()        # the words a "choice" parameter takes
+    conflicts: tuple[str, ...] = ()      # `sample` settings it cannot be combined with
 
     @property
     def key(self) -> str:
@@ -72,7 +73,8 @@ HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
     Heuristic("random", "uniform random scores (a seeded baseline)"),
     Heuristic("entropy", "prediction entropy -Σ p log p of each pixel", (
         Param("prop", "float", None, "pixel mode: this share of the quota by entropy, the rest uniformly at random",
-              gt=0, le=1, compiled=MODE_SETTINGS, compiled_name="entropy_prop", modes=("pixel",)),
+              gt=0, le=1, compiled=MODE_SETTINGS, compiled_name="entropy_prop", modes=("pixel",),
+              conflicts=("threshold",)),
     )),
     Heuristic("margin", "1 - (p1 - p2): the smallest gap between the two most likely classes"),
     Heuristic("least_confidence", "1 - max p: the flattest posterior", aliases=("least-confidence",)),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from segal_dsl.spec.budget import UNITS
+
 
 @dataclass(frozen=True)
 class SampleMode:
@@ -15,19 +17,21 @@ class SampleMode:
 
     name: str                 # the word after `sample`, and `runner.sample_mode` in the compiled config
     counts: str               # "images" or "px": what the label state and the budgets of this mode count
-    units: tuple[str, ...]    # budget units (keys of `spec.budget.UNITS`) a `.seg` may use with it
     settings: tuple[str, ...]  # `sample <mode> { … }` settings besides `initial` and `budget`
     multitask: bool           # whether the multitask runner can sample this way
     doc: str
 
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The budget units this mode takes (each unit says its modes: spec/budget.py)."""
+        return tuple(u.key for u in UNITS.values() if self.name in u.modes)
+
 
 SAMPLE_MODES: dict[str, SampleMode] = {m.name: m for m in (
-    SampleMode("image", "images", ("images",), (), False,
-               "whole images are labelled; budgets count images"),
-    SampleMode("pixel", "px", ("px", "px/img", "%/img", "%"), ("threshold", "evenly", "ignore_index"), True,
+    SampleMode("image", "images", (), False, "whole images are labelled; budgets count images"),
+    SampleMode("pixel", "px", ("threshold", "evenly", "ignore_index"), True,
                "single pixels are labelled; budgets count pixels"),
-    SampleMode("region", "px", ("px", "px/img", "%/img", "%", "regions", "regions/img"),
-               ("threshold", "evenly", "ignore_index", "radius"), True,
+    SampleMode("region", "px", ("threshold", "evenly", "ignore_index", "radius"), True,
                "square (2r+1)x(2r+1) regions around the chosen pixels are labelled; budgets count pixels"),
 )}
 MODE_NAMES: tuple[str, ...] = tuple(SAMPLE_MODES)
