@@ -26,10 +26,15 @@ class PointResult:
     config: str | None = None
     plan_json: str | None = None
     effective: object | None = None  # segal_dsl.frontend.bases.Effective: the config the runtime will see
-    explain: list = field(default_factory=list)  # (key, value, from) rows of `segal plan --explain`
+    explain_rows: object | None = None  # () -> the (key, value, from) rows of `segal plan --explain`
     experiment: object | None = None  # segal_dsl.frontend.model.Experiment: what the file states
     compiled: object | None = None   # segal_dsl.frontend.emit.Compiled: the config as data
     spans: object | None = None      # where each value of the point was written (for SEG501)
+
+    @property
+    def explain(self) -> list:
+        """(key, value, where it comes from) for the settings the run depends on (`segal plan --explain`)."""
+        return self.explain_rows() if self.explain_rows is not None else []
 
     def render(self, source: Source, out_path: str | os.PathLike) -> tuple[str, str]:
         """(config text, plan JSON) for a config written at `out_path` (its `_base_` paths depend on it)."""
@@ -177,7 +182,7 @@ def _point(exp, source: Source, diags: Diagnostics, pr: PointResult, out_dir, em
         return
     pr.plan, pr.effective, pr.compiled, pr.spans = plan, effective, compiled, validated.spans
     pr.experiment = model
-    pr.explain = bases.explain_rows(effective, contract, validated.spans, source)
+    pr.explain_rows = lambda: bases.explain_rows(effective, contract, validated.spans, source)
     if emit_config:
         from segal_dsl.frontend.emit import plan_json, render
 

@@ -99,3 +99,14 @@ def test_core_runtime_modules_import_no_mmcv_or_mmseg():
                 if top == "segal_dsl":  # the spec layer and sibling core modules, never the runner side
                     assert m.startswith("segal_dsl.spec") or m.split(".")[-1] in (
                         "heuristics", "selection", "labels", "testhooks"), m
+
+
+def test_the_plan_estimate_is_the_runtime_arithmetic():
+    """estimate() on a uniform pool equals summing the runtime's per-image quotas over that pool."""
+    from segal_dsl.spec.budget import estimate
+
+    for spec in (24_371_200, 7, 0, {"value": 1, "unit": "%/img"}, {"value": 0.37, "unit": "%/img"},
+                 {"value": 2.5, "unit": "%"}, {"value": 13, "unit": "px/img"}, {"value": 3, "unit": "regions/img"}):
+        for n, (w, h) in ((2975, (1280, 640)), (7, (33, 17)), (1, (5, 3))):
+            quotas = per_image_quotas(spec, [(h, w)] * n, radius=2)
+            assert estimate(spec, "region", n, (w, h), radius=2).total == sum(quotas), (spec, n)

@@ -21,7 +21,7 @@ PositiveInt = Annotated[int, Field(gt=0)]
 class Strict(BaseModel):
     """Base of every section: strict types, unknown keys rejected, frozen."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class Amount(Strict):

@@ -89,10 +89,41 @@ def load(path: str, text: str | None = None) -> Loaded:
     return out
 
 
+# Base files read in this process, by (absolute path, mtime, size): `segal check` of many files that share
+# their bases reads each base once. Entries are never mutated (merges copy the dicts they change).
+_CACHE: dict[tuple, tuple[dict, dict, list[str], dict[str, Source], list[str], list[Diagnostic]]] = {}
+
+
 def _load(path: str, text: str | None, out: Loaded, depth: int, chain: tuple[str, ...]):
     norm = os.path.normpath(path)
     if depth > _MAX_DEPTH or os.path.abspath(norm) in chain:
         raise LoadError(f"`_base_` of {chain[-1] if chain else norm} comes back to {norm}")
+    key = _cache_key(norm) if text is None else None
+    if key is not None and key in _CACHE:
+        values, origins, files, sources, problems, diagnostics = _CACHE[key]
+        out.files += files
+        out.sources.update(sources)
+        out.problems += problems
+        out.diagnostics += diagnostics
+        return values, origins
+    before = (len(out.files), len(out.problems), len(out.diagnostics), set(out.sources))
+    values, origins = _load_uncached(norm, text, out, depth, chain)
+    if key is not None:
+        _CACHE[key] = (values, origins, out.files[before[0]:], {k: v for k, v in out.sources.items()
+                                                                if k not in before[3]},
+                       out.problems[before[1]:], out.diagnostics[before[2]:])
+    return values, origins
+
+
+def _cache_key(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+
+
+def _load_uncached(norm: str, text: str | None, out: Loaded, depth: int, chain: tuple[str, ...]):
     if text is None:
         try:
             text = read_text(norm)
@@ -216,6 +247,9 @@ def merge_into(child: dict, base: dict, child_origins: dict[tuple, Origin] | Non
 
 
 def _drop(origins: dict[tuple, Origin], prefix: tuple) -> None:
+    """Forget the origins at and below `prefix` (a key's descendants are recorded only with the key itself)."""
+    if prefix not in origins:
+        return
     for p in [p for p in origins if p[:len(prefix)] == prefix]:
         del origins[p]
 

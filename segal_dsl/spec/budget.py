@@ -249,8 +249,7 @@ def estimate(spec: BudgetSpec, mode: str, images: int | None, resolution: tuple[
         return Estimate("px", per_image, _percent_of(spec, per_image, mean_hw), total)
     hw = resolution[0] * resolution[1] if resolution else None
     if images and hw:
-        quotas = per_image_quotas(spec, [(resolution[1], resolution[0])] * images, radius)
-        total = sum(quotas)
+        total = _uniform_total(spec, images, (resolution[1], resolution[0]), radius)
         per_image = _mean(total, images)
         return Estimate("px", per_image, _percent_of(spec, per_image, hw), total)
     if isinstance(spec, numbers.Integral):
@@ -264,6 +263,16 @@ def estimate(spec: BudgetSpec, mode: str, images: int | None, resolution: tuple[
     percent = value if UNITS[unit].percent else (100 * per_image / hw if per_image is not None and hw else None)
     total = per_image * images if per_image is not None and images else None
     return Estimate("px", per_image, percent, total)
+
+
+def _uniform_total(spec: BudgetSpec, n: int, size: Size, radius: int) -> int:
+    """Σ per_image_quotas(spec, [size] * n): totals are split exactly, per-image quotas are all alike."""
+    if isinstance(spec, numbers.Integral):
+        return check_count(spec, "budget total")
+    _, unit = parse_spec(spec)
+    if unit == "%":
+        return sum(per_image_quotas(spec, [(size[0] * n, size[1])], radius))  # one image of n·H·W pixels
+    return per_image_quotas(spec, [size], radius)[0] * n
 
 
 def _percent_of(spec: BudgetSpec, per_image: float, hw: float) -> float:

@@ -27,7 +27,7 @@ MULTITASK_KEYS = ("mae_viz_dir", "mae_warmup_epochs", "multitask_validation_iter
 class Section(BaseModel):
     """A strict section of the contract: no coercion, unknown keys are errors."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 def _budget_spec(value: Any) -> Any:
@@ -137,7 +137,7 @@ class CustomImports(Section):
 class CompiledConfig(BaseModel):
     """The keys of a compiled config that segal-dsl defines (mmcv's own keys pass through untouched)."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
 
     runner: Runner = Field(description="the runner and what the schedule decides (below)")
     workflow: Any = Field(description="one tuple per round: (('train', N), ('query', 1)), the last "
@@ -206,6 +206,9 @@ SAMPLE_SETTINGS: dict[str, dict[str, str]] = {
 
 
 # ---- the reading ------------------------------------------------------------------------------------------
+_READ_EXTRA = ("data", "evaluation", "checkpoint_config", "lr_config")  # mmcv keys the checks below look at
+
+
 class ConfigError(ValueError):
     """A compiled config that the runtime cannot run, naming the key: `key.path: what is wrong`."""
 
@@ -266,8 +269,14 @@ class Contract:
         return {p.name: self.params[p.name] for p in h.params if p.compiled == heuristics.HEURISTIC_CFG}
 
 
+_READ = frozenset(CompiledConfig.model_fields) | frozenset(MULTITASK_KEYS) | frozenset(_READ_EXTRA)
+
+
 def read_config(cfg: Mapping[str, Any]) -> Contract:
     """Read a config (a plain or mmcv dict, bases merged) through the contract; ConfigError names the key."""
+    cfg = {k: v for k, v in cfg.items() if k in _READ}
+    if isinstance(cfg.get("data"), Mapping):  # of mmcv's data dict only `train` is checked (source_free)
+        cfg["data"] = {k: v for k, v in cfg["data"].items() if k == "train"}
     cfg = _plain(cfg)
     runner = cfg.get("runner")
     if not isinstance(runner, dict):
