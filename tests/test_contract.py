@@ -164,3 +164,26 @@ def test_an_inherited_contradiction_is_a_check_error(tmp_path):
                             ' schedule epochs { train 1; query; train 1 }\n}\n'))
     (d,) = [d for d in result.diagnostics if d.severity.value == "error"]
     assert d.code == "SEG221" and "data.train" in d.message and d.notes[0][0].path.endswith("ada.py")
+
+
+def test_bases_read_through_another_path_keep_the_path_as_written(tmp_path, monkeypatch):
+    """Base reads are cached by file; a note names the base as the .seg file reaches it, whichever path came first."""
+    (tmp_path / "ada.py").write_text("data = dict(train=[dict(type='A'), dict(type='B')])\n")
+    text = ('experiment e {\n base "ada.py"\n sample pixel { budget 1% per image }\n heuristic entropy\n'
+            ' schedule epochs { train 1; query; train 1 }\n}\n')
+    first = analyse(Source(str(tmp_path / "e.seg"), text))
+    monkeypatch.chdir(tmp_path)
+    again = analyse(Source("e.seg", text))
+    assert [d.notes[0][0].path for d in first.diagnostics if d.code == "SEG221"] == [str(tmp_path / "ada.py")]
+    assert [d.notes[0][0].path for d in again.diagnostics if d.code == "SEG221"] == ["ada.py"]
+
+
+def test_an_edited_base_is_read_again(tmp_path):
+    """The cache of base reads is keyed by mtime and size: the LSP and `check dir/` see an edit at once."""
+    base = tmp_path / "m.py"
+    base.write_text("model = dict(decode_head=dict(num_classes=19))\n")
+    seg = Source(str(tmp_path / "e.seg"), 'experiment e {\n base "m.py"\n sample pixel { budget 1% per image }\n'
+                 ' heuristic ripu { k 1; categories 19 }\n schedule epochs { train 1; query; train 1 }\n}\n')
+    assert "SEG224" not in [d.code for d in analyse(seg).diagnostics]
+    base.write_text("model = dict(decode_head=dict(num_classes=5))\n")
+    assert "SEG224" in [d.code for d in analyse(seg).diagnostics]

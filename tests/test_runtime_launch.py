@@ -55,3 +55,53 @@ def test_doctor_reports_stack(capsys):
     assert rows["mmcv-full"] == "ok" and rows["mmsegmentation"] == "ok" and rows["torch"] == "ok"
     assert doctor() == 0
     assert "runtime stack ready" in capsys.readouterr().out
+
+
+def test_segal_run_analyses_the_seg_file_once(monkeypatch, capsys):
+    """The CLI checks the file before it imports the runtime; the runtime reuses that result."""
+    import segal_dsl.api as api
+    from segal_dsl.cli import main
+
+    calls = []
+    real = api.analyse
+
+    def counting(source, *a, **k):
+        calls.append(source.path)
+        return real(source, *a, **k)
+
+    monkeypatch.setattr(api, "analyse", counting)
+    assert main(["run", "examples/toy_pixel.seg", "--dry-run"]) == 0
+    assert calls == ["examples/toy_pixel.seg"]
+    assert "nothing was trained" in capsys.readouterr().out
+
+
+def _seg_with_import(tmp_path, module: str) -> str:
+    toy = (CONFIGS / "../../segal_dsl/runtime/toy/configs/toy_unet.py").resolve()
+    seg = tmp_path / "exp.seg"
+    seg.write_text(f'experiment e {{\n base "{toy}"\n imports "{module}"\n source_free true\n'
+                   " sample pixel { initial 1% per image; budget 1% per image }\n heuristic entropy\n"
+                   " schedule epochs { train 1; query; train 1 }\n}\n")
+    return str(seg)
+
+
+def test_custom_import_failure_prints_its_cause(tmp_path, monkeypatch, capsys):
+    """mmcv only says `Failed to import`; the run names the module, the real error and where it looked."""
+    from segal_dsl.cli import main
+
+    (tmp_path / "brokenmod.py").write_text("import numpy\nraise RuntimeError('register_module clash in brokenmod')\n")
+    monkeypatch.chdir(tmp_path.parent)
+    assert main(["run", _seg_with_import(tmp_path, "brokenmod"), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "custom import `brokenmod` failed: RuntimeError: register_module clash in brokenmod" in err
+    assert str(tmp_path) in err  # the .seg file's folder is the first place looked
+
+
+def test_custom_import_is_found_next_to_the_seg_file(tmp_path, monkeypatch, capsys):
+    """Not in the CWD, not installed: beside the .seg file is enough (docs/runtime.md, "Imports")."""
+    from segal_dsl.cli import main
+
+    (tmp_path / "besidemod.py").write_text("LOADED = True\n")
+    monkeypatch.chdir(tmp_path.parent)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    assert main(["run", _seg_with_import(tmp_path, "besidemod"), "--dry-run"]) == 0
+    assert "imports work (segal_dsl.runtime, besidemod)" in capsys.readouterr().out

@@ -36,9 +36,35 @@ class Inherited:
         return dict(self.loaded.sources) if self.loaded is not None else {}
 
 
+# Complete reads of a folder's `base` list, with the (mtime, size) of every file they read: the files of
+# one folder (`segal check dir/`, the LSP re-checking on each edit) share their bases. Entries are never
+# mutated (merges copy what they change); a read with problems is not kept (its messages name the file).
+_READS: dict[tuple[str, str, tuple[str, ...]], tuple[tuple, Inherited]] = {}
+
+
+def _stamps(files: list[str]) -> tuple | None:
+    try:
+        return tuple((f, os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in files)
+    except OSError:
+        return None
+
+
 def read_bases(bases: tuple[str, ...], source: Source) -> Inherited:
     """Load the bases as mmcv would for a config next to the `.seg` file (paths relative to its folder)."""
     here = os.path.dirname(source.path)
+    key = (here, os.path.abspath(here), tuple(bases))  # `here` as given: the origins name files through it
+    kept = _READS.get(key)
+    if kept is not None and _stamps([s[0] for s in kept[0]]) == kept[0]:
+        return kept[1]
+    inherited = _read_bases(bases, source, here)
+    if inherited.values is not None and not inherited.problems:
+        stamps = _stamps(inherited.loaded.files)
+        if stamps is not None:
+            _READS[key] = (stamps, inherited)
+    return inherited
+
+
+def _read_bases(bases: tuple[str, ...], source: Source, here: str) -> Inherited:
     probe = os.path.join(here, "<bases of " + os.path.basename(source.path) + ">.py")
     loaded = load(probe, "_base_ = " + repr(list(bases)) + "\n")
     loaded.files = [f for f in loaded.files if f != os.path.normpath(probe)]

@@ -89,7 +89,7 @@ def load(path: str, text: str | None = None) -> Loaded:
     return out
 
 
-# Base files read in this process, by (absolute path, mtime, size): `segal check` of many files that share
+# Base files read in this process, by (path as given, absolute path, mtime, size): `segal check` of many files that share
 # their bases reads each base once. Entries are never mutated (merges copy the dicts they change).
 _CACHE: dict[tuple, tuple[dict, dict, list[str], dict[str, Source], list[str], list[Diagnostic]]] = {}
 
@@ -120,7 +120,7 @@ def _cache_key(path: str) -> tuple | None:
         st = os.stat(path)
     except OSError:
         return None
-    return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+    return (path, os.path.abspath(path), st.st_mtime_ns, st.st_size)  # the path as given: origins show it
 
 
 def _load_uncached(norm: str, text: str | None, out: Loaded, depth: int, chain: tuple[str, ...]):
@@ -235,12 +235,16 @@ def merge_into(child: dict, base: dict, child_origins: dict[tuple, Origin] | Non
                                         f"to a {type(b[k]).__name__} (mmcv needs `_delete_=True` to replace it)")
                     b[k] = merge(v, b[k], key_path)
                     continue
-            _drop(origins, key_path)
+            if isinstance(b.get(k), (dict, list, tuple)):  # a replaced container: forget its inner origins
+                _drop(origins, key_path)
+            else:
+                origins.pop(key_path, None)
             b[k] = v
             own = child_origin(key_path)
             if own is not None:
                 origins[key_path] = own
-            origins.update({p: o for p, o in child_origins.items() if p[:len(key_path)] == key_path})
+            if isinstance(v, (dict, list, tuple)):  # only a container has origins below it
+                origins.update({p: o for p, o in child_origins.items() if p[:len(key_path)] == key_path})
         return b
 
     return merge(child, base, ()), origins

@@ -275,8 +275,8 @@ _READ = frozenset(CompiledConfig.model_fields) | frozenset(MULTITASK_KEYS) | fro
 def read_config(cfg: Mapping[str, Any]) -> Contract:
     """Read a config (a plain or mmcv dict, bases merged) through the contract; ConfigError names the key."""
     cfg = {k: v for k, v in cfg.items() if k in _READ}
-    if isinstance(cfg.get("data"), Mapping):  # of mmcv's data dict only `train` is checked (source_free)
-        cfg["data"] = {k: v for k, v in cfg["data"].items() if k == "train"}
+    if isinstance(cfg.get("data"), Mapping):  # of mmcv's data dict only the shape of `train` is checked
+        cfg["data"] = {"train": _shape(cfg["data"]["train"])} if "train" in cfg["data"] else {}
     cfg = _plain(cfg)
     runner = cfg.get("runner")
     if not isinstance(runner, dict):
@@ -406,6 +406,13 @@ def _or_default(top: CompiledConfig, key: str):
     """A key the config sets to None (mmcv's `--cfg-options key=None`) means its default."""
     value = getattr(top, key)
     return CompiledConfig.model_fields[key].default if value is None else value
+
+
+def _shape(train: Any) -> Any:
+    """`data.train` as `_check_source_free` sees it: one dataset, or a list of how many."""
+    if isinstance(train, (list, tuple)):
+        return [{} for _ in train]
+    return {} if isinstance(train, Mapping) else train
 
 
 def _plain(value: Any) -> Any:
