@@ -1,15 +1,21 @@
 """Front-end cost: `segal check one.seg` start-up vs bare `python -c pass`, per-file cost of `segal check dir/`
 over a few hundred generated files, and the modules imported at start-up.
 
-    .venv/bin/python benchmarks/bench_frontend.py [--quick]
+    .venv/bin/python benchmarks/bench_frontend.py [--quick] [--against REV]
 
 Subprocess timings, median of many runs, so the ratio to bare Python (measured in the same run, on the
-same loaded machine) is what to read, not the absolute milliseconds.
+same loaded machine) is what to read, not the absolute milliseconds. `--against REV` also measures the
+front end of git revision REV (exported to a temporary folder), interleaved run by run with this tree,
+and prints new/old ratios: "no slower than before" is read from those.
+
+Subprocesses run with bytecode caching on (PYTHONDONTWRITEBYTECODE removed from their environment), as
+an installed package runs: otherwise every start-up would include compiling the package's modules.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
 import statistics
@@ -24,15 +30,58 @@ PY = sys.executable
 EXAMPLE = ROOT / "examples" / "ripu_region_gtav2cs.seg"
 
 
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def timed(cmd: list[str], cwd: Path = ROOT, env: dict | None = None) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, capture_output=True, env=env or ENV)
+    return time.perf_counter() - t
+
+
 def median_run(cmd: list[str], reps: int, cwd: Path = ROOT) -> float:
     """Median wall time of `cmd` over `reps` runs (one warm-up run first: page cache, .pyc files)."""
-    subprocess.run(cmd, cwd=cwd, capture_output=True)
-    times = []
+    timed(cmd, cwd)
+    return statistics.median(timed(cmd, cwd) for _ in range(reps))
+
+
+def interleaved(cmds: list[tuple[list[str], Path, dict]], reps: int) -> list[float]:
+    """Median wall time of each command, run in turn `reps` times (after one warm-up each), so that the
+    machine's load falls on all of them alike."""
+    for cmd, cwd, env in cmds:
+        timed(cmd, cwd, env)
+    times: list[list[float]] = [[] for _ in cmds]
     for _ in range(reps):
-        t = time.perf_counter()
-        subprocess.run(cmd, cwd=cwd, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for i, (cmd, cwd, env) in enumerate(cmds):
+            times[i].append(timed(cmd, cwd, env))
+    return [statistics.median(t) for t in times]
+
+
+def export_revision(rev: str, out: Path) -> None:
+    """The tree of git revision `rev` in `out` (git archive: the repository itself is not touched)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev], capture_output=True, check=True)
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(out, filter="data")
+
+
+def against(rev: str, reps: int, files_dir: Path, n_files: int) -> None:
+    """This tree against revision `rev`: `segal check one.seg` and `segal check dir/`, interleaved."""
+    with tempfile.TemporaryDirectory(prefix="segal-bench-rev-") as tmp:
+        old = Path(tmp)
+        export_revision(rev, old)
+        old_env = {**ENV, "PYTHONPATH": str(old)}  # ahead of the editable install of this tree
+        check = [PY, "-m", "segal_dsl", "check"]
+        one_new, one_old = interleaved([([*check, str(EXAMPLE)], ROOT, ENV),
+                                        ([*check, str(old / EXAMPLE.relative_to(ROOT))], old, old_env)], reps)
+        many_new, many_old = interleaved([([*check, str(files_dir)], ROOT, ENV),
+                                          ([*check, str(files_dir)], old, old_env)], max(3, reps // 5))
+    per_new, per_old = (many_new - one_new) / (n_files - 1), (many_old - one_old) / (n_files - 1)
+    print(f"against {rev}: segal check one.seg {one_new * 1e3:.1f} ms (this tree) vs {one_old * 1e3:.1f} ms; "
+          f"per extra file {per_new * 1e3:.2f} ms vs {per_old * 1e3:.2f} ms")
+    print(f"ratio startup vs {rev}: {one_new / one_old:.2f}x (target: no slower, 1.00x within noise)")
+    print(f"ratio per-file vs {rev}: {per_new / per_old:.2f}x (target: no slower, 1.00x within noise)")
 
 
 def generated_files(n: int, out: Path) -> list[Path]:
@@ -56,7 +105,7 @@ def generated_files(n: int, out: Path) -> list[Path]:
 def startup_modules() -> tuple[list[str], list[tuple[int, str]]]:
     """Top-level packages imported by `segal check`, and the slowest imports (µs, cumulative) from -X importtime."""
     proc = subprocess.run([PY, "-X", "importtime", "-m", "segal_dsl", "check", str(EXAMPLE)],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, capture_output=True, text=True, env=ENV)
     rows = []
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
@@ -71,6 +120,7 @@ def startup_modules() -> tuple[list[str], list[tuple[int, str]]]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions and files (CI)")
+    p.add_argument("--against", metavar="REV", help="also measure git revision REV, interleaved, and print new/old")
     a = p.parse_args()
     reps, n_files = (5, 40) if a.quick else (30, 300)
     segal = [PY, "-m", "segal_dsl", "check"]
@@ -83,12 +133,14 @@ def main() -> int:
     print(f"segal check one.seg            {one * 1e3:8.1f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         files = generated_files(n_files, Path(tmp))
-        check = subprocess.run([*segal, tmp], cwd=ROOT, capture_output=True, text=True)
+        check = subprocess.run([*segal, tmp], cwd=ROOT, capture_output=True, text=True, env=ENV)
         if check.returncode != 0:
             print(check.stdout[-2000:], check.stderr[-2000:])
             return 1
         many = median_run([*segal, tmp], max(3, reps // 5))
         in_process = _in_process(files)
+        if a.against:
+            against(a.against, reps, Path(tmp), n_files)
     per_file = (many - one) / (n_files - 1)
     print(f"segal check dir/ ({n_files} files)  {many * 1e3:8.1f} ms  -> {per_file * 1e3:.2f} ms per extra file")
     print(f"analyse() in one process        {in_process * 1e3:8.2f} ms per file (median, warm)")

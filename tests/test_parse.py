@@ -2,9 +2,11 @@
 
 import re
 
-from conftest import EXAMPLES
+import pytest
+from conftest import EXAMPLES, ROOT
 
 from segal_dsl.api import analyse
+from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend.build import unescape
 from segal_dsl.source import Source
 
@@ -70,3 +72,40 @@ def test_comments_and_line_continuation_after_commas():
             '  heuristic random\n  schedule epochs { train 1; query; train 1 }\n}\n')
     result = analyse(Source("t.seg", text))
     assert result.diagnostics == [] and result.experiment.base == ("a.py", "b.py")
+
+
+def _spans(node):
+    import dataclasses
+
+    from segal_dsl.source import Span
+
+    if isinstance(node, Span):
+        yield node
+    elif dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            yield from _spans(getattr(node, f.name))
+    elif isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _spans(item)
+
+
+@pytest.mark.parametrize("variant", ["as is", "crlf", "tabs and non-ascii"])
+def test_spans_from_lark_positions_match_offsets(variant):
+    """The AST takes line/column from lark's tokens; they must be what Source.span computes from offsets."""
+    from segal_dsl.frontend.build import build
+    from segal_dsl.frontend.parse import parse
+
+    checked = 0
+    for path in sorted((ROOT / "examples").glob("*.seg")):
+        text = path.read_text(encoding="utf-8")
+        if variant == "crlf":
+            text = text.replace("\n", "\r\n")
+        elif variant == "tabs and non-ascii":
+            text = text.replace("    ", "\t").replace("# ", "# ünïcødé × ")
+        source = Source(str(path), text)
+        tree = parse(source, Diagnostics())
+        assert tree is not None, path
+        for span in _spans(build(tree, source)):
+            assert span == source.span(span.start, span.end), (path, span)
+            checked += 1
+    assert checked > 1000

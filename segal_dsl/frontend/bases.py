@@ -36,31 +36,33 @@ class Inherited:
         return dict(self.loaded.sources) if self.loaded is not None else {}
 
 
-# Complete reads of a folder's `base` list, with the (mtime, size) of every file they read: the files of
-# one folder (`segal check dir/`, the LSP re-checking on each edit) share their bases. Entries are never
-# mutated (merges copy what they change); a read with problems is not kept (its messages name the file).
-_READS: dict[tuple[str, str, tuple[str, ...]], tuple[tuple, Inherited]] = {}
+# Reads of a folder's `base` list, with the (mtime, size) of every file they read or looked for: the files of
+# one folder (`segal check dir/`, the LSP re-checking on each edit) share their bases, read or missing.
+# Entries are never mutated (merges copy what they change). A read with problems is kept per `.seg` file,
+# because its messages may name the file.
+_READS: dict[tuple, tuple[tuple, Inherited]] = {}
 
 
-def _stamps(files: list[str]) -> tuple | None:
+def _stamp(path: str) -> tuple:
     try:
-        return tuple((f, os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in files)
+        st = os.stat(path)
     except OSError:
-        return None
+        return (path, None, None)
+    return (path, st.st_mtime_ns, st.st_size)
 
 
 def read_bases(bases: tuple[str, ...], source: Source) -> Inherited:
     """Load the bases as mmcv would for a config next to the `.seg` file (paths relative to its folder)."""
     here = os.path.dirname(source.path)
     key = (here, os.path.abspath(here), tuple(bases))  # `here` as given: the origins name files through it
-    kept = _READS.get(key)
-    if kept is not None and _stamps([s[0] for s in kept[0]]) == kept[0]:
-        return kept[1]
+    for k in (key, (*key, os.path.basename(source.path))):
+        kept = _READS.get(k)
+        if kept is not None and tuple(_stamp(s[0]) for s in kept[0]) == kept[0]:
+            return kept[1]
     inherited = _read_bases(bases, source, here)
-    if inherited.values is not None and not inherited.problems:
-        stamps = _stamps(inherited.loaded.files)
-        if stamps is not None:
-            _READS[key] = (stamps, inherited)
+    loaded = inherited.loaded
+    stamps = tuple(_stamp(f) for f in (*loaded.files, *loaded.tried))
+    _READS[key if not inherited.problems else (*key, os.path.basename(source.path))] = (stamps, inherited)
     return inherited
 
 

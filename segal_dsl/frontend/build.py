@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lark import Token, Transformer, Tree, v_args
+from lark import Token, Tree
 
 from segal_dsl.frontend import nodes as n
 from segal_dsl.source import Source
@@ -43,18 +43,42 @@ def parse_number(text: str) -> int | float:
     return int(clean)
 
 
-class _Builder(Transformer):
+def _with_meta(method):
+    """A rule method that takes the node's position (`meta`) before its children."""
+    method.takes_meta = True
+    return method
+
+
+class _Builder:
+    """One method per grammar rule, called bottom-up with the rule's already built children.
+
+    A plain walker rather than lark's Transformer: lark re-wraps every `v_args(meta=True)` method on
+    each call (functools.update_wrapper per node), a tenth of the front end's time per file."""
+
     def __init__(self, source: Source):
-        super().__init__()
         self.src = source
+        self._rules: dict[str, tuple] = {}
+
+    def transform(self, tree: Tree):
+        children = [self.transform(c) if isinstance(c, Tree) else c for c in tree.children]
+        rule = self._rules.get(tree.data)
+        if rule is None:
+            method = getattr(self, tree.data, None)
+            rule = self._rules[tree.data] = (method, getattr(method, "takes_meta", False))
+        method, takes_meta = rule
+        if method is None:  # a rule without a method stays a tree (lark's default)
+            return Tree(tree.data, children, tree.meta)
+        return method(tree.meta, children) if takes_meta else method(children)
 
     # -- helpers
+    # lark's line/column are ours (1-based, columns in characters, lines split at "\n"): no offset lookups.
     def _tok(self, tok: Token) -> n.Span:
-        return self.src.span(tok.start_pos, tok.end_pos)
+        return n.Span(self.src.path, tok.line, tok.column, tok.end_line, tok.end_column, tok.start_pos, tok.end_pos)
 
     def _meta(self, meta, children=()) -> n.Span:
         if not getattr(meta, "empty", True):
-            return self.src.span(meta.start_pos, meta.end_pos)
+            return n.Span(self.src.path, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos,
+                          meta.end_pos)
         spans = [c.span for c in children if hasattr(c, "span")]
         if spans:
             return self.src.span(spans[0].start, spans[-1].end)
@@ -88,17 +112,17 @@ class _Builder(Transformer):
         return n.Comma(self.src.span(tok.start_pos, tok.start_pos + 1))
 
     # -- statements
-    @v_args(meta=True)
+    @_with_meta
     def setting(self, meta, children):
         key, *rest = children
         block = rest.pop() if rest and isinstance(rest[-1], n.Block) else None
         return n.Setting(str(key), self._tok(key), tuple(rest), block, self._meta(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def block(self, meta, children):
         return n.Block(tuple(children), self._meta(meta, children))
 
-    @v_args(meta=True)
+    @_with_meta
     def experiment(self, meta, children):
         name, block = children
         return n.Experiment(str(name), self._tok(name), block, self._meta(meta))
@@ -111,7 +135,7 @@ class _Builder(Transformer):
         digits = str(tok)[1:].strip()
         return n.Repeat(int(digits), self._tok(tok))
 
-    @v_args(meta=True)
+    @_with_meta
     def schedule_stmt(self, meta, children):
         unit = None
         if children and isinstance(children[0], Token):
@@ -125,38 +149,38 @@ class _Builder(Transformer):
     def sched_seq(self, children):
         return tuple(children)
 
-    @v_args(meta=True)
+    @_with_meta
     def train_step(self, meta, children):
         length = n.Number(parse_number(str(children[0])), str(children[0]), self._tok(children[0]))
         repeat = self._repeat(children[1]) if len(children) > 1 else None
         return n.TrainStep(length, repeat, self._meta(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def query_step(self, meta, children):
         return n.QueryStep(self._meta(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def warmup_step(self, meta, children):
         tok = children[0]
         return n.WarmupStep(n.Number(parse_number(str(tok)), str(tok), self._tok(tok)), self._meta(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def group(self, meta, children):
         seq, rep = children
         return n.Group(seq, self._repeat(rep), self._meta(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def unknown_step(self, meta, children):
         name, *args = children
         return n.UnknownStep(str(name), tuple(args), self._meta(meta))
 
     # -- mmseg overrides
-    @v_args(meta=True)
+    @_with_meta
     def mmseg_stmt(self, meta, children):
         span = self._meta(meta)
         return n.Mmseg(tuple(children), span, self.src.span(span.start, span.start + len("mmseg")))
 
-    @v_args(meta=True)
+    @_with_meta
     def override(self, meta, children):
         (key, key_span), value = children
         # Converted here, not in build(): an `mmseg` block nested in a setting's block is an override too.
@@ -173,22 +197,22 @@ class _Builder(Transformer):
     def _items(self, children):
         return tuple(c for c in children if not isinstance(c, (Token, n.Comma)))
 
-    @v_args(meta=True)
+    @_with_meta
     def list(self, meta, children):
         items = self._items(children)
         return n.LitList(tuple(self._lit(c) for c in items), self._meta(meta, items))
 
-    @v_args(meta=True)
+    @_with_meta
     def tuple(self, meta, children):
         items = self._items(children)
         return n.LitTuple(tuple(self._lit(c) for c in items), self._meta(meta, items))
 
-    @v_args(meta=True)
+    @_with_meta
     def dict(self, meta, children):
         pairs = self._items(children)
         return n.LitDict(tuple(pairs), self._meta(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def dict_call(self, meta, children):
         return n.LitDictCall(tuple(self._items(children)), self._meta(meta))
 

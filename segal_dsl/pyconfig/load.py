@@ -50,6 +50,7 @@ class Loaded:
     values: dict[str, Any]
     origins: dict[tuple, Origin] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)  # files looked for that could not be read
     problems: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, Source] = field(default_factory=dict)
@@ -129,6 +130,7 @@ def _load_uncached(norm: str, text: str | None, out: Loaded, depth: int, chain: 
             text = read_text(norm)
         except (OSError, UnicodeDecodeError, ValueError) as err:
             reason = "not found" if isinstance(err, FileNotFoundError) else getattr(err, "strerror", None) or str(err)
+            out.tried.append(norm)
             raise LoadError(f"base file {norm}: {reason}") from None
     out.files.append(norm)
     text, placeholders = _substitute_names(norm, text)
