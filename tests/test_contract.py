@@ -187,3 +187,14 @@ def test_an_edited_base_is_read_again(tmp_path):
     assert "SEG224" not in [d.code for d in analyse(seg).diagnostics]
     base.write_text("model = dict(decode_head=dict(num_classes=5))\n")
     assert "SEG224" in [d.code for d in analyse(seg).diagnostics]
+
+
+def test_a_missing_base_that_appears_is_read(tmp_path):
+    """Missing bases are remembered by their absence: once the file is there, the next check reads it."""
+    seg = Source(str(tmp_path / "e.seg"), 'experiment e {\n base "m.py"\n sample pixel { budget 1% per image }\n'
+                 ' heuristic ripu { k 1; categories 19 }\n schedule epochs { train 1; query; train 1 }\n}\n')
+    first = analyse(seg)
+    assert first.ok and first.bases_unread
+    (tmp_path / "m.py").write_text("model = dict(decode_head=dict(num_classes=5))\n")
+    again = analyse(seg)
+    assert not again.bases_unread and "SEG224" in [d.code for d in again.diagnostics]

@@ -25,6 +25,14 @@ def test_registry_names_and_alias():
         H.register("entropy")(lambda p: p)
 
 
+def test_runtime_registry_is_the_spec():
+    """Every heuristic the checker accepts (spec/heuristics.py) runs, and nothing else is registered."""
+    from segal_dsl.spec import heuristics as spec
+
+    names = {name for h in spec.HEURISTICS.values() for name in (h.name, *h.aliases)}
+    assert set(H.HEURISTICS) == names
+
+
 @pytest.mark.parametrize("name", ["random", "entropy", "margin", "least_confidence", "ripu"])
 def test_contract_shape_dtype(name):
     probs = H.to_probs(torch.randn(3, 4, 5, 6, dtype=torch.float64))

@@ -38,8 +38,7 @@ class Inherited:
 
 # Reads of a folder's `base` list, with the (mtime, size) of every file they read or looked for: the files of
 # one folder (`segal check dir/`, the LSP re-checking on each edit) share their bases, read or missing.
-# Entries are never mutated (merges copy what they change). A read with problems is kept per `.seg` file,
-# because its messages may name the file.
+# Entries are never mutated (merges copy what they change); no message of a read names the `.seg` file.
 _READS: dict[tuple, tuple[tuple, Inherited]] = {}
 
 
@@ -55,19 +54,17 @@ def read_bases(bases: tuple[str, ...], source: Source) -> Inherited:
     """Load the bases as mmcv would for a config next to the `.seg` file (paths relative to its folder)."""
     here = os.path.dirname(source.path)
     key = (here, os.path.abspath(here), tuple(bases))  # `here` as given: the origins name files through it
-    for k in (key, (*key, os.path.basename(source.path))):
-        kept = _READS.get(k)
-        if kept is not None and tuple(_stamp(s[0]) for s in kept[0]) == kept[0]:
-            return kept[1]
-    inherited = _read_bases(bases, source, here)
-    loaded = inherited.loaded
-    stamps = tuple(_stamp(f) for f in (*loaded.files, *loaded.tried))
-    _READS[key if not inherited.problems else (*key, os.path.basename(source.path))] = (stamps, inherited)
+    kept = _READS.get(key)
+    if kept is not None and tuple(_stamp(s[0]) for s in kept[0]) == kept[0]:
+        return kept[1]
+    inherited = _read_bases(bases, here)
+    stamps = tuple(_stamp(f) for f in (*inherited.loaded.files, *inherited.loaded.tried))
+    _READS[key] = (stamps, inherited)
     return inherited
 
 
-def _read_bases(bases: tuple[str, ...], source: Source, here: str) -> Inherited:
-    probe = os.path.join(here, "<bases of " + os.path.basename(source.path) + ">.py")
+def _read_bases(bases: tuple[str, ...], here: str) -> Inherited:
+    probe = os.path.join(here, "<the experiment's base list>.py")  # a config beside the .seg file, never on disk
     loaded = load(probe, "_base_ = " + repr(list(bases)) + "\n")
     loaded.files = [f for f in loaded.files if f != os.path.normpath(probe)]
     loaded.sources.pop(os.path.normpath(probe), None)
