@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import glob
 import json
 import os
@@ -100,7 +101,9 @@ def _read(path: str):
 def cmd_check(args) -> int:
     from segal_dsl.api import analyse
 
-    results = [analyse(_read(path)) for path in _expand_inputs(args.files)]
+    # Only the diagnostics (and the files they point into) outlive each file: `check dir/` of many files
+    # keeps no compiled configs around.
+    results = [dataclasses.replace(analyse(_read(path)), points=[], plan=None) for path in _expand_inputs(args.files)]
     stream = sys.stdout
     _print_diagnostics(results, args.format, stream)
     code = _summary(results, args.strict)
