@@ -38,3 +38,14 @@ def test_check_plan_compile_schema_work_without_the_runtime(tmp_path):
 def test_run_without_runtime_says_how_to_fix():
     result = run_blocked("run", "examples/design_sketch.seg")
     assert result.returncode == 2 and "scripts/setup.sh" in result.stderr
+
+
+def test_lark_loads_without_regex_and_regex_stays_importable():
+    """The front end keeps lark from importing the unused `regex` back end; other code can still import it."""
+    code = ("import importlib.util, sys\nimport segal_dsl.frontend.parse\n"
+            "assert 'regex' not in sys.modules, 'lark pulled in regex'\n"
+            "if importlib.util.find_spec('regex') is not None:\n    import regex\n    assert regex.compile('a').match('a')\n"
+            "from segal_dsl.api import analyse, read_source\n"
+            "assert analyse(read_source('examples/toy_pixel.seg')).ok\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
