@@ -120,10 +120,25 @@ def startup_modules() -> tuple[list[str], list[tuple[int, str]]]:
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
         if m:
             rows.append((int(m.group(2)), len(m.group(3)), m.group(4)))
-    top = sorted({name.split(".")[0] for _, _, name in rows} - set(sys.stdlib_module_names)
-                 - {"sitecustomize", "_distutils_hack"} - {n for n in (r[2] for r in rows) if n.startswith("__editable")})
+    top = _loaded_packages()
     slow = sorted(((cum, name) for cum, depth, name in rows if depth <= 1), reverse=True)[:12]
     return top, slow
+
+
+LOADED = """
+import contextlib, io, sys
+from segal_dsl.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    main(["check", sys.argv[1]])
+print(" ".join(sorted({n.split(".")[0] for n, m in sys.modules.items() if m is not None})))
+"""
+
+
+def _loaded_packages() -> list[str]:
+    """Non-stdlib top-level packages in sys.modules after `segal check` (a failed optional import is not one)."""
+    out = subprocess.run([PY, "-c", LOADED, str(EXAMPLE)], cwd=ROOT, capture_output=True, text=True, env=ENV).stdout
+    return [n for n in out.split() if n not in sys.stdlib_module_names and not n.startswith(("_", "__editable"))
+            and n != "sitecustomize"]
 
 
 def main() -> int:
