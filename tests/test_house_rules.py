@@ -148,6 +148,8 @@ def test_no_private_names_across_modules():
         for target, names, line in _imports(path):
             offenders += [f"{path.relative_to(ROOT)}:{line} imports {n} from {target}" for n in names
                           if n.startswith("_") and not n.startswith("__")]
+        offenders += [f"{path.relative_to(ROOT)} binds {alias} to {target}" for alias, target in _module_aliases(path).items()
+                      if alias.startswith("_")]  # a private alias of another module's name hides the import
         aliases = _module_aliases(path)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases

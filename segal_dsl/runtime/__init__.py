@@ -14,4 +14,4 @@ if _util.find_spec("mmseg") is not None and _util.find_spec("mmcv") is not None:
         pipelines,
         runner,
     )
-    from .toy import dataset as _toy_dataset  # noqa: F401
+    from .toy import dataset  # noqa: F401  (registers the toy dataset)
