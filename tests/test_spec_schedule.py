@@ -7,6 +7,7 @@ from segal_dsl.spec.schedule import (
     Schedule,
     WorkflowError,
     merge_reference,
+    read_schedule,
     read_workflow,
     reference_rounds,
     reset_before,
@@ -30,7 +31,12 @@ def test_workflow_keeps_the_trailing_comma_and_sample_rounds_counts_queries():
     assert final_query.runner_keys() == {"sample_rounds": 2, "schedule_unit": "iters"}
     assert read_workflow(final_query.workflow(), 2) == list(final_query.rounds)  # SEG304 runs
     mae = Schedule("epochs", (), 7, True)
-    assert mae.workflow() == [(("train", 7),)] and mae.runner_keys() == {"sample_rounds": 0, "warmup_only": True}
+    # An MAE-only run in the reference's own form (it refuses a one-round irregular workflow there).
+    assert mae.workflow() == [("train", 7)] and mae.runner_keys() == {"sample_rounds": 0, "warmup_only": True}
+    assert read_schedule(mae.workflow(), 0, "epochs", 0, True) == mae
+    assert read_schedule([(("train", 7),)], 0, "epochs", 0, True) == mae  # as compiled before
+    with pytest.raises(WorkflowError, match="one training step"):
+        read_schedule([(("train", 7), ("query", 1))], 1, "epochs", 0, True)
 
 
 @pytest.mark.parametrize("workflow, match", [

@@ -19,8 +19,8 @@ from typing import Any
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.pyconfig.evaluate import is_number, read_module
 from segal_dsl.source import Source
-from segal_dsl.spec.config import RUNTIME_MODULE
-from segal_dsl.spec.schedule import WorkflowError, merge_reference, read_workflow, reference_rounds
+from segal_dsl.spec.config import RUNTIME_MODULE, Runner
+from segal_dsl.spec.schedule import Schedule, WorkflowError, merge_reference, read_schedule, reference_rounds
 
 MISSING = object()
 HELPER = re.compile(r"[A-Z][A-Z0-9_]*\Z")
@@ -37,23 +37,27 @@ def reference_schedule(cfg: dict) -> tuple | None:
         rounds = merge_reference(reference_rounds(cfg["workflow"], sample_rounds))
     except (KeyError, TypeError, IndexError, ValueError):
         return None
-    rounds = tuple((r.train, r.query) for r in rounds)
     if warmup_only:  # one MAE-only round; mae_warmup_epochs is ignored then
-        return (runner.get("schedule_unit", "epochs"), sum(t for t, _ in rounds), True, ())
-    return (runner.get("schedule_unit", "epochs"), cfg.get("mae_warmup_epochs") or 0, False, rounds)
+        return _summary(Schedule(_unit(runner), (), sum(r.train for r in rounds), True))
+    return _summary(Schedule(_unit(runner), tuple(rounds), cfg.get("mae_warmup_epochs") or 0, False))
 
 
 def runtime_schedule(cfg: dict) -> tuple | None:
     """The same for a compiled config, as segal-dsl's runtime reads it (spec/schedule.py)."""
     runner = cfg.get("runner") if isinstance(cfg.get("runner"), dict) else {}
     try:
-        rounds = read_workflow(cfg.get("workflow"), runner.get("sample_rounds"))
+        return _summary(read_schedule(cfg.get("workflow"), runner.get("sample_rounds"), _unit(runner),
+                                      cfg.get("mae_warmup_epochs") or 0, runner.get("warmup_only") is True))
     except WorkflowError:
         return None
-    rounds = tuple((r.train, r.query) for r in rounds)
-    if runner.get("warmup_only") is True:
-        return (runner.get("schedule_unit", "epochs"), sum(t for t, _ in rounds), True, ())
-    return (runner.get("schedule_unit", "epochs"), cfg.get("mae_warmup_epochs") or 0, False, rounds)
+
+
+def _unit(runner: dict) -> str:
+    return runner.get("schedule_unit", Runner.model_fields["schedule_unit"].default)
+
+
+def _summary(sched: Schedule) -> tuple:
+    return (sched.unit, sched.warmup, sched.warmup_only, tuple((r.train, r.query) for r in sched.rounds))
 
 
 def comparable(cfg: dict, schedule: tuple | None) -> dict:

@@ -141,7 +141,8 @@ class CompiledConfig(BaseModel):
 
     runner: Runner = Field(description="the runner and what the schedule decides (below)")
     workflow: Any = Field(description="one tuple per round: (('train', N), ('query', 1)), the last "
-                          "usually (('train', N),); a first round may be (('query', 1),)")
+                          "usually (('train', N),); a first round may be (('query', 1),); [('train', N)] for "
+                          "runner.warmup_only")
     active_learning: ActiveLearning = Field(description="how labels are bought (below)")
     custom_imports: CustomImports | None = Field(None, description=f"`imports`: always `{RUNTIME_MODULE}`, "
                                                  "then the base files' and the experiment's modules")
@@ -362,18 +363,11 @@ def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str) -> t
 
 
 def _schedule(top: CompiledConfig, cfg: dict, kind: str) -> schedule.Schedule:
-    unit = top.runner.schedule_unit
     try:
-        rounds = schedule.read_workflow(top.workflow, top.runner.sample_rounds)
+        return schedule.read_schedule(top.workflow, top.runner.sample_rounds, top.runner.schedule_unit,
+                                      _or_default(top, "mae_warmup_epochs"), top.runner.warmup_only)
     except schedule.WorkflowError as err:
         raise ConfigError(("workflow",), str(err)) from None
-    warmup = _or_default(top, "mae_warmup_epochs")
-    if top.runner.warmup_only:
-        if len(rounds) != 1 or rounds[0].query or warmup:
-            raise ConfigError(("workflow",), "runner.warmup_only needs exactly one round (('train', N),) and no "
-                              "mae_warmup_epochs")
-        return schedule.Schedule(unit, (), rounds[0].train, True)
-    return schedule.Schedule(unit, tuple(rounds), warmup, False)
 
 
 def _check_units(cfg: dict, unit: str) -> None:

@@ -49,9 +49,11 @@ class Schedule:
 
     def workflow(self) -> list[tuple]:
         """The compiled `workflow`: one tuple per round (a one-step round keeps its trailing comma). A round
-        that only queries (a schedule that starts with `query`) is `(('query', 1),)`, as the reference wrote it."""
+        that only queries (a schedule that starts with `query`) is `(('query', 1),)`, as the reference wrote it.
+        An MAE-only run is `[('train', N)]`, the reference's own form: it forces `sample_rounds` to 1 and
+        expands that to one round, and refuses a one-round irregular workflow (docs/reference.md §2a)."""
         if self.warmup_only:
-            return [(("train", self.warmup),)]
+            return [("train", self.warmup)]
         return [((("train", r.train),) if r.train or not r.query else ()) + ((("query", 1),) if r.query else ())
                 for r in self.rounds]
 
@@ -123,6 +125,24 @@ def read_workflow(workflow: Any, sample_rounds: Any = None) -> list[Round]:
     if sample_rounds is not None and (isinstance(sample_rounds, bool) or sample_rounds != queries):
         raise WorkflowError(f"runner.sample_rounds={sample_rounds!r} but the workflow has {queries} queries")
     return rounds
+
+
+def read_schedule(workflow: Any, sample_rounds: Any, unit: str, warmup: int, warmup_only: bool) -> Schedule:
+    """The schedule of a compiled config (its `workflow`, `runner.sample_rounds`, `runner.schedule_unit`,
+    `mae_warmup_epochs`, `runner.warmup_only`); WorkflowError when it cannot run.
+
+    An MAE-only run's workflow is `[('train', N)]` (as compiled: the reference's form) or `[(('train', N),)]`
+    (as compiled before)."""
+    if not warmup_only:
+        return Schedule(unit, tuple(read_workflow(workflow, sample_rounds)), warmup, False)
+    if warmup:
+        raise WorkflowError("runner.warmup_only takes no mae_warmup_epochs: the workflow is the warm-up")
+    if isinstance(workflow, (list, tuple)) and len(workflow) == 1 and is_step(workflow[0]):
+        workflow = [(workflow[0],)]
+    rounds = read_workflow(workflow)
+    if len(rounds) != 1 or rounds[0].query:
+        raise WorkflowError("runner.warmup_only needs a workflow of one training step: [('train', N)]")
+    return Schedule(unit, (), rounds[0].train, True)
 
 
 # ---- the reference's expansion (for the importer, and for tests against the reference) ------------------
