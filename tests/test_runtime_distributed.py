@@ -164,3 +164,29 @@ def test_runtime_never_sleeps_to_synchronise():
                 f = node.func
                 name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
                 assert name != "sleep", f"{path}:{node.lineno}: sleep() in the runtime"
+
+
+def test_sweep_under_torchrun(tmp_path):
+    """`torchrun … segal run sweep.seg --launcher pytorch`: every rank trains every point (none waits forever
+    for a rank that went elsewhere), rank 0 alone writes, one combined report."""
+    toy_env(tmp_path)
+    (tmp_path / "ddp.seg").write_text(SHORT_SEG.format(root=ROOT))
+    seg = tmp_path / "sweep.seg"
+    seg.write_text('experiment toy_sweep {\n    extends "ddp.seg"\n    sweep { heuristic random, entropy }\n}\n')
+    site, audit = tmp_path / "site", tmp_path / "audit"
+    for d in (site, audit):
+        d.mkdir()
+    (site / "sitecustomize.py").write_text(AUDIT)
+    wd = tmp_path / "wd"
+    env = _env(tmp_path, SEGAL_TEST_AUDIT_DIR=str(wd), SEGAL_TEST_AUDIT_OUT=str(audit))
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env["PYTHONPATH"]])
+    cmd = _torchrun() + ["--nproc_per_node=2", f"--master_port={_free_port()}", "-m", "segal_dsl.cli", "run",
+                         str(seg), "--work-dir", str(wd), "--launcher", "pytorch"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    index = json.loads((wd / "sweep.json").read_text())
+    assert [p["values"] for p in index["points"]] == [{"heuristic": "random"}, {"heuristic": "entropy"}]
+    for point in index["points"]:
+        assert [(r["planned"], r["added"]) for r in records(Path(point["work_dir"]))] == [(2560, 2560)] * 3
+    assert sorted(json.loads((wd / "sweep_report.json").read_text())) == sorted(p["name"] for p in index["points"])
+    assert (audit / "rank1.writes").exists() is False or (audit / "rank1.writes").read_text() == ""

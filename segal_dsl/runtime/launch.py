@@ -20,16 +20,18 @@ def _err(msg: str) -> None:
     print(f"error: {msg}", file=sys.stderr)
 
 
-def check_experiment(seg_path: str):
-    """The front end, once: the analysed `.seg` file, or None after printing its errors."""
+def check_experiment(seg_path: str, quiet: bool = False):
+    """The front end, once: the analysed `.seg` file, or None after printing its errors (`quiet`: on the
+    ranks other than 0 of a distributed run, which print nothing)."""
     from segal_dsl.api import analyse, read_source
 
     try:
         checked = analyse(read_source(seg_path))
     except (OSError, UnicodeDecodeError) as e:
-        _err(f"cannot read {seg_path}: {e}")
+        if not quiet:
+            _err(f"cannot read {seg_path}: {e}")
         return None
-    if checked.diagnostics:
+    if checked.diagnostics and not quiet:
         _print_diagnostics(checked)
     return checked if checked.ok else None
 
@@ -73,15 +75,15 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
 
     distributed = init_distributed(launcher) if not dry_run else False
     rank = int(os.environ.get("RANK", 0)) if distributed else 0
-    if is_seg and rank == 0 and checked is None:
-        checked = check_experiment(seg_path)
+    if is_seg and checked is None:  # every rank knows what the file is: a sweep runs on all of them
+        checked = check_experiment(seg_path, quiet=rank != 0)
         if checked is None:
             return 1
-    if is_seg and rank == 0 and checked.is_sweep:
+    if is_seg and checked.is_sweep:
         from .sweep_run import run_sweep
 
         return run_sweep(seg_path, checked, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher,
-                         print_commands=print_commands, dry_run=dry_run)
+                         print_commands=print_commands, dry_run=dry_run, rank=rank)
     if dry_run:
         from .dryrun import dry_run_experiment
 

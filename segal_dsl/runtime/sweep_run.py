@@ -15,11 +15,16 @@ from segal_dsl.api import write_atomic
 
 
 def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, seed: int | None, launcher: str,
-              print_commands: bool = False, dry_run: bool = False) -> int:
-    """Every point of an already checked sweep file (the front end ran once, in the caller)."""
+              print_commands: bool = False, dry_run: bool = False, rank: int = 0) -> int:
+    """Every point of an already checked sweep file (the front end ran once, in the caller).
+
+    Under torchrun every rank comes here: rank 0 alone writes the point configs and prints, the others
+    wait for it at a barrier, then all ranks train each point together."""
     source = checked.source
     sweep_name = checked.points[0].plan.sweep["name"]
     root = work_dir or osp.join("work_dirs", sweep_name)
+    if rank != 0 and (dry_run or print_commands):
+        return 0
     if dry_run:
         from .dryrun import dry_run_config
 
@@ -31,24 +36,17 @@ def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, see
                 print(f"== sweep point {point.name}")
                 code = max(code, dry_run_config(cfg, seg_path, shown=f"{seg_path} [{point.name}]"))
         return code
-    jobs = []
-    for point in checked.points:
-        point_dir = osp.join(root, point.name)
-        cfg = osp.join(point_dir, f"{point.name}.py")
-        text, plan = point.render(source, cfg)
-        write_atomic({Path(cfg): text, Path(osp.join(point_dir, f"{point.name}.plan.json")): plan})
-        shutil.copyfile(seg_path, osp.join(point_dir, "experiment.seg"))
-        jobs.append((point, cfg, point_dir))
-    write_atomic({Path(osp.join(root, "sweep.json")): json.dumps(
-        {"sweep": sweep_name, "source": source.path, "points": [
-            {"name": p.name, "values": p.values, "config": c, "work_dir": d} for p, c, d in jobs]},
-        indent=2, sort_keys=True) + "\n"})
-    if print_commands:
-        for _, cfg, point_dir in jobs:
-            extra = (["--seed", str(seed)] if seed is not None else []) + (["--resume"] if resume else [])
-            print(shlex.join([sys.executable, "-m", "segal_dsl.runtime.train", cfg, "--work-dir", point_dir,
-                              "--launcher", launcher, *extra]))
+    jobs = [(point, osp.join(root, point.name, f"{point.name}.py"), osp.join(root, point.name))
+            for point in checked.points]
+    if rank == 0:
+        _write_points(seg_path, checked, jobs, root, sweep_name)
+    if print_commands:  # rank 0 only (the others returned above)
+        _print_commands(jobs, seed, resume, launcher)
         return 0
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():  # the other ranks read the configs rank 0 wrote
+        dist.barrier()
     from .train import run_config
 
     failed = []
@@ -61,11 +59,32 @@ def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, see
             failed.append(point.name)
             if not osp.isdir(osp.join(point_dir, "al_state")):  # it stopped before training: so will the rest
                 break
-    _combined_report(root, sweep_name, jobs)
+    if rank == 0:
+        _combined_report(root, sweep_name, jobs)
     if failed:
         print(f"error: sweep points failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _write_points(seg_path: str, checked, jobs: list, root: str, sweep_name: str) -> None:
+    """Each point's config, plan and a copy of the .seg file, then sweep.json (the index of the points)."""
+    for point, cfg, point_dir in jobs:
+        text, plan = point.render(checked.source, cfg)
+        write_atomic({Path(cfg): text, Path(osp.join(point_dir, f"{point.name}.plan.json")): plan})
+        shutil.copyfile(seg_path, osp.join(point_dir, "experiment.seg"))
+    write_atomic({Path(osp.join(root, "sweep.json")): json.dumps(
+        {"sweep": sweep_name, "source": checked.source.path, "points": [
+            {"name": p.name, "values": p.values, "config": c, "work_dir": d} for p, c, d in jobs]},
+        indent=2, sort_keys=True) + "\n"})
+
+
+def _print_commands(jobs: list, seed: int | None, resume: bool, launcher: str) -> None:
+    """One `python -m segal_dsl.runtime.train` command per point, for a cluster's own scheduler."""
+    for _, cfg, point_dir in jobs:
+        extra = (["--seed", str(seed)] if seed is not None else []) + (["--resume"] if resume else [])
+        print(shlex.join([sys.executable, "-m", "segal_dsl.runtime.train", cfg, "--work-dir", point_dir,
+                          "--launcher", launcher, *extra]))
 
 
 def _finished(point_dir: str) -> bool:
