@@ -105,3 +105,30 @@ def test_custom_import_is_found_next_to_the_seg_file(tmp_path, monkeypatch, caps
     monkeypatch.setattr("sys.path", list(__import__("sys").path))
     assert main(["run", _seg_with_import(tmp_path, "besidemod"), "--dry-run"]) == 0
     assert "imports work (segal_dsl.runtime, besidemod)" in capsys.readouterr().out
+
+
+def test_train_main_checks_paths_after_the_overrides(tmp_path, capsys):
+    """`python -m segal_dsl.runtime.train cfg.py --cfg-options …`: the paths checked are those of the
+    overridden config, before any work, one line each."""
+    from segal_dsl.runtime.train import main
+
+    code = main([str(_cfg(tmp_path, "")), "--work-dir", str(tmp_path / "wd"), "--cfg-options",
+                 "load_from=missing/model.pth"])
+    assert code == 1
+    assert "error: load_from checkpoint not found: missing/model.pth" in capsys.readouterr().err
+    assert not (tmp_path / "wd").exists(), "nothing ran"
+
+
+def test_train_main_no_validate_skips_evaluation(tmp_path, tmp_path_factory):
+    """`--no-validate` reaches the run: the report has no mIoU."""
+    from _runtime_helpers import report, toy_env
+
+    from segal_dsl.runtime.train import main
+
+    toy_env(tmp_path_factory.getbasetemp())
+    wd = tmp_path / "wd"
+    short = _cfg(tmp_path, "runner['schedule_unit'] = 'iters'\nrunner['sample_rounds'] = 1\n"
+                           "workflow = [(('train', 2), ('query', 1)), (('train', 1),)]\n")
+    assert main([str(short), "--work-dir", str(wd), "--no-validate"]) == 0
+    rounds = report(wd)["rounds"]
+    assert len(rounds) == 2 and all("mIoU" not in r for r in rounds)

@@ -33,24 +33,18 @@ def dry_run_config(cfg_path: str, seg_path: str | None, *, cfg_options: dict | N
     """0 when the run would start (missing data is listed, not fatal here), 1 when it could not."""
     from segal_dsl.frontend.table import render_plan
 
-    from .configfile import LoadFailure, load_config
-    from .preflight import missing_bases, missing_paths
+    from .preflight import load_checked
 
     out = out or sys.stdout
     name = shown or cfg_path
-    problems = missing_bases(cfg_path)
-    if problems:
-        for p in problems:
-            print(f"error: {p}", file=sys.stderr)
+    loaded, problems, missing = load_checked(cfg_path, seg_path=seg_path, cfg_options=cfg_options)
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    if loaded is None:
         return 1
-    try:
-        cfg, contract = load_config(cfg_path, seg_path=seg_path, cfg_options=cfg_options)
-    except LoadFailure as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    cfg, contract = loaded
     imports = ", ".join(contract.imports) or "none"
     print(f"dry run of {name}: the config loads, its contract holds, imports work ({imports})", file=out)
-    missing = missing_paths(cfg)
     for p in missing:
         print(f"warning: {p} (a real run stops here)", file=out)
     plan, where = resolved_plan(cfg, contract, pool_found=not missing)

@@ -87,3 +87,19 @@ def _dataset_paths(ds: dict, where: str) -> list[str]:
             if not (osp.isdir(full) if is_dir else osp.isfile(full)):
                 out.append(f"{where}.{key} not found: {full}{fix}")
     return out
+
+
+def load_checked(cfg_path: str, *, seg_path: str | None = None, cfg_options: dict | None = None):
+    """(mmcv Config, Contract) or None, the problems that stop the load (missing `_base_` files, a config
+    that does not load), and the missing paths of the loaded config (`--cfg-options` applied first).
+    `segal run` stops on either list; `--dry-run` reports the second as what a real run would stop on."""
+    from .configfile import LoadFailure, load_config
+
+    problems = missing_bases(cfg_path)
+    if problems:
+        return None, problems, []
+    try:
+        cfg, contract = load_config(cfg_path, seg_path=seg_path, cfg_options=cfg_options)
+    except LoadFailure as e:
+        return None, [str(e)], []
+    return (cfg, contract), [], missing_paths(cfg)

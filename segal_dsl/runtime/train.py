@@ -21,7 +21,7 @@ import torch.distributed as dist
 from mmcv.runner import build_runner, get_dist_info
 
 from . import preflight
-from .configfile import LoadFailure, load_config
+from .configfile import load_config
 from .progress import Progress
 from .runner import STATE_DIR, ALData
 
@@ -126,9 +126,10 @@ def _iteration_hooks(cfg, contract) -> None:
 
 def train_config(config: str, *, work_dir: str | None = None, resume: bool = False, seed: int | None = None,
                  launcher: str = "none", validate: bool = True, cfg_options: dict | None = None,
-                 seg_path: str | None = None) -> int:
+                 seg_path: str | None = None, loaded: tuple | None = None) -> int:
     """Train a compiled config end to end; returns the exit code. The config is read through the
-    compiled-config contract (configfile.load_config) before anything else."""
+    compiled-config contract (configfile.load_config) before anything else, unless `loaded` is that
+    read already (run_config's, with `cfg_options` applied)."""
     from mmcv.cnn.utils import revert_sync_batchnorm
     from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
     from mmseg.apis import set_random_seed
@@ -139,7 +140,7 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
 
     from . import hooks, pipelines, runner  # noqa: F401  (registry side effects)
 
-    cfg, contract = load_config(config, seg_path=seg_path, cfg_options=cfg_options)  # LoadFailure: one line
+    cfg, contract = loaded or load_config(config, seg_path=seg_path, cfg_options=cfg_options)  # LoadFailure: one line
     cfg.work_dir = work_dir or cfg.get("work_dir") or osp.join("work_dirs", osp.splitext(osp.basename(config))[0])
     distributed = init_distributed(launcher)
     rank, world = get_dist_info()
@@ -254,26 +255,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run_config(cfg_path: str, seg_path: str | None, *, work_dir: str | None, resume: bool, seed: int | None,
-                  launcher: str) -> int:
-    """Check the paths of a compiled config, then train it; every failure is one line."""
-    problems = preflight.missing_bases(cfg_path)
-    if not problems:
-        try:
-            cfg, _ = load_config(cfg_path, seg_path=seg_path)
-        except LoadFailure as e:
-            _error_line(str(e))
-            return 1
-        problems = preflight.missing_paths(cfg)
-    for p in problems:
+               launcher: str, validate: bool = True, cfg_options: dict | None = None) -> int:
+    """Load a compiled config (overrides applied) and check its paths, then train it; every failure is
+    one line."""
+    loaded, problems, missing = preflight.load_checked(cfg_path, seg_path=seg_path, cfg_options=cfg_options)
+    for p in problems + missing:
         _error_line(p)
-    if problems:
+    if problems or missing:
         return 1
     debug = bool(os.environ.get("SEGAL_DEBUG"))
     if not debug:  # a full disk fails the log file too: no "--- Logging error ---" tracebacks, one line
         logging.raiseExceptions = False
     try:
         return train_config(cfg_path, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher,
-                            seg_path=seg_path)
+                            validate=validate, cfg_options=cfg_options, seg_path=seg_path, loaded=loaded)
     except KeyboardInterrupt:
         _error_line("interrupted; continue with `segal run --resume`")
         return 130
@@ -299,10 +294,8 @@ def main(argv=None) -> int:
         from .dryrun import dry_run_config
 
         return dry_run_config(a.config, None, cfg_options=a.cfg_options)
-    if a.cfg_options:  # run_config checks paths of the file as written; overrides go straight through
-        return train_config(a.config, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher,
-                            validate=not a.no_validate, cfg_options=a.cfg_options)
-    return run_config(a.config, None, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher)
+    return run_config(a.config, None, work_dir=a.work_dir, resume=a.resume, seed=a.seed, launcher=a.launcher,
+                      validate=not a.no_validate, cfg_options=a.cfg_options)
 
 
 if __name__ == "__main__":
