@@ -93,7 +93,7 @@ def test_warmup_only_compiles_to_one_mae_round():
     text = ('experiment w {\n base "m.py"\n runner multitask\n sample pixel { budget 1% per image }\n'
             ' heuristic entropy\n schedule iters { warmup 1000 }\n}\n')
     cfg = evaluate_config(compile_source(Source("w.seg", text), "c.py").config)
-    assert cfg["workflow"] == [(("train", 1000),)]
+    assert cfg["workflow"] == [("train", 1000)]  # the reference's own form of an MAE-only workflow
     assert cfg["runner"] == {"type": "MultiTaskActiveRunner", "sample_mode": "pixel", "sample_rounds": 0,
                              "schedule_unit": "iters", "warmup_only": True}
     assert "mae_warmup_epochs" not in cfg
