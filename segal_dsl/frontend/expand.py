@@ -36,7 +36,7 @@ def flatten(steps: tuple[m.Step, ...], spans: SpanIndex, diags: Diagnostics) -> 
             if step.length is not None and step.length <= 0:
                 diags.add("SEG306", f"`{step.kind} {step.length}` trains for no time", span,
                           label="zero-length", help="use a positive length, or remove the step")
-            repeat = step.repeat if step.repeat is not None else None
+            repeat = step.repeat
             if repeat is not None and repeat < 1:
                 diags.add("SEG307", f"repeat count `x{repeat}` must be at least 1", spans((*step.loc, "repeat")))
                 continue
@@ -140,8 +140,7 @@ def stated_sampling(sample: m.Sample) -> Sampling:
                     bool(value("evenly")) if sample.mode != "image" else True, value("threshold"), radius)
 
 
-def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex, diags: Diagnostics,
-               stated: m.Sample | None = None) -> None:
+def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex, diags: Diagnostics) -> None:
     """SEG403/404/406/410: the initial labels and every query against the pool the file states."""
     images, res = pool.images, pool.resolution
     b_span, i_span = spans(("sample", "budget")), spans(("sample", "initial"))

@@ -8,7 +8,7 @@ from segal_dsl.spec.budget import Estimate as Budget
 from segal_dsl.spec.plan import Plan
 
 
-def _fmt_px(b: Budget | None, plan: Plan) -> tuple[str, str]:
+def _fmt_px(b: Budget | None) -> tuple[str, str]:
     if b is None:
         return "—", "—"
     if b.unit == "images":
@@ -43,7 +43,7 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
     if plan.warmup_only:
         console.print(f"MAE warm-up only: {plan.warmup} {unit}, no queries")
         return _strip(buf.getvalue())
-    per, total = _fmt_px(plan.initial, plan)
+    per, total = _fmt_px(plan.initial)
     if mode == "image":
         console.print(f"initial labels: {total}")
     else:
@@ -56,12 +56,12 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
     if plan.warmup:
         table.add_row("0", str(plan.warmup), f"0→{plan.warmup}", "—", "MAE warm-up", "—", "—", "—", "—")
     for r in plan.rounds:
-        b_per, b_total = _fmt_px(r.budget, plan)
-        t_per, t_total = _fmt_px(r.trained_on, plan)
+        b_per, b_total = _fmt_px(r.budget)
+        t_per, t_total = _fmt_px(r.trained_on)
         table.add_row(str(r.index), str(r.train), f"{r.train_start}→{r.train_start + r.train}",
                       "yes" if r.reset else "—", t_per, t_total, "yes" if r.query else "—", b_per, b_total)
     console.print(table)
-    final_per, final_total = _fmt_px(plan.rounds[-1].cumulative, plan)
+    final_per, final_total = _fmt_px(plan.rounds[-1].cumulative)
     held = (final_total if mode == "image" else
             f"{final_per} per image" + (f", {final_total} in total" if final_total != "—" else ""))
     console.print(f"total: {plan.total_train + plan.warmup} {unit} of training, {plan.queries} queries, "

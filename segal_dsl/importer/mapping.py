@@ -26,7 +26,6 @@ from segal_dsl.spec.modes import MODE_NAMES, runner_kind_of_type
 HELPER_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*\Z")  # upper-case helpers: nothing in the reference reads them
 WANDB_HOOKS = ("WandbLoggerHookWithVal", "WandbLoggerHook")
 WANDB_KEYS = ("entity", "project", "name", "group", "tags")
-_MISSING = object()
 # Keys that the mapper turns into statements; everything else goes to `mmseg { … }`.
 _HANDLED = {"_base_", "custom_imports", "load_from", "work_dir", "seed", "deterministic", "source_free", "scale_size",
             "active_learning", "workflow", "runner", "log_config", "evaluation", "checkpoint_config", "mask_dir",
@@ -58,7 +57,6 @@ class Mapper:
         self.complete = effective is not None or "_base_" not in module.entries  # every value is known
         self.src = self.ev.src
         self.from_compiled = isinstance(self.value("segal_meta"), dict)  # a config `segal compile` wrote
-        self.extra: list[tuple] = []  # paths only the compiled side has (defaults made explicit), after the check
         self.seg_path = seg_path
         self.lines: list[tuple[str, Span | None]] = []
         self.dropped: set[tuple] = set()  # paths already reported as left out: no SEG610 for them
@@ -268,7 +266,7 @@ class Mapper:
     # -- sample, heuristic, reset, visualize ---------------------------------------------------------------
     def sample(self, runner: dict) -> None:
         al = self.dict_of(self.effective("active_learning"), "active_learning")
-        settings = self.dict_of(al.get("settings", _MISSING) if "settings" in al else None, "active_learning", "settings",
+        settings = self.dict_of(al.get("settings"), "active_learning", "settings",
                                 required=False)
         if settings is None or self.mode not in settings:
             self.fail(f"`active_learning.settings` has no `{self.mode}` entry (runner.sample_mode)", "active_learning",

@@ -7,7 +7,7 @@ only these normalisations, each a spelling that means the same to mmcv and the r
 `segal_dsl.runtime` and with `allow_failed_imports=False` as its default; the schedule (`workflow`,
 `runner.sample_rounds`, `runner.warmup_only`, `mae_warmup_epochs`) is compared as the rounds the
 reference runs against the rounds segal-dsl's runtime reads; keys only the compiled side has are
-defaults made explicit (listed by `extra_keys`).
+defaults made explicit.
 """
 
 from __future__ import annotations
@@ -111,17 +111,6 @@ def config_differences(legacy: dict, compiled: dict) -> list[tuple[tuple, Any, A
     return out
 
 
-def extra_keys(legacy: dict, compiled: dict, path: tuple = ()) -> list[tuple]:
-    """Paths only the compiled config has (defaults made explicit)."""
-    out = []
-    for k, v in compiled.items():
-        if k not in legacy:
-            out.append((*path, k))
-        elif isinstance(v, dict) and isinstance(legacy[k], dict):
-            out += extra_keys(legacy[k], v, (*path, k))
-    return out
-
-
 def evaluate_compiled(text: str, path: str = "<compiled>") -> dict:
     """The values of a compiled (literal-only) config, read with the import's own evaluator."""
     module = read_module(Source(path, text), Diagnostics())
@@ -158,7 +147,6 @@ def check_round_trip(m, seg_text: str) -> str | None:
     legacy = m.eff
     old = comparable(legacy, reference_schedule(legacy))
     new = comparable(compiled, runtime_schedule(compiled))
-    m.extra = extra_keys(old, new)
     for path, before, after in config_differences(old, new):
         if any(path[: len(p)] == p for p in m.dropped):
             continue

@@ -83,7 +83,7 @@ class Evaluator:
         return UNKNOWN
 
     # -- expressions -------------------------------------------------------------------------------------
-    def eval(self, node: ast.AST) -> Any:  # noqa: C901 - one dispatch over the node kinds, kept in one place
+    def eval(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
             if is_scalar(node.value):
                 return node.value
@@ -91,8 +91,6 @@ class Evaluator:
         if isinstance(node, ast.Name):
             if node.id in self.env:
                 return self.env[node.id]
-            if node.id in ("True", "False", "None"):
-                return {"True": True, "False": False, "None": None}[node.id]
             return self.refuse(node, "not assigned earlier in this file")
         if isinstance(node, (ast.List, ast.Tuple)):
             return self._sequence(node)

@@ -59,15 +59,6 @@ class Loaded:
     def complete(self) -> bool:
         return not self.problems
 
-    def origin(self, path: tuple) -> Origin | None:
-        """The origin of `path`, or of the nearest enclosing key that has one."""
-        path = tuple(path)
-        while path:
-            if path in self.origins:
-                return self.origins[path]
-            path = path[:-1]
-        return None
-
 
 class LoadError(Exception):
     """A config that mmcv itself could not load (a duplicate key among bases, a dict over a non-dict)."""

@@ -15,7 +15,7 @@ import os.path as osp
 import sys
 import warnings
 
-from segal_dsl.spec.config import ConfigError, Contract, read_config
+from segal_dsl.spec.config import ConfigError, read_config
 
 
 class LoadFailure(ValueError):
@@ -84,7 +84,3 @@ def load_config(path: str, *, seg_path: str | None = None, cfg_options: dict | N
         raise LoadFailure(f"{path}: {e}") from e
     return cfg, contract
 
-
-def contract_of(cfg) -> Contract:
-    """The contract of an already loaded mmcv Config (raises ConfigError)."""
-    return read_config(dict(cfg.items()))

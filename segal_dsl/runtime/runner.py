@@ -8,6 +8,7 @@ Reference defects fixed here are cited inline (docs/reference.md §n).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -317,7 +318,7 @@ class ActiveLearningRunner(EpochBasedRunner):
         rnd = self.rounds[r]
         bar = progress_bar(self.rank == 0)
         total = rnd.train if self.by_iters else rnd.train * len(loader)
-        with bar if bar is not None else NullContext():
+        with bar if bar is not None else contextlib.nullcontext():
             task = bar.add_task(f"round {r} train", total=total) if bar is not None else None
             if self.by_iters:
                 self._train_iters(loader, rnd.train, bar, task)
@@ -456,19 +457,11 @@ class ActiveLearningRunner(EpochBasedRunner):
             indices = range(len(self.labels))
         loader = shard_loader(self.data.query, indices, self.data.cfg.data)
         bar = progress_bar(self.rank == 0)
-        with bar if bar is not None else NullContext():
+        with bar if bar is not None else contextlib.nullcontext():
             task = bar.add_task(f"query {rnd}", total=len(loader)) if bar is not None else None
             tick = (lambda: bar.advance(task)) if bar is not None else None
             return run_query(self, rnd, loader, self.labels, self.contract, self.data.seed,
                              viz.indices if viz is not None else set(), tick)
-
-
-class NullContext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 # MultiTaskActiveRunner lives in runtime/multitask/runner.py (registered when segal_dsl.runtime is imported).

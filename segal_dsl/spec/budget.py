@@ -170,14 +170,6 @@ def parse_spec(spec: Any) -> tuple[float, str]:
     return float(value), unit
 
 
-def check_spec(spec: Any, mode: str) -> BudgetSpec:
-    """A budget spec as the compiled config may hold it for `mode` (image mode: an int count)."""
-    if mode == "image" or isinstance(spec, numbers.Integral):
-        return check_count(spec, "budget")
-    parse_spec(spec)
-    return spec
-
-
 def per_image_quotas(spec: BudgetSpec | Mapping[str, Any], sizes: Sequence[Size], radius: int = 1) -> list[int]:
     """Per-image pixel quotas for one round (or the initial labels), in pool order.
 

@@ -221,9 +221,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class MultitaskOptions:
-    """The multitask runner's settings, defaults applied."""
+    """The multitask runner's settings, defaults applied (whether it is an MAE-only run is the schedule's)."""
 
-    warmup_only: bool
     val_interval: int       # multitask stage: validate both losses every N iterations (0 = off)
     mae_val_interval: int   # MAE stage: validate reconstruction every N iterations (0 = off)
     viz_dir: str
@@ -321,7 +320,7 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
         viz_dir = _or_default(top, "mae_viz_dir")
         if not viz_dir.strip():
             raise ConfigError(("mae_viz_dir",), "must be a non-empty path")
-        mt = MultitaskOptions(top.runner.warmup_only, val, val if top.mae_val_iter is None else top.mae_val_iter,
+        mt = MultitaskOptions(val, val if top.mae_val_iter is None else top.mae_val_iter,
                               viz_dir, _or_default(top, "mae_viz_interval"), _or_default(top, "mae_viz_count"))
     return Contract(kind, top.runner.type, mode, settings, name, params, al.reset_each_round, al.visualize, sched,
                     top.source_free, top.scale_size, top.mask_dir or "masks", top.load_from, top.seed,

@@ -59,9 +59,6 @@ class Heuristic:
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
 
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
-
 
 _RIPU_PARAMS = (
     Param("k", "int", 1, "the region is the (2k+1)x(2k+1) window around each pixel", ge=0, le=256),
@@ -150,13 +147,3 @@ def compiled_params(name: str, params: dict[str, Any]) -> tuple[dict[str, Any], 
             value = float(value) if p.kind == "float" else value
             (cfg if p.compiled == HEURISTIC_CFG else settings)[p.key] = value
     return cfg, settings
-
-
-def effective_params(name: str, heuristic_cfg: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    """Every parameter's value as the runtime uses it: the compiled values over the defaults."""
-    h = HEURISTICS[name]
-    out = {}
-    for p in h.params:
-        source = heuristic_cfg if p.compiled == HEURISTIC_CFG else settings
-        out[p.name] = source.get(p.key, p.default)
-    return out

@@ -53,7 +53,6 @@ class Plan:
     initial: Estimate
     pool: Pool
     reset_each_round: bool
-    radius: int
     sweep: dict | None = None  # name, point, values, initial_seed: for a point of a `sweep`
 
     @property
@@ -96,12 +95,9 @@ def plan_of(contract: Contract, pool: Pool = Pool()) -> Plan:
     if pool.resolution is None and contract.scale_size is not None:
         pool = Pool(pool.images, tuple(contract.scale_size), pool.sizes)
     s, mode, radius = contract.settings, contract.mode, contract.radius
-    if mode == "image":
-        initial_spec, budget_spec = s.initial_pool, s.budget_per_round
-    else:
-        initial_spec, budget_spec = s.initial_label_pixels, s.budget_per_round
+    initial_spec = s.initial_pool if mode == "image" else s.initial_label_pixels
     initial = budget.estimate(initial_spec, mode, pool.images, pool.resolution, radius, pool.sizes)
-    per_query = budget.estimate(budget_spec, mode, pool.images, pool.resolution, radius, pool.sizes)
+    per_query = budget.estimate(s.budget_per_round, mode, pool.images, pool.resolution, radius, pool.sizes)
     sched = contract.schedule
     rounds: list[PlanRound] = []
     held, position = initial, sched.warmup
@@ -115,4 +111,4 @@ def plan_of(contract: Contract, pool: Pool = Pool()) -> Plan:
     meta = contract.meta
     return Plan(str(meta.get("experiment", "")), contract.runner_kind, mode, contract.heuristic,
                 dict(contract.params), sched.unit, sched.warmup, sched.warmup_only, rounds, initial, pool,
-                contract.reset_each_round, radius, meta.get("sweep"))
+                contract.reset_each_round, meta.get("sweep"))

@@ -43,10 +43,6 @@ class Schedule:
     def queries(self) -> int:
         return sum(r.query for r in self.rounds)
 
-    @property
-    def total_train(self) -> int:
-        return sum(r.train for r in self.rounds) + self.warmup
-
     def workflow(self) -> list[tuple]:
         """The compiled `workflow`: one tuple per round (a one-step round keeps its trailing comma). A round
         that only queries (a schedule that starts with `query`) is `(('query', 1),)`, as the reference wrote it.

@@ -33,7 +33,7 @@ from mmcv.parallel import collate, scatter
 from mmcv.runner import RUNNERS
 
 from ..loaders import iters_per_epoch, train_loader
-from ..runner import ActiveLearningRunner, NullContext, barrier, progress_bar
+from ..runner import ActiveLearningRunner, barrier, progress_bar
 from .segmentor import unwrap
 from .visualize import ReconstructionViz
 
@@ -138,7 +138,7 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
             raise RuntimeError("MAE warm-up: the train set is empty")
         self.logger.info("MAE warm-up: %d %s", self.warmup, self.schedule_unit)
         bar = progress_bar(self.rank == 0)
-        with bar if bar is not None else NullContext():
+        with bar if bar is not None else contextlib.nullcontext():
             total = self.warmup if self.by_iters else self.warmup * len(loader)
             task = bar.add_task("MAE warm-up", total=total) if bar is not None else None
             if self.by_iters:
