@@ -18,7 +18,7 @@ from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend.emit import Compiled
 from segal_dsl.frontend.validate import SpanIndex
 from segal_dsl.pyconfig.evaluate import UNKNOWN
-from segal_dsl.pyconfig.load import Loaded, Origin, load, merge_into
+from segal_dsl.pyconfig.load import DELETE_KEY, Loaded, Origin, load, merge_into
 from segal_dsl.source import Source, Span
 from segal_dsl.spec.config import ConfigError, Contract, read_config
 
@@ -102,7 +102,7 @@ def effective(compiled: Compiled, inherited: Inherited) -> Effective:
 
 def _strip_delete(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_delete(v) for k, v in value.items() if k != "_delete_"}
+        return {k: _strip_delete(v) for k, v in value.items() if k != DELETE_KEY}
     return value
 
 

@@ -22,12 +22,13 @@ from segal_dsl import __version__
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend import model as m
 from segal_dsl.pyconfig.layout import break_lines
+from segal_dsl.pyconfig.load import DELETE_KEY
 from segal_dsl.source import Source
 from segal_dsl.spec import budget, heuristics
-from segal_dsl.spec.config import MODE_SETTINGS, RUNNER_SETTINGS, RUNTIME_MODULE, SAMPLE_SETTINGS
+from segal_dsl.spec.config import MODE_SETTINGS, RUNNER_SETTINGS, RUNTIME_MODULE, SAMPLE_SETTINGS, Runner
 from segal_dsl.spec.modes import RUNNER_KINDS
 from segal_dsl.spec.plan import Plan
-from segal_dsl.spec.schedule import Schedule
+from segal_dsl.spec.schedule import OPTIONAL_RUNNER_KEYS, Schedule
 
 _WIDTH = 100
 
@@ -111,7 +112,8 @@ def _schedule_keys(sched: Schedule, inherited: dict) -> tuple[dict, dict]:
     """The `runner` and top-level keys the schedule decides: always the .seg file's, whatever a base says."""
     runner = sched.runner_keys()
     base_runner = inherited.get("runner") if isinstance(inherited.get("runner"), dict) else {}
-    for key, default in (("schedule_unit", "epochs"), ("warmup_only", False)):
+    for key in OPTIONAL_RUNNER_KEYS:
+        default = Runner.model_fields[key].default
         if key not in runner and key in base_runner and base_runner[key] != default:
             runner[key] = default
     top: dict = {}
@@ -180,7 +182,7 @@ def _active_learning(exp: m.Experiment, base: dict, out: Compiled) -> None:
     params, in_settings = heuristics.compiled_params(h.name, h.params)
     base_al = base.get("active_learning") if isinstance(base.get("active_learning"), dict) else {}
     if isinstance(base_al.get("heuristic_cfg"), dict) and base_al.get("heuristic") != h.name:
-        params = {"_delete_": True, **params}  # parameters of another heuristic must not leak in
+        params = {DELETE_KEY: True, **params}  # parameters of another heuristic must not leak in
         out.notes.append(f"`active_learning.heuristic_cfg` of the base's `{base_al.get('heuristic')}` is replaced")
     if params:
         out.put((*al, "heuristic_cfg"), params, ("heuristic", "params"))
@@ -199,8 +201,8 @@ def _schedule_and_runner(exp: m.Experiment, sched: Schedule, base: dict, out: Co
     runner_keys, schedule_top = _schedule_keys(sched, base)
     run = {"type": RUNNER_KINDS[exp.runner.kind].type, "sample_mode": exp.sample.mode, **runner_keys}
     base_runner = base.get("runner")
-    if isinstance(base_runner, dict) and set(base_runner) - set(run) - {"schedule_unit", "warmup_only"}:
-        run = {"_delete_": True, **run}
+    if isinstance(base_runner, dict) and set(base_runner) - set(run) - set(OPTIONAL_RUNNER_KEYS):
+        run = {DELETE_KEY: True, **run}
         shown = ", ".join(f"{k}={v!r}" for k, v in base_runner.items())
         out.notes.append(f"the base's `runner = dict({shown})` is replaced: the schedule decides the run's length")
     out.put(("runner",), run, ("schedule",))

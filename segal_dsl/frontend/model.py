@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from segal_dsl.spec import heuristics
 from segal_dsl.spec.budget import UNIT_KEYS
+from segal_dsl.spec.config import IgnoreIndex, NonNegInt, PictureCount, PositiveInt, Radius, Seed, Threshold
 from segal_dsl.spec.modes import MODE_NAMES, RUNNER_NAMES
-
-PositiveInt = Annotated[int, Field(gt=0)]
+from segal_dsl.spec.schedule import UNITS as SCHEDULE_UNITS
 
 
 class Strict(BaseModel):
@@ -37,10 +37,10 @@ class Sample(Strict):
     mode: Literal[MODE_NAMES]  # type: ignore[valid-type]
     initial: Amount | None = None
     budget: Amount
-    threshold: Annotated[float, Field(gt=0, le=100)] | None = None
+    threshold: Threshold | None = None
     evenly: bool | None = None
-    ignore_index: Annotated[int, Field(ge=0, le=255)] | None = None
-    radius: Annotated[int, Field(ge=0, le=256)] | None = None
+    ignore_index: IgnoreIndex | None = None
+    radius: Radius | None = None
 
 
 class Heuristic(Strict):
@@ -57,7 +57,7 @@ class Runner(Strict):
     mask_dir: str | None = None
     mae_viz_dir: str | None = None
     validation_interval: PositiveInt | None = None
-    viz_interval: Annotated[int, Field(ge=0)] | None = None  # 0: no reconstruction pictures
+    viz_interval: NonNegInt | None = None  # 0: no reconstruction pictures
     viz_count: PositiveInt | None = None
     mask_ratio: Annotated[float, Field(gt=0, lt=1)] | None = None
     reconstruction_weight: Annotated[float, Field(gt=0)] | None = None
@@ -67,7 +67,7 @@ class Runner(Strict):
 class Visualize(Strict):
     """`visualize { size N; overlay B; dir "D" }`: pictures of the bought labels."""
 
-    size: Annotated[int, Field(gt=0, le=10_000)]
+    size: PictureCount
     overlay: bool | None = None
     dir: str | None = None
 
@@ -128,7 +128,7 @@ class Step(Strict):
 class Schedule(Strict):
     """`schedule epochs|iters { steps }`, before expansion (frontend/expand.py expands it)."""
 
-    unit: Literal["epochs", "iters"] = "epochs"
+    unit: Literal[SCHEDULE_UNITS] = SCHEDULE_UNITS[0]  # type: ignore[valid-type]
     steps: tuple[Step, ...]
 
 
@@ -141,7 +141,7 @@ class Experiment(Strict):
     allow_failed_imports: bool = False
     load_from: str | None = None
     work_dir: str | None = None
-    seed: Annotated[int, Field(ge=0, lt=2**32)] | None = None
+    seed: Seed | None = None
     deterministic: bool | None = None
     source_free: bool | None = None
     runner: Runner = Runner()

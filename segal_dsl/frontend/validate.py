@@ -24,6 +24,8 @@ from segal_dsl.spec import heuristics
 from segal_dsl.spec.budget import UNIT_KEYS, WHOLE_UNITS, percent_unit, unit_of_words, unit_text, unit_words
 from segal_dsl.spec.config import MULTITASK_RUNNER_SETTINGS, RUNNER_SETTINGS, SET_BY
 from segal_dsl.spec.modes import SAMPLE_MODES
+from segal_dsl.spec.schedule import UNIT_WORDS
+from segal_dsl.spec.schedule import UNITS as SCHEDULE_UNITS
 
 
 @dataclass
@@ -324,7 +326,7 @@ class _ExperimentReader(_Reader):
         keys = {"initial": lambda s, loc: self.amount(s, loc, False), "budget": lambda s, loc: self.amount(s, loc, True),
                 "threshold": self.threshold, "evenly": sc("evenly true"), "ignore_index": sc("ignore_index 255"),
                 "radius": sc("radius 1")}
-        per_mode = {name: ("initial", "budget", *sm.settings) for name, sm in SAMPLE_MODES.items()}
+        per_mode = {name: tuple(sm.settings) for name, sm in SAMPLE_MODES.items()}
         allowed = per_mode.get(mode, tuple(keys))
         if setting.block is not None:
             for item in setting.block.items:
@@ -425,8 +427,7 @@ class _ExperimentReader(_Reader):
         unit = None
         if len(args) == 2 and isinstance(args[1], n.Word):
             word = args[1].name
-            canon = {"iter": "iters", "iters": "iters", "iteration": "iters", "iterations": "iters",
-                     "epoch": "epochs", "epochs": "epochs"}.get(word)
+            canon = UNIT_WORDS.get(word)
             if canon is None or canon not in units:
                 hint = did_you_mean(word, units)
                 self.d.add("SEG206", f"`{word}` is not a unit of `{setting.key}`", args[1].span,
@@ -463,14 +464,14 @@ class _ExperimentReader(_Reader):
         return self.block(setting, loc, keys, "`wandb`", required_block=False)
 
     def evaluation(self, setting: n.Setting, loc: tuple) -> Any:
-        interval, unit = self.every(setting, loc, ("iters", "epochs"), "evaluation every 1 epochs")
+        interval, unit = self.every(setting, loc, SCHEDULE_UNITS, "evaluation every 1 epochs")
         sc = self.scalar_reader
         out = self.block(setting, loc, {"metric": sc('metric "mIoU"'), "save_best": sc('save_best "mIoU"'),
                                         "pre_eval": sc("pre_eval true")}, "`evaluation`", required_block=False)
         return self._every_result(out, interval, unit, setting)
 
     def checkpoint(self, setting: n.Setting, loc: tuple) -> Any:
-        interval, unit = self.every(setting, loc, ("iters", "epochs"), "checkpoint every 1 epochs")
+        interval, unit = self.every(setting, loc, SCHEDULE_UNITS, "checkpoint every 1 epochs")
         out = self.block(setting, loc, {"max_keep": self.scalar_reader("max_keep 3")}, "`checkpoint`",
                          required_block=False)
         return self._every_result(out, interval, unit, setting)
@@ -486,13 +487,12 @@ class _ExperimentReader(_Reader):
 
     # -- schedule -------------------------------------------------------------------------------
     def schedule(self, sched: n.Schedule) -> Any:
-        unit = "epochs"
+        unit = SCHEDULE_UNITS[0]
         self.spans.spans[("schedule",)] = sched.key_span
         if sched.unit is not None:
-            canon = {"epoch": "epochs", "epochs": "epochs", "iter": "iters", "iters": "iters",
-                     "iteration": "iters", "iterations": "iters"}.get(sched.unit.name)
+            canon = UNIT_WORDS.get(sched.unit.name)
             if canon is None:
-                hint = did_you_mean(sched.unit.name, ("epochs", "iters"))
+                hint = did_you_mean(sched.unit.name, SCHEDULE_UNITS)
                 self.d.add("SEG310", f"unknown schedule unit `{sched.unit.name}`", sched.unit.span,
                            label=hint or "unknown", help="write `schedule epochs { … }` or `schedule iters { … }`")
             else:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 from segal_dsl.spec import budget, heuristics, schedule
-from segal_dsl.spec.modes import RUNNER_KINDS, SAMPLE_MODES, runner_kind_of_type
+from segal_dsl.spec.modes import MODE_NAMES, RUNNER_KINDS, SAMPLE_MODES, runner_kind_of_type
 
 RUNTIME_MODULE = "segal_dsl.runtime"  # the custom import that registers the runners, hooks and datasets
 MULTITASK_KEYS = ("mae_viz_dir", "mae_warmup_epochs", "multitask_validation_iter", "mae_val_iter",
@@ -45,6 +45,12 @@ def _as_tuple(value: Any) -> Any:
 BudgetSpec = Annotated[Any, AfterValidator(_budget_spec)]
 NonNegInt = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
+# Value ranges of compiled keys that a `.seg` statement states too (frontend/model.py checks them with these).
+Threshold = Annotated[float, Field(gt=0, le=100)]      # percent of the top-scored pixels (PixelPick)
+IgnoreIndex = Annotated[int, Field(ge=0, le=255)]      # a uint8 label value
+Radius = Annotated[int, Field(ge=0, le=256)]           # regions are (2r+1)² squares
+PictureCount = Annotated[int, Field(gt=0, le=10_000)]  # pool images drawn by `visualize`
+Seed = Annotated[int, Field(ge=0, lt=2**32)]           # numpy's seed range
 Size = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_as_tuple)]
 
 
@@ -64,16 +70,16 @@ class PixelSettings(Section):
     budget_per_round: BudgetSpec = Field(description="BudgetSpec: new labels each query buys")
     sample_evenly: bool = Field(True, description="the same quota in every image (else one top-k over the pool); "
                                 "the reference labelled almost every pixel when this key was absent")
-    sample_threshold: Annotated[float, Field(gt=0, le=100)] | None = Field(
+    sample_threshold: Threshold | None = Field(
         None, description="percent: pick the quota uniformly at random from the top t% of pixels (PixelPick)")
-    ignore_index: Annotated[int, Field(ge=0, le=255)] = Field(255, description="label value of unlabelled "
+    ignore_index: IgnoreIndex = Field(255, description="label value of unlabelled "
                                                               "pixels in training (written into every loss head)")
 
 
 class RegionSettings(PixelSettings):
     """`active_learning.settings.region`: (2r+1)x(2r+1) squares are bought; budgets count pixels."""
 
-    radius: Annotated[int, Field(ge=0, le=256)] = Field(1, description="region radius r")
+    radius: Radius = Field(1, description="region radius r")
 
 
 def _with_heuristic_settings(model: type[Section], mode: str) -> type[Section]:
@@ -100,7 +106,7 @@ MODE_SETTINGS: dict[str, type[Section]] = {
 class Visualize(Section):
     """`active_learning.visualize`: pictures of the bought labels after every query (rank 0)."""
 
-    size: Annotated[int, Field(gt=0, le=10_000)] = Field(description="pool images drawn")
+    size: PictureCount = Field(description="pool images drawn")
     overlay: bool = Field(False, description="labels over the image (else side by side)")
     dir: str = Field("viz", description="folder, relative to the work dir (the reference: to the CWD)")
 
@@ -120,9 +126,10 @@ class Runner(Section):
     """`runner`: the mmcv runner and the schedule facts it needs."""
 
     type: str = Field(description="ActiveLearningRunner | MultiTaskActiveRunner")
-    sample_mode: Literal["image", "pixel", "region"] = Field(description="the `settings` entry that is read")
+    sample_mode: Literal[MODE_NAMES] = Field(description="the `settings` entry that is read")  # type: ignore[valid-type]
     sample_rounds: NonNegInt | None = Field(None, description="the number of queries in `workflow` (checked)")
-    schedule_unit: Literal["epochs", "iters"] = Field("epochs", description="what the counts of `workflow` count")
+    schedule_unit: Literal[schedule.UNITS] = Field(  # type: ignore[valid-type]
+        schedule.UNITS[0], description="what the counts of `workflow` count")
     warmup_only: bool = Field(False, description="multitask only: an MAE-only run of one round, no query")
 
 
@@ -152,7 +159,7 @@ class CompiledConfig(BaseModel):
     mask_dir: str = Field("masks", description="label state folder, relative to the work dir")
     load_from: str | None = Field(None, description="checkpoint loaded before training and at every reset")
     work_dir: str | None = Field(None, description="default: `segal run --work-dir`, else work_dirs/<experiment>")
-    seed: Annotated[int, Field(ge=0, lt=2**32)] | None = Field(None, description="None: drawn, and recorded")
+    seed: Seed | None = Field(None, description="None: drawn, and recorded")
     deterministic: bool = Field(False, description="cudnn deterministic mode")
     mae_viz_dir: str | None = Field("reconstructed_images", description="multitask: reconstruction pictures, "
                                     "relative to the work dir (None: the default)")
@@ -196,14 +203,8 @@ RUNNER_SETTINGS: dict[str, tuple[str, ...]] = {
     "reconstruction_weight": ("model", "mae_head", "loss_rec", "loss_weight"),
 }
 MULTITASK_RUNNER_SETTINGS: tuple[str, ...] = tuple(k for k in RUNNER_SETTINGS if k != "mask_dir")
-# `sample <mode> { key … }` -> the key of `active_learning.settings.<mode>` it writes
-SAMPLE_SETTINGS: dict[str, dict[str, str]] = {
-    "image": {"initial": "initial_pool", "budget": "budget_per_round"},
-    "pixel": {"initial": "initial_label_pixels", "budget": "budget_per_round", "threshold": "sample_threshold",
-              "evenly": "sample_evenly", "ignore_index": "ignore_index"},
-    "region": {"initial": "initial_label_pixels", "budget": "budget_per_round", "threshold": "sample_threshold",
-               "evenly": "sample_evenly", "ignore_index": "ignore_index", "radius": "radius"},
-}
+# `sample <mode> { key … }` -> the key of `active_learning.settings.<mode>` it writes (spec/modes.py)
+SAMPLE_SETTINGS: dict[str, dict[str, str]] = {name: dict(m.settings) for name, m in SAMPLE_MODES.items()}
 
 
 # ---- the reading ------------------------------------------------------------------------------------------

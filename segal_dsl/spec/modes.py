@@ -17,7 +17,7 @@ class SampleMode:
 
     name: str                 # the word after `sample`, and `runner.sample_mode` in the compiled config
     counts: str               # "images" or "px": what the label state and the budgets of this mode count
-    settings: tuple[str, ...]  # `sample <mode> { … }` settings besides `initial` and `budget`
+    settings: dict[str, str]  # `sample <mode> { key … }` -> the key of `active_learning.settings.<mode>` it writes
     multitask: bool           # whether the multitask runner can sample this way
     doc: str
 
@@ -27,11 +27,13 @@ class SampleMode:
         return tuple(u.key for u in UNITS.values() if self.name in u.modes)
 
 
+_PIXEL_SETTINGS = {"initial": "initial_label_pixels", "budget": "budget_per_round", "threshold": "sample_threshold",
+                   "evenly": "sample_evenly", "ignore_index": "ignore_index"}
 SAMPLE_MODES: dict[str, SampleMode] = {m.name: m for m in (
-    SampleMode("image", "images", (), False, "whole images are labelled; budgets count images"),
-    SampleMode("pixel", "px", ("threshold", "evenly", "ignore_index"), True,
-               "single pixels are labelled; budgets count pixels"),
-    SampleMode("region", "px", ("threshold", "evenly", "ignore_index", "radius"), True,
+    SampleMode("image", "images", {"initial": "initial_pool", "budget": "budget_per_round"}, False,
+               "whole images are labelled; budgets count images"),
+    SampleMode("pixel", "px", _PIXEL_SETTINGS, True, "single pixels are labelled; budgets count pixels"),
+    SampleMode("region", "px", {**_PIXEL_SETTINGS, "radius": "radius"}, True,
                "square (2r+1)x(2r+1) regions around the chosen pixels are labelled; budgets count pixels"),
 )}
 MODE_NAMES: tuple[str, ...] = tuple(SAMPLE_MODES)

@@ -14,8 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-UNITS: tuple[str, ...] = ("epochs", "iters")
+UNITS: tuple[str, ...] = ("epochs", "iters")  # what a schedule's (and an `every N`'s) counts count
+UNIT_WORDS: dict[str, str] = {"epoch": "epochs", "epochs": "epochs", "iter": "iters", "iters": "iters",
+                              "iteration": "iters", "iterations": "iters"}  # the words a `.seg` file may write
 MODES: tuple[str, ...] = ("train", "query")  # the step modes a compiled workflow holds
+OPTIONAL_RUNNER_KEYS: tuple[str, ...] = ("schedule_unit", "warmup_only")  # written by runner_keys() unless default
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Schedule:
     def runner_keys(self) -> dict[str, Any]:
         """The `runner` entries that the schedule decides."""
         keys: dict[str, Any] = {"sample_rounds": self.queries}
-        if self.unit != "epochs":
+        if self.unit != UNITS[0]:
             keys["schedule_unit"] = self.unit
         if self.warmup_only:
             keys["warmup_only"] = True
