@@ -22,7 +22,7 @@ from segal_dsl import __version__
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend import model as m
 from segal_dsl.pyconfig.layout import break_lines
-from segal_dsl.pyconfig.load import DELETE_KEY
+from segal_dsl.pyconfig.load import DELETE_KEY, rebase
 from segal_dsl.source import Source
 from segal_dsl.spec import budget, heuristics
 from segal_dsl.spec.config import MODE_SETTINGS, RUNNER_SETTINGS, RUNTIME_MODULE, SAMPLE_SETTINGS, Runner
@@ -79,15 +79,6 @@ def _template():
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     return env.from_string(text)
-
-
-def _rebase(path: str, source_dir: str, out_dir: str) -> str:
-    """Relative `_base_` paths are written relative to the .seg file (as mmcv resolves `_base_` against
-    the config); re-express them relative to where the compiled config is written."""
-    if os.path.isabs(path):
-        return path
-    rel = os.path.relpath(os.path.normpath(os.path.join(source_dir, path)), out_dir or ".")
-    return rel.replace(os.sep, "/")
 
 
 @dataclass
@@ -282,7 +273,7 @@ def render(compiled: Compiled, source: Source, spans, diags: Diagnostics, out_di
     """The config file's text for a config written into `out_dir`, or None (with SEG501) if a value cannot
     be written as a literal."""
     source_dir = os.path.dirname(source.path)
-    cfg = {**compiled.values, "_base_": [_rebase(b, source_dir, "." if out_dir is None else out_dir)
+    cfg = {**compiled.values, "_base_": [rebase(b, source_dir, "." if out_dir is None else out_dir)
                                          for b in compiled.values["_base_"]]}
     assignments = []
     for name, value in cfg.items():

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend import nodes as n
+from segal_dsl.pyconfig.load import rebase
 from segal_dsl.source import Source
 
 MAX_DEPTH = 16
@@ -38,9 +39,8 @@ def _words(item: n.Setting) -> tuple:
 def _rebase_base(item: n.Setting, parent_dir: str, child_dir: str) -> n.Setting:
     args = []
     for a in item.args:
-        if isinstance(a, n.String) and not os.path.isabs(a.value):
-            path = os.path.relpath(os.path.normpath(os.path.join(parent_dir, a.value)), child_dir or ".")
-            a = replace(a, value=path.replace(os.sep, "/"))
+        if isinstance(a, n.String):
+            a = replace(a, value=rebase(a.value, parent_dir, child_dir))
         args.append(a)
     return replace(item, args=tuple(args))
 

@@ -11,6 +11,8 @@ from typing import Any
 from segal_dsl.pyconfig.evaluate import is_number
 from segal_dsl.pyconfig.layout import break_lines
 
+HELPER_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*\Z")  # upper-case helpers: nothing in the reference reads them
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 KEYWORDS = {"experiment", "schedule", "train", "query", "warmup", "mmseg", "dict"}
 

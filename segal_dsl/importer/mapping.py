@@ -15,22 +15,44 @@ import re
 from typing import Any
 
 from segal_dsl.diagnostics import Diagnostics, Severity
-from segal_dsl.importer.literals import KEYWORDS, NotExpressible, experiment_name, seg_literal, seg_number, seg_string
+from segal_dsl.frontend.model import Log, Wandb
+from segal_dsl.importer.literals import (
+    HELPER_CONSTANT,
+    KEYWORDS,
+    NotExpressible,
+    experiment_name,
+    seg_literal,
+    seg_number,
+    seg_string,
+)
 from segal_dsl.importer.workflow import Stop, workflow_rounds, write_schedule
 from segal_dsl.pyconfig.evaluate import UNKNOWN, Module, is_number
+from segal_dsl.pyconfig.load import rebase
 from segal_dsl.source import Span
 from segal_dsl.spec import budget, heuristics
-from segal_dsl.spec.config import RUNNER_SETTINGS, RUNTIME_MODULE
-from segal_dsl.spec.modes import MODE_NAMES, runner_kind_of_type
+from segal_dsl.spec.config import (
+    MODE_SETTINGS,
+    RUNNER_SETTINGS,
+    RUNTIME_MODULE,
+    SET_BY,
+    ActiveLearning,
+    CustomImports,
+    ImageSettings,
+    Runner,
+    Visualize,
+)
+from segal_dsl.spec.modes import MODE_NAMES, RUNNER_KINDS, runner_kind_of_type
+from segal_dsl.spec.schedule import UNITS as SCHEDULE_UNITS
 
-HELPER_CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*\Z")  # upper-case helpers: nothing in the reference reads them
 WANDB_HOOKS = ("WandbLoggerHookWithVal", "WandbLoggerHook")
-WANDB_KEYS = ("entity", "project", "name", "group", "tags")
-# Keys that the mapper turns into statements; everything else goes to `mmseg { … }`.
-_HANDLED = {"_base_", "custom_imports", "load_from", "work_dir", "seed", "deterministic", "source_free", "scale_size",
-            "active_learning", "workflow", "runner", "log_config", "evaluation", "checkpoint_config", "mask_dir",
-            "mae_viz_dir", "mae_warmup_epochs", "multitask_validation_iter", "mae_val_iter", "segal_meta",
-            "mae_viz_interval", "mae_viz_count"}
+WANDB_KEYS = tuple(Wandb.model_fields)
+# Keys that the mapper turns into statements (those a statement writes); everything else goes to `mmseg { … }`.
+_HANDLED = frozenset(SET_BY)
+# The keys of each section the reference reads, as the contract names them (plus the guide's spellings).
+RUNNER_KEYS = tuple(Runner.model_fields)
+ACTIVE_LEARNING_KEYS = (*ActiveLearning.model_fields, "heuristics", "heuristics_cfg")
+PIXEL_KEYS = tuple(dict.fromkeys([*MODE_SETTINGS["pixel"].model_fields, *MODE_SETTINGS["region"].model_fields]))
+DEFAULT_UNIT = Runner.model_fields["schedule_unit"].default
 
 
 def _child(node: ast.AST | None, key: Any) -> ast.AST | None:
@@ -41,6 +63,12 @@ def _child(node: ast.AST | None, key: Any) -> ast.AST | None:
     if isinstance(node, (ast.List, ast.Tuple)) and isinstance(key, int) and 0 <= key < len(node.elts):
         return node.elts[key]
     return None
+
+
+def _or_list(words) -> str:
+    """`a`, `b` or `c`."""
+    quoted = [f"`{w}`" for w in words]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
 
 
 def _bool(value: Any) -> str:
@@ -149,10 +177,10 @@ class Mapper:
         kind = runner_kind_of_type(runner.get("type"))
         if kind is None:
             self.fail(f"`runner.type` `{runner.get('type')}` is not an active-learning runner", "runner", "type",
-                      help="use `ActiveLearningRunner` or `MultiTaskActiveRunner`; plain mmseg runs need no .seg file")
+                      help=f"use {' or '.join(f'`{k.type}`' for k in RUNNER_KINDS.values())}; plain mmseg runs need no .seg file")
         mode = runner.get("sample_mode")
         if mode not in MODE_NAMES:
-            self.fail(f"`runner.sample_mode` must be `image`, `pixel` or `region`, not `{mode}`", "runner", "sample_mode",
+            self.fail(f"`runner.sample_mode` must be {_or_list(MODE_NAMES)}, not `{mode}`", "runner", "sample_mode",
                       help="the reference reads `runner.sample_mode` before anything else")
         self.kind, self.mode = kind, mode
         self.emit(f"experiment {experiment_name(self.src.path, self.value('segal_meta'))} {{")
@@ -176,9 +204,7 @@ class Mapper:
             self.fail("`_base_` must be a path or a list of paths", "_base_", help='write `_base_ = ["model.py", …]`')
         legacy_dir, seg_dir = os.path.dirname(self.src.path), os.path.dirname(self.seg_path)
         if os.path.normpath(legacy_dir or ".") != os.path.normpath(seg_dir or "."):
-            bases = [b if os.path.isabs(b) else
-                     os.path.relpath(os.path.normpath(os.path.join(legacy_dir, b)), seg_dir or ".").replace(os.sep, "/")
-                     for b in bases]
+            bases = [rebase(b, legacy_dir, seg_dir) for b in bases]
         parts = [seg_string(b) for b in bases]
         self.emit("    base " + ",\n         ".join(parts), "_base_")
         if "custom_imports" in self.k:
@@ -195,7 +221,7 @@ class Mapper:
                 flag = self.typed(ci["allow_failed_imports"], "bool", "custom_imports", "allow_failed_imports")
                 if flag:
                     self.emit("    allow_failed_imports true", "custom_imports", "allow_failed_imports")
-            self.extra_keys(ci, ("imports", "allow_failed_imports"), "custom_imports")
+            self.extra_keys(ci, tuple(CustomImports.model_fields), "custom_imports")
         for key, kind in (("load_from", "str"), ("work_dir", "str"), ("seed", "int"), ("deterministic", "bool")):
             value = self.value(key)
             if value is None:
@@ -252,7 +278,7 @@ class Mapper:
             self.emit(f"    pool {{ resolution {size[0]}x{size[1]} }}", "scale_size")
         if runner.get("warmup_only") is False:
             self.dropped.add(("runner", "warmup_only"))  # the default, left implicit
-        for extra in sorted(set(runner) - {"type", "sample_mode", "sample_rounds", "schedule_unit", "warmup_only"}):
+        for extra in sorted(set(runner) - set(RUNNER_KEYS)):
             if extra == "max_epochs":
                 self.drop("SEG611", "`runner.max_epochs` is left out: the reference overwrites it from the workflow",
                           "runner", extra)
@@ -313,20 +339,18 @@ class Mapper:
                 if key in vis:
                     v = self.typed(vis[key], kind, "active_learning", "visualize", key)
                     parts.append(f"{key} {seg_string(v) if kind == 'str' else _bool(v) if kind == 'bool' else v}")
-            self.extra_keys(vis, ("size", "overlay", "dir"), "active_learning", "visualize")
+            self.extra_keys(vis, tuple(Visualize.model_fields), "active_learning", "visualize")
             self.emit("    visualize { " + "; ".join(parts) + " }", "active_learning", "visualize")
             if "dir" in vis and not self.from_compiled and not os.path.isabs(str(vis["dir"])):
                 self.d.add("SEG613", f"`visualize.dir` `{vis['dir']}` is relative to the current directory in the "
                            "reference; in segal-dsl it is relative to the work dir", self.span("active_learning",
                                                                                               "visualize", "dir"),
                            severity=Severity.NOTE, help="the pictures go to `<work_dir>/" + str(vis["dir"]) + "`")
-        known_al = {"settings", "heuristic", "heuristics", "heuristic_cfg", "heuristics_cfg", "reset_each_round",
-                    "visualize"}
-        self.extra_keys(al, known_al, "active_learning", code="SEG611", why=": the reference never reads it")
+        self.extra_keys(al, ACTIVE_LEARNING_KEYS, "active_learning", code="SEG611", why=": the reference never reads it")
 
     def image_settings(self, s: dict, path: tuple, lines: list, origin: list) -> tuple:
         """`settings.image` -> the lines of `sample image { … }`; returns the keys it reads."""
-        known = ("initial_pool", "budget_per_round")
+        known = tuple(ImageSettings.model_fields)
         if "initial_pool" in s:
             n = self.typed(s["initial_pool"], "int", *path, "initial_pool")
             lines.append(f"        initial {n} images" if n else "        initial 0")
@@ -340,8 +364,7 @@ class Mapper:
 
     def pixel_settings(self, s: dict, path: tuple, lines: list, origin: list) -> tuple:
         """`settings.pixel` / `settings.region` -> the lines of the `sample` block; returns the keys it reads."""
-        known = ("initial_label_pixels", "budget_per_round", "sample_threshold", "sample_evenly", "ignore_index",
-                 "radius", "entropy_prop")
+        known = PIXEL_KEYS
         if "initial_label_pixels" in s:
             lines.append(f"        initial {self.amount(s['initial_label_pixels'], *path, 'initial_label_pixels')}")
             origin.append((*path, "initial_label_pixels"))
@@ -460,9 +483,9 @@ class Mapper:
     # -- schedule -------------------------------------------------------------------------------------------
     def schedule(self, runner: dict) -> None:
         rounds = workflow_rounds(self, runner)
-        unit = runner.get("schedule_unit", "epochs")
-        if unit not in ("epochs", "iters"):
-            self.fail(f"`runner.schedule_unit` must be `epochs` or `iters`, not `{unit}`", "runner", "schedule_unit",
+        unit = runner.get("schedule_unit", DEFAULT_UNIT)
+        if unit not in SCHEDULE_UNITS:
+            self.fail(f"`runner.schedule_unit` must be {_or_list(SCHEDULE_UNITS)}, not `{unit}`", "runner", "schedule_unit",
                       help="write `schedule_unit='iters'` or leave it out")
         warmup = 0
         if self.effective("mae_warmup_epochs"):
@@ -482,7 +505,7 @@ class Mapper:
 
     # -- log, evaluation, checkpoint --------------------------------------------------------------------------
     def logging(self) -> None:
-        unit = (self.effective("runner") or {}).get("schedule_unit", "epochs")
+        unit = (self.effective("runner") or {}).get("schedule_unit", DEFAULT_UNIT)
         if "log_config" in self.k and self.effective("log_config") is not None:
             self.log()
         for key, stmt, known in (("evaluation", "evaluation", ("interval", "by_epoch", "metric", "save_best", "pre_eval")),
@@ -522,7 +545,7 @@ class Mapper:
 
     def log(self) -> None:
         d = self.dict_of(self.effective("log_config"), "log_config")
-        interval = self.typed(d.get("interval", 50), "int", "log_config", "interval")
+        interval = self.typed(d.get("interval", Log.model_fields["interval"].default), "int", "log_config", "interval")
         hooks = d.get("hooks", [])
         if hooks is UNKNOWN:
             raise Stop

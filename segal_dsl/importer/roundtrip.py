@@ -13,17 +13,16 @@ defaults made explicit.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 from segal_dsl.diagnostics import Diagnostics
+from segal_dsl.importer.literals import HELPER_CONSTANT
 from segal_dsl.pyconfig.evaluate import is_number, read_module
 from segal_dsl.source import Source
 from segal_dsl.spec.config import RUNTIME_MODULE, Runner
 from segal_dsl.spec.schedule import Schedule, WorkflowError, merge_reference, read_schedule, reference_rounds
 
 MISSING = object()
-HELPER = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 IGNORED_KEYS = {"segal_meta"}
 SCHEDULE_KEY = "<schedule>"  # stands for workflow + the runner keys and mae_warmup_epochs that it decides
 
@@ -62,7 +61,7 @@ def _summary(sched: Schedule) -> tuple:
 
 def comparable(cfg: dict, schedule: tuple | None) -> dict:
     """A config with the normalisations of the module docstring applied."""
-    out = {k: v for k, v in cfg.items() if not HELPER.match(k) and k not in IGNORED_KEYS}
+    out = {k: v for k, v in cfg.items() if not HELPER_CONSTANT.match(k) and k not in IGNORED_KEYS}
     for key in ("workflow", "mae_warmup_epochs"):
         out.pop(key, None)
     if isinstance(out.get("runner"), dict):

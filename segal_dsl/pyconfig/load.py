@@ -69,6 +69,14 @@ def read_text(path: str) -> str:
         return fh.read()
 
 
+def rebase(path: str, from_dir: str, to_dir: str) -> str:
+    """A `_base_` path written relative to `from_dir` (mmcv resolves `_base_` against the folder of the file
+    that names it), re-expressed relative to `to_dir`, with `/` separators; absolute paths stay."""
+    if os.path.isabs(path):
+        return path
+    return os.path.relpath(os.path.normpath(os.path.join(from_dir, path)), to_dir or ".").replace(os.sep, "/")
+
+
 def load(path: str, text: str | None = None) -> Loaded:
     """Load `path` (or `text` as if it were at `path`) with every base merged; never raises for bad input."""
     out = Loaded({})
