@@ -170,12 +170,8 @@ def _point(exp, source: Source, diags: Diagnostics, pr: PointResult, out_dir, em
     if contract is None:
         return
     plan = plan_of(contract, Pool(model.pool.images, model.pool.resolution))
-    s = contract.settings
-    if contract.mode == "image":
-        sampling = Sampling("image", s.initial_pool, s.budget_per_round, True, None, 1)
-    else:
-        sampling = Sampling(contract.mode, s.initial_label_pixels, s.budget_per_round, s.sample_evenly,
-                            s.sample_threshold, contract.radius)
+    sampling = Sampling(contract.mode, contract.initial_spec, contract.settings.budget_per_round,
+                        contract.sample_evenly, contract.sample_threshold, contract.radius)
     if not schedule.warmup_only:
         check_pool(sampling, model.pool, plan.queries, validated.spans, diags)
     if any(d.severity is Severity.ERROR for d in diags.items[start:]):

@@ -1,10 +1,10 @@
-"""Load a compiled config exactly as the runtime runs it: import roots, custom imports, mmcv, the contract.
+"""Load a compiled config exactly as the runtime runs it: mmcv, the contract, import roots, custom imports.
 
 `segal run`, `segal run --dry-run` and `python -m segal_dsl.runtime.train` all come through `load_config`:
-the `imports` of the experiment are resolved against the `.seg` file's folder and then the current
-directory (docs/runtime.md, "Imports"), each import is done here so that a failure prints its real cause
-(mmcv re-raises a bare `ImportError(f'Failed to import {name}')`), then mmcv reads the file and the
-compiled-config contract (`segal_dsl/spec/config.py`) reads the result.
+mmcv reads the file (without its custom imports), the compiled-config contract (`segal_dsl/spec/config.py`)
+reads the result, then the contract's `imports` are resolved against the `.seg` file's folder and then the
+current directory (docs/runtime.md, "Imports") and imported here, so that a failure prints its real cause
+(mmcv re-raises a bare `ImportError(f'Failed to import {name}')`).
 """
 
 from __future__ import annotations
@@ -72,15 +72,12 @@ def load_config(path: str, *, seg_path: str | None = None, cfg_options: dict | N
             from e
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    meta = cfg.get("segal_meta") or {}
-    roots = import_roots(path, seg_path, meta.get("source"))
-    _use_roots(roots)
-    ci = cfg.get("custom_imports") or {}
-    imports = ci.get("imports", [])
-    do_imports([imports] if isinstance(imports, str) else list(imports), bool(ci.get("allow_failed_imports")), roots)
     try:
-        contract = read_config(dict(cfg.items()))
+        contract = read_config(dict(cfg.items()))  # needs none of the imports: it reads no registry
     except ConfigError as e:
         raise LoadFailure(f"{path}: {e}") from e
+    roots = import_roots(path, seg_path, contract.meta.get("source"))
+    _use_roots(roots)
+    do_imports(contract.imports, contract.allow_failed_imports, roots)
     return cfg, contract
 

@@ -56,8 +56,7 @@ def dry_run_config(cfg_path: str, seg_path: str | None, *, cfg_options: dict | N
 
 def resolved_plan(cfg, contract, *, pool_found: bool) -> tuple[Plan, str]:
     """The plan against the real pool when its data is there, else against the pool the `.seg` states."""
-    meta = contract.meta
-    stated = Pool(meta.get("pool_images"), tuple(contract.scale_size) if contract.scale_size else None)
+    stated = Pool(contract.pool_images, tuple(contract.scale_size) if contract.scale_size else None)
     if not pool_found or not cfg.get("data"):
         why = "data not found" if cfg.get("data") else "the config has no `data`"
         return plan_of(contract, stated), f"{why}: budgets from the pool the .seg file states"

@@ -16,10 +16,6 @@ from pathlib import Path
 from . import preflight
 
 
-def _err(msg: str) -> None:
-    print(f"error: {msg}", file=sys.stderr)
-
-
 def check_experiment(seg_path: str, quiet: bool = False):
     """The front end, once: the analysed `.seg` file, or None after printing its errors (`quiet`: on the
     ranks other than 0 of a distributed run, which print nothing)."""
@@ -29,7 +25,7 @@ def check_experiment(seg_path: str, quiet: bool = False):
         checked = analyse(read_source(seg_path))
     except (OSError, UnicodeDecodeError) as e:
         if not quiet:
-            _err(f"cannot read {seg_path}: {e}")
+            preflight.error_line(f"cannot read {seg_path}: {e}")
         return None
     if checked.diagnostics and not quiet:
         _print_diagnostics(checked)
@@ -68,7 +64,7 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
     imports the runtime); the `.seg` file is analysed once either way.
     """
     if not osp.isfile(seg_path):
-        _err(f"experiment file not found: {seg_path}")
+        preflight.error_line(f"experiment file not found: {seg_path}")
         return 1
     is_seg = not seg_path.endswith(".py")  # a .py is an already compiled config
     from .train import init_distributed
@@ -95,7 +91,7 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
             try:
                 box = list(_write_compiled(checked, seg_path, work_dir))
             except OSError as e:  # an unwritable or full work dir
-                _err(preflight.os_error_line(e, work_dir))
+                preflight.error_line(preflight.os_error_line(e, work_dir))
         if distributed:  # the other ranks wait here for rank 0's compile (a barrier, not a sleep)
             import torch.distributed as dist
 

@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import errno
 import os.path as osp
+import sys
 
 AUTO_ROOT_DATASETS = {"SegalToyDataset"}   # generated on first use: nothing to check
+
+
+def error_line(msg: str) -> None:
+    """Print one `error: …` line (every problem found before or during a run is one line with its fix)."""
+    print(f"error: {msg}", file=sys.stderr)
 
 
 def os_error_line(e: OSError, work_dir: str | None) -> str:

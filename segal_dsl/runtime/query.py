@@ -125,13 +125,13 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     """
     mode, settings = contract.mode, contract.settings
     heuristic, params = contract.heuristic, contract.score_params()
-    threshold = getattr(settings, "sample_threshold", None)
+    threshold = contract.sample_threshold
     entropy_prop = contract.params.get("prop") if heuristic == "entropy" else None
     model = runner.model
     model.eval()
     sizes = labels.sizes
     result = QueryResult(round=rnd, planned=0, added=0)
-    evenly = getattr(settings, "sample_evenly", True)
+    evenly = contract.sample_evenly
     radius = contract.radius
 
     if mode == "image":

@@ -27,7 +27,6 @@ from mmcv.runner import RUNNERS, EpochBasedRunner, load_checkpoint, save_checkpo
 from mmcv.runner.hooks import CheckpointHook, LoggerHook
 
 from segal_dsl.spec.config import Contract
-from segal_dsl.spec.schedule import Round
 
 from . import report, visualize
 from .labels import LabelState, remove_temp_files
@@ -133,8 +132,8 @@ class ActiveLearningRunner(EpochBasedRunner):
         sizes = pool_sizes(self.data.query, self.contract.scale_size)
         labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
         # Points of one sweep draw their initial labels with the sweep's seed, so they start equal.
-        sweep = (self.data.cfg.get("segal_meta") or {}).get("sweep") or {}
-        added = initial_labels(labels, self.contract, int(sweep.get("initial_seed", self.data.seed)))
+        seed = self.contract.initial_seed
+        added = initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed))
         planned = self.contract.settings.initial_pool if mode == "image" else added
         labels.record_round(0, planned=planned, added=added)
         labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode}
@@ -356,8 +355,7 @@ class ActiveLearningRunner(EpochBasedRunner):
         """Run every workflow step not yet done (all of them unless resuming)."""
         self.data = data
         sched = data.contract.schedule
-        # an MAE-only run (warmup_only) is one round of its warm-up length, trained by the multitask runner
-        self.rounds = [Round(sched.warmup, False)] if sched.warmup_only else list(sched.rounds)
+        self.rounds = list(sched.trained_rounds)  # an MAE-only run: one round, trained by the multitask runner
         steps = [(kind, r) for r, rnd in enumerate(self.rounds)
                  for kind in (("train", "query") if rnd.query else ("train",))]
         if self.rank == 0:  # what a killed writer can leave: temp files, an uncommitted payload

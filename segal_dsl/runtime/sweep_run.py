@@ -13,6 +13,8 @@ from pathlib import Path
 
 from segal_dsl.api import write_atomic
 
+from .runner import STATE_DIR
+
 
 def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, seed: int | None, launcher: str,
               print_commands: bool = False, dry_run: bool = False, rank: int = 0) -> int:
@@ -57,7 +59,7 @@ def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, see
         code = run_config(cfg, seg_path, work_dir=point_dir, resume=resume_point, seed=seed, launcher=launcher)
         if code != 0:
             failed.append(point.name)
-            if not osp.isdir(osp.join(point_dir, "al_state")):  # it stopped before training: so will the rest
+            if not osp.isdir(osp.join(point_dir, STATE_DIR)):  # it stopped before training: so will the rest
                 break
     if rank == 0:
         _combined_report(root, sweep_name, jobs)

@@ -11,7 +11,6 @@ import argparse
 import logging
 import os
 import os.path as osp
-import sys
 import time
 import warnings
 
@@ -260,7 +259,7 @@ def run_config(cfg_path: str, seg_path: str | None, *, work_dir: str | None, res
     one line."""
     loaded, problems, missing = preflight.load_checked(cfg_path, seg_path=seg_path, cfg_options=cfg_options)
     for p in problems + missing:
-        _error_line(p)
+        preflight.error_line(p)
     if problems or missing:
         return 1
     debug = bool(os.environ.get("SEGAL_DEBUG"))
@@ -270,22 +269,18 @@ def run_config(cfg_path: str, seg_path: str | None, *, work_dir: str | None, res
         return train_config(cfg_path, work_dir=work_dir, resume=resume, seed=seed, launcher=launcher,
                             validate=validate, cfg_options=cfg_options, seg_path=seg_path, loaded=loaded)
     except KeyboardInterrupt:
-        _error_line("interrupted; continue with `segal run --resume`")
+        preflight.error_line("interrupted; continue with `segal run --resume`")
         return 130
     except OSError as e:  # a full disk, an unwritable work dir: one line with the fix
         if debug:
             raise
-        _error_line(preflight.os_error_line(e, work_dir))
+        preflight.error_line(preflight.ospreflight.error_line(e, work_dir))
         return 1
     except (ValueError, RuntimeError) as e:  # config / state problems: one line (SEGAL_DEBUG=1: traceback)
         if debug:
             raise
-        _error_line(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        preflight.error_line(str(e).splitlines()[0] if str(e) else type(e).__name__)
         return 1
-
-
-def _error_line(msg: str) -> None:
-    print(f"error: {msg}", file=sys.stderr)
 
 
 def main(argv=None) -> int:

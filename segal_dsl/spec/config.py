@@ -253,6 +253,7 @@ class Contract:
     imports: tuple[str, ...]
     multitask: MultitaskOptions | None
     meta: dict[str, Any] = field(default_factory=dict)
+    allow_failed_imports: bool = False
 
     @property
     def radius(self) -> int:
@@ -263,6 +264,32 @@ class Contract:
     def ignore_index(self) -> int:
         """The label of unlabelled pixels in training (image mode: the pixel modes' default)."""
         return getattr(self.settings, "ignore_index", PixelSettings.model_fields["ignore_index"].default)
+
+    @property
+    def initial_spec(self) -> Any:
+        """The initial labels as the settings state them: an image count, or a BudgetSpec of pixels."""
+        return self.settings.initial_pool if self.mode == "image" else self.settings.initial_label_pixels
+
+    @property
+    def sample_evenly(self) -> bool:
+        """Per-image quotas (image mode buys whole images: always "evenly")."""
+        return getattr(self.settings, "sample_evenly", True)
+
+    @property
+    def sample_threshold(self) -> float | None:
+        """PixelPick's top-t% pool (pixel modes); None: the top scores."""
+        return getattr(self.settings, "sample_threshold", None)
+
+    @property
+    def initial_seed(self) -> int | None:
+        """The seed of a sweep's initial labels (every point starts from the same), None outside a sweep."""
+        sweep = self.meta.get("sweep") or {}
+        return sweep.get("initial_seed")
+
+    @property
+    def pool_images(self) -> int | None:
+        """The pool size the `.seg` file states (`pool { images N }`), for a plan without the data."""
+        return self.meta.get("pool_images")
 
     def score_params(self) -> dict[str, Any]:
         """The parameters the scoring function takes (those kept in `heuristic_cfg`), defaults applied."""
@@ -314,7 +341,7 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
                           "a workflow with queries needs a positive budget")
     _check_units(cfg, sched.unit)
     _check_source_free(cfg, top.source_free)
-    imports = top.custom_imports.imports if top.custom_imports is not None else ()
+    ci = top.custom_imports
     mt = None
     if kind == "multitask":
         val = _or_default(top, "multitask_validation_iter")
@@ -324,8 +351,9 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
         mt = MultitaskOptions(val, val if top.mae_val_iter is None else top.mae_val_iter,
                               viz_dir, _or_default(top, "mae_viz_interval"), _or_default(top, "mae_viz_count"))
     return Contract(kind, top.runner.type, mode, settings, name, params, al.reset_each_round, al.visualize, sched,
-                    top.source_free, top.scale_size, top.mask_dir or "masks", top.load_from, top.seed,
-                    top.deterministic, tuple(imports), mt, dict(top.segal_meta))
+                    top.source_free, top.scale_size, top.mask_dir or CompiledConfig.model_fields["mask_dir"].default,
+                    top.load_from, top.seed, top.deterministic, tuple(ci.imports) if ci else (), mt,
+                    dict(top.segal_meta), bool(ci and ci.allow_failed_imports))
 
 
 def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str) -> tuple[str, dict[str, Any]]:

@@ -95,8 +95,7 @@ def plan_of(contract: Contract, pool: Pool = Pool()) -> Plan:
     if pool.resolution is None and contract.scale_size is not None:
         pool = Pool(pool.images, tuple(contract.scale_size), pool.sizes)
     s, mode, radius = contract.settings, contract.mode, contract.radius
-    initial_spec = s.initial_pool if mode == "image" else s.initial_label_pixels
-    initial = budget.estimate(initial_spec, mode, pool.images, pool.resolution, radius, pool.sizes)
+    initial = budget.estimate(contract.initial_spec, mode, pool.images, pool.resolution, radius, pool.sizes)
     per_query = budget.estimate(s.budget_per_round, mode, pool.images, pool.resolution, radius, pool.sizes)
     sched = contract.schedule
     rounds: list[PlanRound] = []

@@ -46,6 +46,16 @@ class Schedule:
     def queries(self) -> int:
         return sum(r.query for r in self.rounds)
 
+    @property
+    def trained_rounds(self) -> tuple[Round, ...]:
+        """The rounds a runner trains: an MAE-only run is one round of its warm-up length."""
+        return (Round(self.warmup, False),) if self.warmup_only else self.rounds
+
+    @property
+    def warmup_before_rounds(self) -> int:
+        """MAE warm-up before the first round (none in an MAE-only run: the warm-up is the round)."""
+        return 0 if self.warmup_only else self.warmup
+
     def workflow(self) -> list[tuple]:
         """The compiled `workflow`: one tuple per round (a one-step round keeps its trailing comma). A round
         that only queries (a schedule that starts with `query`) is `(('query', 1),)`, as the reference wrote it.

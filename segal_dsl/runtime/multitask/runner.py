@@ -80,7 +80,7 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
         self.data = data
         self.mt = data.contract.multitask
         sched = data.contract.schedule
-        self.warmup = 0 if sched.warmup_only else sched.warmup
+        self.warmup = sched.warmup_before_rounds
         reset = data.contract.reset_each_round
         self.logger.info("multitask: MAE warm-up %d %s, mask ratio %.2f, %s, reset_each_round %s",
                          self.warmup, self.schedule_unit, unwrap(self.model).mask_ratio,
