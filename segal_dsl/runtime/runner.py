@@ -82,14 +82,11 @@ class ActiveLearningRunner(EpochBasedRunner):
 
     def __init__(self, *args, sample_mode: str, sample_rounds: int | None = None,
                  schedule_unit: str = "epochs", warmup_only=None, max_epochs=None, max_iters=None, **kwargs):
-        # `runner` was read through the contract (spec/config.py) before the runner is built: the type,
-        # mode and unit are valid there, and max_epochs/max_iters (derived from the workflow) refused.
-        if warmup_only:
-            raise ValueError("runner.warmup_only belongs to MultiTaskActiveRunner")
-        if max_epochs is not None or max_iters is not None:
-            raise ValueError("runner.max_epochs/max_iters are derived from the workflow; remove them")
+        # `runner` was read through the contract (spec/config.py) before the runner is built: its type, mode
+        # and unit are valid there, and `warmup_only` outside the multitask runner and max_epochs/max_iters
+        # (derived from the workflow) refused; mmcv passes every `runner` key, so each is a parameter here.
         super().__init__(*args, **kwargs)
-        self.sample_mode, self.sample_rounds, self.schedule_unit = sample_mode, sample_rounds, schedule_unit
+        self.sample_mode, self.schedule_unit = sample_mode, schedule_unit
         self.by_iters = schedule_unit == "iters"
         self.global_epoch = 0
         self.global_iter = 0

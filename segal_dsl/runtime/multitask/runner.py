@@ -57,12 +57,7 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
     """ActiveLearningRunner whose training steps are MAE warm-up / multitask (see the module doc)."""
 
     def __init__(self, *args, warmup_only: bool = False, **kwargs):
-        if not isinstance(warmup_only, bool):
-            raise ValueError(f"runner.warmup_only must be true or false, got {warmup_only!r}")
-        super().__init__(*args, **kwargs)
-        if self.sample_mode == "image":
-            raise ValueError("MultiTaskActiveRunner samples pixels or regions, not whole images "
-                             "(runner.sample_mode='image')")
+        super().__init__(*args, **kwargs)  # warmup_only and sample_mode were checked by the contract
         if not hasattr(unwrap(self.model), "forward_mae"):
             raise ValueError("MultiTaskActiveRunner needs model.type='MultiTaskSegmentor' "
                              f"(got {type(unwrap(self.model)).__name__})")
