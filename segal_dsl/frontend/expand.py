@@ -14,7 +14,7 @@ from segal_dsl.frontend.validate import SpanIndex, Validated
 from segal_dsl.source import Span
 from segal_dsl.spec import budget as b
 from segal_dsl.spec import schedule as sch
-from segal_dsl.spec.config import MODE_SETTINGS, SAMPLE_SETTINGS
+from segal_dsl.spec.config import MODE_SETTINGS, SAMPLE_SETTINGS, RegionSettings
 from segal_dsl.spec.modes import SAMPLE_MODES
 
 
@@ -134,7 +134,7 @@ def stated_sampling(sample: m.Sample) -> Sampling:
         stated = getattr(sample, seg_key, None)
         return stated if stated is not None else settings[keys[seg_key]].default if seg_key in keys else None
 
-    radius = value("radius") if sample.mode == "region" else 1
+    radius = value("radius") if sample.mode == "region" else RegionSettings.model_fields["radius"].default
     initial = b.compile_amount(sample.initial.value, sample.initial.unit, radius) if sample.initial else 0
     return Sampling(sample.mode, initial, b.compile_amount(sample.budget.value, sample.budget.unit, radius),
                     bool(value("evenly")) if sample.mode != "image" else True, value("threshold"), radius)

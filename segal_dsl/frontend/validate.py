@@ -21,7 +21,7 @@ from segal_dsl.frontend import model as m
 from segal_dsl.frontend import nodes as n
 from segal_dsl.source import Span
 from segal_dsl.spec import heuristics
-from segal_dsl.spec.budget import UNIT_KEYS, WHOLE_UNITS, percent_unit, unit_of_words, unit_text, unit_words
+from segal_dsl.spec.budget import UNIT_KEYS, UNITS, WHOLE_UNITS, percent_unit, unit_of_words, unit_text, unit_words
 from segal_dsl.spec.config import MULTITASK_RUNNER_SETTINGS, RUNNER_SETTINGS, SET_BY
 from segal_dsl.spec.modes import SAMPLE_MODES
 from segal_dsl.spec.schedule import UNIT_WORDS
@@ -769,7 +769,7 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
                       help="keep one of them")
     if s is None:
         return
-    if runner.kind == "multitask" and s.mode == "image":
+    if runner.kind == "multitask" and not SAMPLE_MODES[s.mode].multitask:
         diags.add("SEG209", "the multitask runner cannot sample whole images", spans(("sample", "mode")),
                   notes=((spans(("runner", "kind")), "multitask runner chosen here"),),
                   help="use `sample pixel` or `sample region`, or `runner active`")
@@ -792,7 +792,7 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
                       help="each query must buy at least one label")
         elif key == "initial" and amount.value < 0:
             diags.add("SEG205", "the initial labels cannot be negative", span)
-        elif amount.unit in ("%/img", "%") and amount.value > 100:
+        elif UNITS[amount.unit].percent and amount.value > 100:
             code = "SEG410" if key == "initial" else "SEG403"
             diags.add(code, f"`{amount.value}%` is more than the whole image", span, help="use at most 100%")
     if s.mode == "region" and s.evenly is False:
