@@ -274,7 +274,7 @@ def run_config(cfg_path: str, seg_path: str | None, *, work_dir: str | None, res
     except OSError as e:  # a full disk, an unwritable work dir: one line with the fix
         if debug:
             raise
-        preflight.error_line(preflight.ospreflight.error_line(e, work_dir))
+        preflight.error_line(preflight.os_error_line(e, work_dir))
         return 1
     except (ValueError, RuntimeError) as e:  # config / state problems: one line (SEGAL_DEBUG=1: traceback)
         if debug:
