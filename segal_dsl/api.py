@@ -5,7 +5,9 @@ Nothing here (or anything it imports) imports torch, mmcv or mmseg.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 import traceback
 from dataclasses import dataclass, field
@@ -80,34 +82,109 @@ class Result:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
+BOM = "\ufeff"
+
+
 def read_source(path: str | os.PathLike) -> Source:
-    """Read a .seg file as UTF-8 (OSError / UnicodeDecodeError propagate: the CLI turns them into exit 2)."""
+    """Read a .seg file as UTF-8; a leading byte-order mark is dropped (editors on Windows write one).
+    OSError / UnicodeDecodeError propagate: `unreadable` turns them into a diagnostic of the file."""
     with open(path, encoding="utf-8", newline="") as fh:
         text = fh.read()
-    return Source(str(path), text)
+    return Source(str(path), text.removeprefix(BOM))
+
+
+def read_stdin(name: str | None) -> Source:
+    """Standard input as a file named `name` (`--stdin-filename`; relative `extends`/`base` paths resolve
+    from its folder), `<stdin>` by default."""
+    data = sys.stdin.buffer.read()
+    return Source(name or "<stdin>", data.decode("utf-8").removeprefix(BOM))
+
+
+def read_problem(path: str, err: Exception, data: bytes | None = None) -> str:
+    """Why `path` cannot be read, in words (with the line and column of a bad byte when known)."""
+    if isinstance(err, UnicodeDecodeError):
+        where = f"byte {err.start}"
+        if data is None:
+            with contextlib.suppress(OSError):
+                data = Path(path).read_bytes()
+        if data is not None:
+            before = data[:err.start]
+            line = before.count(b"\n") + 1
+            column = len(before) - (before.rfind(b"\n") + 1) + 1
+            where = f"line {line}, column {column} (byte {err.start}: {data[err.start:err.start + 1]!r})"
+        return f"`{path}` is not UTF-8 text: {err.reason} at {where}"
+    if isinstance(err, FileNotFoundError):
+        return f"cannot read `{path}`: no such file"
+    if isinstance(err, IsADirectoryError):
+        return f"cannot read `{path}`: it is a directory (with no .seg file below it)"
+    if isinstance(err, OSError):
+        return f"cannot read `{path}`: {err.strerror or err}"
+    return f"cannot read `{path}`: {err}"  # ValueError: a NUL in the path
+
+
+READ_ERRORS = (OSError, UnicodeDecodeError, ValueError)
+
+
+def unreadable(path: str, err: Exception, data: bytes | None = None) -> Result:
+    """The result of a file that cannot be read: one SEG001 error of that file, so `check` goes on."""
+    source = Source(path, "")
+    diags = Diagnostics()
+    diags.add("SEG001", read_problem(path, err, data), source.whole(),
+              help="save the file as UTF-8" if isinstance(err, UnicodeDecodeError) else "check the path")
+    return Result(source, diags.sorted())
+
+
+def analyse_input(path: str, *, stdin_filename: str | None = None, **kw) -> Result:
+    """`analyse` of a path (`-`: standard input), or the SEG001 result when it cannot be read."""
+    if path == "-":
+        try:
+            source = read_stdin(stdin_filename)
+        except UnicodeDecodeError as err:
+            return unreadable(stdin_filename or "<stdin>", err, err.object)
+    else:
+        try:
+            source = read_source(path)
+        except READ_ERRORS as err:
+            return unreadable(path, err)
+    return analyse(source, **kw)
 
 
 def analyse(source: Source, *, compile_to: str | None = None, emit_config: bool = False) -> Result:
     """Run every stage that the input allows; never raises for bad input (only diagnostics come out)."""
     diags = Diagnostics()
     result = Result(source)
+    comments: list = []
     try:
-        _pipeline(source, diags, result, compile_to, emit_config)
+        _pipeline(source, diags, result, compile_to, emit_config, comments)
     except Exception as exc:  # noqa: BLE001 - a bug: say so, with enough to report it
         where = traceback.extract_tb(exc.__traceback__)[-1]
         diags.add("SEG900", f"internal error: {type(exc).__name__}: {exc}", source.whole(),
                   help=f"this is a bug in segal-dsl ({os.path.basename(where.filename)}:{where.lineno}); "
                        "please report it with the input file")
         result.plan = result.config = result.plan_json = None
-    result.diagnostics = diags.sorted()
+    result.diagnostics = _unsilenced(source, comments, diags)
     return result
 
 
-def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str | None, emit_config: bool) -> None:
+def _unsilenced(source: Source, comments: list, diags: Diagnostics) -> list[Diagnostic]:
+    """The diagnostics less those its `# segal: ignore[…]` comments silence (and what the comments
+    themselves are told)."""
+    if not comments:
+        return diags.sorted()
+    from segal_dsl import suppress
+
+    own = Diagnostics()
+    found = suppress.directives(source, comments, own)
+    kept = suppress.apply(diags.items, found, own)
+    return sorted(kept + own.items, key=Diagnostic.sort_key)
+
+
+def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str | None, emit_config: bool,
+              comments: list) -> None:
     from segal_dsl.frontend.build import build
     from segal_dsl.frontend.parse import parse
 
-    tree = parse(source, diags)
+    tree = parse(source, diags, comments)
     if tree is None:
         return
     experiment = build(tree, source)
@@ -204,7 +281,7 @@ def _load_parent(diags: Diagnostics):
     def load(path: str):
         try:
             source = read_source(path)
-        except (OSError, UnicodeDecodeError, ValueError):  # ValueError: a NUL in the path (open() refuses it)
+        except READ_ERRORS:  # ValueError: a NUL in the path (open() refuses it)
             return None, None
         tree = parse(source, diags)
         return (build(tree, source), source) if tree is not None else (None, source)

@@ -33,10 +33,8 @@ def _expand_inputs(patterns: list[str]) -> list[str]:
                 raise UsageError(f"no file matches `{pattern}`")
             files += matches
         elif os.path.isdir(pattern):
-            found = sorted(str(p) for p in Path(pattern).rglob("*.seg"))
-            if not found:
-                raise UsageError(f"no .seg file under `{pattern}`")
-            files += found
+            # A directory without .seg files is reported as that input (SEG001), not as a usage error.
+            files += sorted(str(p) for p in Path(pattern).rglob("*.seg")) or [pattern]
         else:
             files.append(pattern)
     seen: set[str] = set()
@@ -83,30 +81,56 @@ def _summary(results, strict: bool) -> int:
 
 
 def _read(path: str):
-    from segal_dsl.api import read_source
+    """A file for the commands that need its text (import, run): unreadable is a usage error (exit 2)."""
+    from segal_dsl.api import READ_ERRORS, read_problem, read_source
 
     try:
         return read_source(path)
-    except FileNotFoundError:
-        raise UsageError(f"cannot read `{path}`: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot read `{path}`: it is a directory") from None
-    except UnicodeDecodeError as err:
-        raise UsageError(f"cannot read `{path}`: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except OSError as err:
-        raise UsageError(f"cannot read `{path}`: {err.strerror}") from None
+    except READ_ERRORS as err:
+        raise UsageError(read_problem(path, err)) from None
+
+
+def _filters(args):
+    """(selected codes or None, ignored codes) from --select/--ignore; an unknown name is a usage error."""
+    from segal_dsl import suppress
+
+    chosen = []
+    for names in (getattr(args, "select", None), getattr(args, "ignore", None) or []):
+        if names is None:
+            chosen.append(None)
+            continue
+        codes, unknown = suppress.matcher([n for arg in names for n in arg.split(",")])
+        if unknown:
+            raise UsageError(f"unknown code `{unknown[0]}` (give a code like SEG304, a prefix like SEG3, or a slug)")
+        chosen.append(codes)
+    return chosen[0], chosen[1]
+
+
+def _analysed(path: str, args, **kw):
+    """`analyse` of one input (`-` is stdin), unreadable files as SEG001, --select/--ignore applied."""
+    from segal_dsl import suppress
+    from segal_dsl.api import analyse_input
+
+    result = analyse_input(path, stdin_filename=getattr(args, "stdin_filename", None), **kw)
+    selected, ignored = _filters(args)
+    if selected is not None or ignored:
+        result = dataclasses.replace(result, diagnostics=suppress.select(result.diagnostics, selected, ignored))
+    return result
+
+
+def _unreadable(results) -> bool:
+    return any(d.code == "SEG001" for r in results for d in r.diagnostics)
 
 
 # ---- commands ----------------------------------------------------------------------------------------
 def cmd_check(args) -> int:
-    from segal_dsl.api import analyse
-
     # Only the diagnostics (and the files they point into) outlive each file: `check dir/` of many files
     # keeps no compiled configs around.
-    results = [dataclasses.replace(analyse(_read(path)), points=[], plan=None) for path in _expand_inputs(args.files)]
+    _filters(args)  # a bad --select/--ignore stops before any file is read
+    results = [dataclasses.replace(_analysed(path, args), points=[], plan=None) for path in _expand_inputs(args.files)]
     stream = sys.stdout
     _print_diagnostics(results, args.format, stream)
-    code = _summary(results, args.strict)
+    code = EXIT_USAGE if _unreadable(results) else _summary(results, args.strict)
     if args.format in ("text", "concise") and not args.quiet:
         note = bases_note(results)
         if note:
@@ -120,13 +144,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from segal_dsl.api import analyse
-
-    result = analyse(_read(args.file))
+    result = _analysed(args.file, args)
     if result.diagnostics:
         _print_diagnostics([result], "json" if args.format == "json" and not result.ok else "text", sys.stderr)
     if not result.ok:
-        return EXIT_ERRORS
+        return EXIT_USAGE if _unreadable([result]) else EXIT_ERRORS
     if args.format == "json":
         from segal_dsl.frontend.emit import plan_json
 
@@ -162,13 +184,13 @@ def cmd_plan(args) -> int:
 def cmd_compile(args) -> int:
     from segal_dsl.api import compile_source, plan_path_for, write_atomic
 
-    source = _read(args.file)
     out = args.output
-    result = compile_source(source, out or "config.py")
+    result = _analysed(args.file, args, compile_to=os.path.dirname(out or "config.py") or ".", emit_config=True)
     if result.diagnostics:
         _print_diagnostics([result], args.format, sys.stderr)
     if not result.ok or result.config is None:
-        return EXIT_ERRORS
+        return EXIT_USAGE if _unreadable([result]) else EXIT_ERRORS
+    source = result.source
     if args.strict and any(d.severity.value == "warning" for d in result.diagnostics):
         return EXIT_ERRORS
     if result.is_sweep:
@@ -288,12 +310,15 @@ def cmd_explain(args) -> int:
         return EXIT_OK
     if not args.code:
         raise UsageError("name a code, e.g. `segal explain SEG304`, or use --all")
-    code = args.code.upper()
-    if code not in CODES:
+    from segal_dsl.suppress import SLUGS, resolve_code
+
+    code = resolve_code(args.code)
+    if code is None:
         from segal_dsl.frontend.validate import did_you_mean
 
-        hint = did_you_mean(code, CODES) or ""
-        raise UsageError(f"unknown code `{args.code}` {hint}".strip())
+        upper = args.code.upper()
+        hint = did_you_mean(upper, CODES) if upper.startswith("SEG") else did_you_mean(args.code.lower(), SLUGS)
+        raise UsageError(f"unknown code `{args.code}` {hint or ''}".strip())
     print(explain(code))
     return EXIT_OK
 
@@ -370,14 +395,27 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     fmt_help = "diagnostics format (default: text)"
-    sp = add("check", cmd_check, "validate .seg files (files, directories or globs); what CI calls")
+    def inputs(sp):
+        sp.add_argument("--stdin-filename", metavar="PATH",
+                        help="the name of the file read from `-` (for messages and relative extends/base paths)")
+        sp.add_argument("--select", action="append", metavar="CODES",
+                        help="show only these warnings and notes (codes, prefixes like SEG3, or slugs; comma-"
+                        "separated or repeated); errors are always shown")
+        sp.add_argument("--ignore", action="append", metavar="CODES",
+                        help="hide these warnings and notes (as --select); a line's own `# segal: ignore[CODE]` "
+                        "and a file's `# segal: ignore-file[CODE]` do the same in the file")
+
+    sp = add("check", cmd_check, "validate .seg files (files, directories, globs, `-` for stdin); what CI calls. "
+             "Exit 0 clean, 1 errors (or warnings with --strict), 2 a file could not be read or bad usage")
     sp.add_argument("files", nargs="+", metavar="FILE")
     sp.add_argument("--format", choices=["text", "concise", "json", "github"], default="text", help=fmt_help)
     sp.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     sp.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    inputs(sp)
 
     sp = add("plan", cmd_plan, "print the expanded round-by-round plan")
-    sp.add_argument("file", metavar="FILE")
+    sp.add_argument("file", metavar="FILE", help="a .seg file, or `-` for stdin")
+    inputs(sp)
     sp.add_argument("--format", choices=["table", "json"], default="table")
     sp.add_argument("--explain", action="store_true",
                     help="also show each setting the run depends on and where its value comes from (the .seg line, "
@@ -385,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
 
     sp = add("compile", cmd_compile, "write the mmseg config (and CFG.plan.json next to it)")
-    sp.add_argument("file", metavar="FILE")
+    sp.add_argument("file", metavar="FILE", help="a .seg file, or `-` for stdin")
+    inputs(sp)
     sp.add_argument("-o", "--output", metavar="CFG.py", help="output config (default: print to stdout)")
     sp.add_argument("--format", choices=["text", "concise", "json", "github"], default="text", help=fmt_help)
     sp.add_argument("--strict", action="store_true", help="fail on warnings too")
@@ -403,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("schema", cmd_schema, "print the JSON Schema of a validated experiment")
     sp.add_argument("-o", "--output", metavar="FILE")
 
-    sp = add("explain", cmd_explain, "explain a diagnostic code, e.g. SEG304")
+    sp = add("explain", cmd_explain, "explain a diagnostic code, e.g. SEG304 or query-after-last-train")
     sp.add_argument("code", nargs="?", metavar="CODE")
     sp.add_argument("--all", action="store_true", help="print the whole catalogue as Markdown")
 

@@ -1,6 +1,7 @@
 """The catalogue of diagnostic codes: one entry per rule, the source of docs/diagnostics.md.
 
-SEG1xx syntax, 2xx values and schema, 3xx schedule, 4xx budget and sampling, 5xx emit, 6xx import, 9xx internal.
+SEG0xx files and ignore comments, SEG1xx syntax, 2xx values and schema, 3xx schedule, 4xx budget and
+sampling, 5xx emit, 6xx import, 9xx internal.
 Codes are stable: never renumber or reuse one.
 """
 
@@ -36,6 +37,20 @@ class Code:
 
 
 _ALL = [
+    # ---- SEG0xx: files and ignore comments --------------------------------------------------------
+    Code("SEG001", "unreadable-file", "error", "A file given to segal cannot be read as UTF-8 text.",
+         "It is missing, a directory, not readable, or not UTF-8. `check` reports it as a diagnostic of "
+         "that file and goes on with the others (like ruff's E902), so CI sees every file's findings.",
+         "segal check missing.seg", "Fix the path, the permissions or the encoding (save the file as UTF-8)."),
+    Code("SEG002", "bad-ignore-comment", "warning", "A `# segal: ignore[…]` comment that silences nothing.",
+         "It names an unknown code, names no code, or stands on a line of its own (a line comment "
+         "silences the line it ends). A typo in an ignore comment would otherwise hide nothing, silently.",
+         "experiment a {\n    seed 1  # segal: ignore[SEG9999]\n}",
+         "Name a code or its slug: `# segal: ignore[SEG304]`, `# segal: ignore[query-after-last-train]`; "
+         "`# segal: ignore-file[…]` silences a code in the whole file."),
+    Code("SEG003", "ignored-error", "warning", "An ignore comment names the code of an error.",
+         "Only warnings and notes can be silenced: an error means the file cannot compile, so it stays.",
+         "experiment a {\n    seed -1  # segal: ignore[SEG205]\n}", "Fix the error instead."),
     # ---- SEG1xx: syntax --------------------------------------------------------------------------
     Code("SEG100", "syntax-error", "error", "The text does not follow the grammar.",
          "The parser met a token it cannot place; the message names what it expected in words.",
@@ -307,7 +322,7 @@ def render_catalogue() -> str:
         "# Diagnostics",
         "",
         "Every check of segal-dsl has a stable code. `segal explain CODE` prints one entry.",
-        "SEG1xx syntax · SEG2xx values and schema · SEG3xx schedule · SEG4xx budget and sampling · "
+        "SEG0xx files and ignore comments · SEG1xx syntax · SEG2xx values and schema · SEG3xx schedule · SEG4xx budget and sampling · "
         "SEG5xx emit · SEG6xx import of legacy configs · SEG9xx internal.",
         "This file is generated from `segal_dsl/codes.py` (`segal explain --all > docs/diagnostics.md`).",
         "",
@@ -321,7 +336,7 @@ def render_catalogue() -> str:
 
 
 # Examples that are not `.seg` text (tests/test_doc_snippets.py checks every `.seg` example for its code).
-_NOT_SEG = {"SEG222": "text", "SEG501": "text", "SEG502": "text", "SEG900": "text"}
+_NOT_SEG = {"SEG001": "text", "SEG222": "text", "SEG501": "text", "SEG502": "text", "SEG900": "text"}
 
 
 def explain(code: str, markdown: bool = False) -> str:

@@ -20,7 +20,7 @@ def test_check_exit_codes():
     assert segal("check", warn).returncode == 0
     assert segal("check", "--strict", warn).returncode == 1
     missing = segal("check", "nope.seg")
-    assert missing.returncode == 2 and "cannot read `nope.seg`: no such file" in missing.stderr
+    assert missing.returncode == 2 and "error[SEG001]: cannot read `nope.seg`: no such file" in missing.stdout
     assert segal("check").returncode == 2
     assert segal("check", "examples/*.nothing").returncode == 2
 
@@ -44,11 +44,92 @@ def test_check_json_and_github():
     assert gh.stdout.startswith("::error file=tests/fixtures/bad/SEG401_non_positive_budget.seg,line=5,col=27")
 
 
-def test_non_utf8_input_is_a_usage_error(tmp_path):
+def test_non_utf8_input_is_a_diagnostic_of_its_file(tmp_path):
     bad = tmp_path / "latin1.seg"
-    bad.write_bytes("experiment é {}".encode("latin-1"))
+    bad.write_bytes("experiment a {\n  seed é\n}".encode("latin-1"))
     result = segal("check", str(bad))
-    assert result.returncode == 2 and "not UTF-8" in result.stderr
+    assert result.returncode == 2
+    assert "error[SEG001]" in result.stdout and "not UTF-8 text: invalid continuation byte at line 2, column 8" in result.stdout
+
+
+def test_unreadable_files_do_not_stop_the_others_in_any_format(tmp_path):
+    """Like ruff's E902: a missing file, a directory and a non-UTF-8 file are diagnostics of their own
+    file; the other files are still checked and every format shows all of them; exit 2."""
+    (tmp_path / "latin1.seg").write_bytes(b"experiment \xe9 {}")
+    (tmp_path / "adir.seg").mkdir()
+    warn = "tests/fixtures/bad/SEG304_query_after_last_train.seg"
+    inputs = [str(tmp_path / "latin1.seg"), "nope.seg", str(tmp_path / "adir.seg"), warn]
+    for fmt in ("text", "concise", "json", "github"):
+        result = segal("check", "--format", fmt, *inputs)
+        assert result.returncode == 2, fmt
+        out = result.stdout
+        assert out.count("SEG001") == 3 and "SEG304" in out, (fmt, out)
+    (a, b, c, d) = json.loads(segal("check", "--format", "json", *inputs).stdout)
+    assert [a["code"], b["code"], c["code"], d["code"]] == ["SEG001", "SEG001", "SEG001", "SEG304"]
+    assert "it is a directory" in a["message"] + b["message"] + c["message"]
+    assert segal("plan", "nope.seg").returncode == 2 and "SEG001" in segal("plan", "nope.seg").stderr
+
+
+def test_stdin_with_a_filename_for_check_plan_and_compile(tmp_path):
+    text = open(os.path.join(ROOT, "tests/fixtures/bad/SEG304_query_after_last_train.seg")).read()
+
+    def piped(*args):
+        return subprocess.run([sys.executable, "-m", "segal_dsl", *args], input=text, capture_output=True,
+                              text=True, cwd=ROOT, env={**os.environ, "NO_COLOR": "1"})
+
+    check = piped("check", "--format", "concise", "-", "--stdin-filename", "exp/mine.seg")
+    assert check.returncode == 0 and check.stdout.startswith("exp/mine.seg:5:")
+    assert piped("check", "--format", "concise", "-").stdout.startswith("<stdin>:5:")
+    assert piped("check", "--strict", "-").returncode == 1
+    plan = piped("plan", "--format", "json", "-")
+    assert plan.returncode == 0 and json.loads(plan.stdout)["queries"] >= 1
+    compiled = piped("compile", "-")
+    assert compiled.returncode == 0 and "workflow" in compiled.stdout
+
+
+def test_select_ignore_and_ignore_comments(tmp_path):
+    warn = "tests/fixtures/bad/SEG304_query_after_last_train.seg"
+    assert "SEG304" in segal("check", "--format", "concise", warn).stdout
+    for how in (["--ignore", "SEG304"], ["--ignore", "SEG3"], ["--ignore", "query-after-last-train"],
+                ["--select", "SEG2,SEG4"]):
+        result = segal("check", "--strict", "--format", "concise", *how, warn)
+        assert result.returncode == 0 and "SEG304" not in result.stdout, how
+    assert segal("check", "--select", "SEG3", "--strict", warn).returncode == 1
+    assert segal("check", "--ignore", "SEG9999", warn).returncode == 2  # unknown: usage error
+    # errors are never filtered
+    error = "tests/fixtures/bad/SEG303_consecutive_queries.seg"
+    assert segal("check", "--ignore", "SEG303", "--format", "concise", error).returncode == 1
+    # a trailing comment silences its line; a file-level one the whole file
+    lines = open(os.path.join(ROOT, warn)).read().splitlines()
+    (at,) = [i for i, line in enumerate(lines) if "query" in line and "schedule" in line]
+    silenced = lines.copy()
+    silenced[at] += "  # segal: ignore[SEG304]"
+    (tmp_path / "line.seg").write_text("\n".join(silenced) + "\n")
+    line = segal("check", "--strict", "--format", "concise", str(tmp_path / "line.seg"))
+    assert line.returncode == 0 and line.stdout == "", line.stdout
+    (tmp_path / "file.seg").write_text("# segal: ignore-file[query-after-last-train]\n" + "\n".join(lines) + "\n")
+    assert segal("check", "--strict", str(tmp_path / "file.seg")).returncode == 0
+    other = lines.copy()
+    other[at] += "  # segal: ignore[SEG305]"  # another code: SEG304 stays
+    (tmp_path / "other.seg").write_text("\n".join(other) + "\n")
+    assert "SEG304" in segal("check", "--format", "concise", str(tmp_path / "other.seg")).stdout
+    typo = lines.copy()
+    typo[at] += "  # segal: ignore[SEG3O4]"
+    (tmp_path / "typo.seg").write_text("\n".join(typo) + "\n")
+    out = segal("check", "--format", "concise", str(tmp_path / "typo.seg")).stdout
+    assert "SEG002" in out and "SEG304" in out
+    # a `#` inside a string is no comment
+    quoted = [line.replace('base "m.py"', 'base "m.py # segal: ignore-file[SEG304]"') for line in lines]
+    assert quoted != lines
+    (tmp_path / "q.seg").write_text("\n".join(quoted) + "\n")
+    assert "SEG304" in segal("check", "--format", "concise", str(tmp_path / "q.seg")).stdout
+
+
+def test_explain_by_slug():
+    by_slug = segal("explain", "query-after-last-train")
+    assert by_slug.returncode == 0 and by_slug.stdout.startswith("SEG304 query-after-last-train")
+    typo = segal("explain", "query-after-last-trian")
+    assert typo.returncode == 2 and "did you mean `query-after-last-train`" in typo.stderr
 
 
 def test_plan_table_and_json():
