@@ -94,5 +94,15 @@ if [[ "$mode" == full ]]; then
   "$VPY" -c "import mmcv.ops, mmseg, wandb" || { echo "setup: runtime stack does not import" >&2; exit 1; }
 fi
 
+# fish, for the test of `segal completion fish` (optional: the test is skipped without it). Only where
+# apt is usable without a password prompt (CI runs as root); a failure here never fails the set-up.
+if [[ "$mode" == full ]] && ! command -v fish >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+   && [[ "$(id -u)" == 0 ]]; then
+  log "fish (for the shell-completion test)"
+  { apt-get install -y -q --no-install-recommends fish >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends fish >/dev/null 2>&1; }; } \
+    || log "could not install fish: its completion test will be skipped"
+fi
+
 echo "$stamp_src" > "$stamp_file"
 log "done ($mode): $("$VPY" -m segal_dsl --version 2>/dev/null || echo 'segal-dsl installed')"

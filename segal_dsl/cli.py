@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("doctor", cmd_doctor, "report the installed runtime stack and what is missing")
 
     sp = add("completion", cmd_completion, "print a shell completion script: eval \"$(segal completion bash)\"")
-    sp.add_argument("shell", choices=["bash", "zsh"])
+    sp.add_argument("shell", choices=["bash", "zsh", "fish"])
     return p
 
 

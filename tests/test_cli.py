@@ -2,9 +2,12 @@
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 
@@ -181,6 +184,42 @@ def test_bash_completion_offers_subcommands_and_options(tmp_path):
              'COMP_WORDS=(segal fmt --c); COMP_CWORD=2; _segal; echo "${COMPREPLY[@]}"')
     out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True).stdout.splitlines()
     assert out == ["plan", "--check"]
+
+
+def _bash_complete(script, words: list[str]) -> list[str]:
+    probe = (f'source {script}; COMP_WORDS=({" ".join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}; '
+             '_segal; printf "%s\\n" "${COMPREPLY[@]}"')
+    return subprocess.run(["bash", "-c", probe], capture_output=True, text=True, cwd=ROOT).stdout.split()
+
+
+def test_completion_is_per_command(tmp_path):
+    script = tmp_path / "c.sh"
+    script.write_text(segal("completion", "bash").stdout)
+    assert _bash_complete(script, ["segal", "plan", "--format", ""]) == ["table", "json"]
+    assert _bash_complete(script, ["segal", "check", "--format", ""]) == ["text", "concise", "json", "github"]
+    assert _bash_complete(script, ["segal", "completion", ""]) == ["bash", "zsh", "fish"]
+    assert _bash_complete(script, ["segal", "explain", "query-after-l"]) == ["query-after-last-train"]
+    assert "--explain" in _bash_complete(script, ["segal", "plan", "--"])
+    assert "--explain" not in _bash_complete(script, ["segal", "check", "--"])
+    assert _bash_complete(script, ["segal", "import", "examples/toy_pix"]) == []  # import takes .py files
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed (scripts/setup.sh installs it in CI)")
+def test_fish_completion_in_a_real_fish(tmp_path):
+    script = tmp_path / "segal.fish"
+    script.write_text(segal("completion", "fish").stdout)
+
+    def complete(line: str) -> list[str]:
+        out = subprocess.run(["fish", "--no-config", "-c", f"source {script}; complete -C {shlex.quote(line)}"],
+                             capture_output=True, text=True, cwd=ROOT / "examples")
+        assert out.returncode == 0, out.stderr
+        return [row.split("\t")[0] for row in out.stdout.splitlines()]
+
+    assert complete("segal plan --format ") == ["json", "table"]
+    assert {"check", "plan", "compile", "fmt", "explain"} <= set(complete("segal "))
+    assert complete("segal explain query-after-l") == ["query-after-last-train"]
+    assert complete("segal check toy_p") == ["toy_pixel.seg"]
+    assert "--strict" in complete("segal check --s")
 
 
 def test_pre_commit_hooks_call_real_commands():
