@@ -290,9 +290,9 @@ def cmd_import(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    from segal_dsl.frontend.model import json_schema
+    from segal_dsl.frontend.language import schema
 
-    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    text = json.dumps(schema(), indent=2, sort_keys=True) + "\n"
     if args.output:
         from segal_dsl.api import write_atomic
 
@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", metavar="EXP.seg", help="output .seg file (default: print to stdout)")
     sp.add_argument("--format", choices=["text", "concise", "json", "github"], default="text", help=fmt_help)
 
-    sp = add("schema", cmd_schema, "print the JSON Schema of a validated experiment")
+    sp = add("schema", cmd_schema, "describe the .seg language as JSON: blocks, keys, what each means, values, units, defaults")
     sp.add_argument("-o", "--output", metavar="FILE")
 
     sp = add("explain", cmd_explain, "explain a diagnostic code, e.g. SEG304 or query-after-last-train")

@@ -167,8 +167,9 @@ def test_explain_and_schema():
     explained = segal("explain", "seg304")
     assert explained.returncode == 0 and "query-after-last-train" in explained.stdout
     assert segal("explain", "SEG999").returncode == 2
-    schema = json.loads(segal("schema").stdout)
-    assert "sample" in schema["properties"] and "schedule" in schema["required"]
+    schema = json.loads(segal("schema").stdout)  # the language a user writes (tests/test_lsp.py checks it more)
+    sample = next(k for k in schema["blocks"]["experiment"]["keys"] if k["name"] == "sample")
+    assert sample["required"] and [w["text"] for w in sample["words"]] == ["image", "pixel", "region"]
 
 
 def test_run_without_a_valid_file_fails_cleanly():
