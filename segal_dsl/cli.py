@@ -383,6 +383,15 @@ def cmd_completion(args) -> int:
     return EXIT_OK
 
 
+def cmd_lsp(args) -> int:
+    try:  # pygls only here: no other command pays for importing it
+        from segal_dsl.lsp.server import serve
+    except ImportError as err:
+        raise UsageError(f"segal lsp needs pygls ({err}); fix: pip install 'pygls>=2,<3'") from None
+    serve()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="segal", description="Check, plan, compile and run active-learning "
                                 "experiments for semantic segmentation (.seg files).")
@@ -462,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("completion", cmd_completion, "print a shell completion script: eval \"$(segal completion bash)\"")
     sp.add_argument("shell", choices=["bash", "zsh", "fish"])
+
+    sp = add("lsp", cmd_lsp, "run the language server on stdin/stdout (for editors: docs/editor.md)")
+    sp.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
     return p
 
 

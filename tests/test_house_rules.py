@@ -103,13 +103,16 @@ def test_the_cycle_finder_finds_cycles():
 
 
 def test_layers_point_one_way():
-    """spec/ imports no front end, importer or runtime; the front end and importer never import the runtime."""
+    """spec/ imports no front end, importer or runtime; the front end, importer and language server never import
+    the runtime; only the CLI imports the language server."""
     graph = _graph()
     for name, targets in graph.items():
         if ".spec" in name:
             assert not {t for t in targets if re.search(r"\.(frontend|importer|runtime|api|cli)\b", t)}, name
-        if re.search(r"\.(spec|pyconfig|frontend|importer)\b", name) or name.endswith((".api", ".render")):
+        if re.search(r"\.(spec|pyconfig|frontend|importer|lsp)\b", name) or name.endswith((".api", ".render")):
             assert not {t for t in targets if ".runtime" in t}, name
+        if not re.search(r"\.(lsp|cli)\b", name):  # the language server (pygls) is reached only by `segal lsp`
+            assert not {t for t in targets if re.search(r"\.lsp\b", t)}, name
 
 
 def test_spec_imports_neither_torch_nor_lark():
