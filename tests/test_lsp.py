@@ -37,7 +37,9 @@ class Client:
         self.notes: dict[str, queue.Queue] = {}
         self.next_id = 0
         self.lock = threading.Lock()
+        self.stderr: list[bytes] = []  # drained, so that a chatty server never blocks on a full pipe
         threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
 
     def _queue(self, table: dict, key) -> queue.Queue:
         with self.lock:
@@ -294,24 +296,37 @@ def test_the_scanner_follows_blocks_through_half_typed_text():
     assert [t.kind for t in unclosed] == ["word", "string", "sep", "word", "number"]
 
 
+def test_positions_count_utf16_units_and_every_line_break():
+    from segal_dsl.lsp.features import Lines
+
+    text = 'seed 1\r\nload_from "😋" x\rwork_dir "é"\ny'
+    lines = Lines(text, lambda s: len(s.encode("utf-16-le")) // 2)
+    x = text.index(" x") + 1
+    assert (lines.position(x).line, lines.position(x).character) == (1, 15)  # the emoji is two UTF-16 units
+    assert lines.offset(lines.position(x)) == x
+    y = text.index("y")
+    assert (lines.position(y).line, lines.position(y).character) == (3, 0)
+    assert lines.offset(lines.position(y)) == y
+
+
 def test_language_keys_are_those_the_validator_accepts(tmp_path):
     """A key the language lists and the validator rejects (or the reverse) fails here: the help of an
     unknown key names every key of its block."""
     from segal_dsl.api import analyse
     from segal_dsl.source import Source
 
-    blocks = {"experiment": "", "sample pixel": "sample",
-              "visualize": "visualize", "pool": "pool", "log every 5 iters": "log", "evaluation every 1 epochs":
-              "evaluation", "checkpoint every 1 epochs": "checkpoint", "runner multitask": "runner"}
-    for opener, block in blocks.items():
-        body = "zzz 1" if not block else f"{opener} {{ zzz 1 }}"
+    bodies = {"experiment": "zzz 1", "sample": "sample pixel { zzz 1 }", "visualize": "visualize { zzz 1 }",
+              "pool": "pool { zzz 1 }", "log": "log every 5 iters { zzz 1 }", "wandb": "log every 5 iters { wandb "
+              "{ zzz 1 } }", "evaluation": "evaluation every 1 epochs { zzz 1 }",
+              "checkpoint": "checkpoint every 1 epochs { zzz 1 }", "runner": "runner multitask { zzz 1 }"}
+    for block, body in bodies.items():
         source = Source(str(tmp_path / "k.seg"), f"experiment k {{\n{body}\n}}\n")
         [help_] = [d.help for d in analyse(source).diagnostics if d.code == "SEG201"]
         accepted = set(re.findall(r"`([\w-]+)`", help_.split(":", 1)[1]))
-        words = tuple(opener.split()[1:2]) if block == "runner" else ()  # the validator lists every sample key
-        listed = {k.name for k in language.keys_in(block or "experiment", words)}
+        words = ("multitask",) if block == "runner" else ()  # the validator lists every sample key
+        listed = {k.name for k in language.keys_in(block, words)}
         listed -= {"mmseg", "schedule", "extends", "sweep", "delete"}  # statements read before the key table
-        assert listed == accepted, opener
+        assert listed == accepted, block
 
 
 def test_schema_describes_the_language():
