@@ -36,8 +36,7 @@ class Sample(Strict):
     """`sample <mode> { … }`: what is bought and how (None: not stated)."""
 
     mode: Literal[MODE_NAMES] = Field(description="what a query buys")  # type: ignore[valid-type]
-    initial: Amount | None = Field(None, description="labels bought uniformly at random before the first round "
-                                   "(default: none)")
+    initial: Amount | None = Field(None, description="labels bought uniformly at random before the first round")
     budget: Amount = Field(description="labels bought by each query")
     threshold: Threshold | None = Field(None, description="`top T%`: each query picks at random among the top T% "
                                         "scores of each image (of the pool when not even; PixelPick); omit for "
