@@ -198,3 +198,32 @@ def test_a_missing_base_that_appears_is_read(tmp_path):
     (tmp_path / "m.py").write_text("model = dict(decode_head=dict(num_classes=5))\n")
     again = analyse(seg)
     assert not again.bases_unread and "SEG224" in [d.code for d in again.diagnostics]
+
+
+# ---- `budget_per_query` (`budget X total`) ---------------------------------------------------------------------
+def _image_config(**settings) -> dict:
+    return {"runner": {"type": "ActiveLearningRunner", "sample_mode": "image", "sample_rounds": 2},
+            "workflow": [(("train", 1), ("query", 1)), (("train", 1), ("query", 1)), (("train", 1),)],
+            "active_learning": {"settings": {"image": settings}, "heuristic": "margin"},
+            "data": {"samples_per_gpu": 4}}
+
+
+def test_each_query_buys_its_share():
+    contract = read_config(_image_config(budget_per_round=9, budget_per_query=[9, 8]))
+    assert [contract.query_budget(k) for k in (1, 2)] == [9, 8]
+    assert contract.batch_size == 4
+    plain = read_config(_image_config(budget_per_round=9))
+    assert [plain.query_budget(k) for k in (1, 2)] == [9, 9]
+
+
+@pytest.mark.parametrize(("shares", "message"), [
+    ([9], "1 entries, but the workflow has 2 queries"),
+    ([8, 9], "the first entry 8 must equal budget_per_round 9"),
+    ([9, 0], "query 2 buys nothing"),
+])
+def test_budget_per_query_is_checked(shares, message):
+    from segal_dsl.spec.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        read_config(_image_config(budget_per_round=9, budget_per_query=shares))
+    assert err.value.path[:4] == ("active_learning", "settings", "image", "budget_per_query")

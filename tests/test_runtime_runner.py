@@ -189,3 +189,28 @@ def test_fresh_run_refuses_existing_labels(tmp_path):
 # ----------------------------------------------------------------------------- workflow checks
 
 
+
+
+def test_budget_total_buys_each_querys_share(tmp_path):
+    """`budget 1.1% per image total` over 2 queries: int(64·64·1.1/100) = 45 px of each image, as 23 then 22."""
+    wd = tmp_path / "shares"
+    shares = [{"value": 1.1, "unit": "%/img", "share": [k, 2]} for k in (1, 2)]
+    opts = {"active_learning.settings.pixel.budget_per_round": shares[0],
+            "active_learning.settings.pixel.budget_per_query": shares,
+            "active_learning.settings.pixel.initial_label_pixels": 0}
+    assert run("toy_pixel.py", wd, **opts) == 0
+    assert [(r["planned"], r["added"]) for r in records(wd)] == [(0, 0), (23 * 64, 23 * 64), (22 * 64, 22 * 64)]
+    from segal_dsl.runtime.labels import LabelState
+
+    labels = LabelState.load(wd / "masks")
+    assert all(labels.count(i) == 45 for i in range(len(labels)))
+
+
+def test_image_budget_total_buys_each_querys_share(tmp_path):
+    """`budget 17 images total` over 2 queries: 9, then 8 (the remainder goes to the first query)."""
+    wd = tmp_path / "image_shares"
+    opts = {"active_learning.settings.image.budget_per_round": 9,
+            "active_learning.settings.image.budget_per_query": [9, 8]}
+    assert run("toy_image.py", wd, **opts) == 0
+    assert [(r["planned"], r["added"]) for r in records(wd)] == [(16, 16), (9, 9), (8, 8)]
+    assert [e["labelled"] for e in report(wd)["rounds"]] == [16, 25, 33]

@@ -2,7 +2,16 @@
 
 import pytest
 
-from segal_dsl.spec.budget import distribute, over_quota, per_image_quotas, total_budget
+from segal_dsl.spec.budget import (
+    distribute,
+    estimate,
+    join_shares,
+    over_quota,
+    parse_spec,
+    per_image_quotas,
+    split_total,
+    total_budget,
+)
 
 SIZES = [(640, 1280), (10, 10), (7, 3)]
 
@@ -110,3 +119,51 @@ def test_the_plan_estimate_is_the_runtime_arithmetic():
         for n, (w, h) in ((2975, (1280, 640)), (7, (33, 17)), (1, (5, 3))):
             quotas = per_image_quotas(spec, [(h, w)] * n, radius=2)
             assert estimate(spec, "region", n, (w, h), radius=2).total == sum(quotas), (spec, n)
+
+
+# ---- `budget X total`: split_total / join_shares / share specs -------------------------------------------
+@pytest.mark.parametrize(("value", "unit", "queries"), [(12, "images", 5), (100003, "px", 5), (7, "px", 7),
+                                                        (8194, "px/img", 5), (11, "regions", 2), (3, "regions/img", 4)])
+def test_split_total_sums_exactly_with_the_remainder_first(value, unit, queries):
+    shares = split_total(value, unit, queries, radius=1)
+    assert len(shares) == queries
+    counts = [s["value"] if isinstance(s, dict) else s for s in shares]
+    area = 9 if unit == "regions" else 1
+    assert sum(counts) == value * area
+    assert counts == sorted(counts, reverse=True) and counts[0] - counts[-1] <= area
+    assert join_shares(shares, radius=1) == (value, unit if unit != "images" else "px")
+
+
+def test_split_total_of_regions_splits_whole_regions():
+    assert split_total(11, "regions", 2, radius=1) == [54, 45]  # 6 and 5 regions of 9 px, not 50 and 49 px
+
+
+def test_a_percentage_total_is_split_in_pixels_at_run_time():
+    shares = split_total(2.2, "%/img", 5)
+    assert shares[0] == {"value": 2.2, "unit": "%/img", "share": [1, 5]}
+    sizes = [(640, 1280), (7, 3)]
+    per_query = [per_image_quotas(s, sizes) for s in shares]
+    assert [q[0] for q in per_query] == [3605, 3605, 3604, 3604, 3604]
+    assert [sum(col) for col in zip(*per_query)] == [int(640 * 1280 * 2.2 / 100), int(21 * 2.2 / 100)]
+    pool = split_total(10, "%", 3)
+    assert sum(total_budget(s, sizes) for s in pool) == int((640 * 1280 + 21) * 10 / 100)
+    assert join_shares(shares) == (2.2, "%/img")
+
+
+def test_shares_that_are_no_split_have_no_total():
+    assert join_shares([20000, 20001]) is None          # the larger share comes first
+    assert join_shares([{"value": 2.2, "unit": "%/img", "share": [1, 2]}] * 2) is None
+
+
+def test_share_key_is_checked():
+    assert parse_spec({"value": 1, "unit": "%", "share": [2, 3]}) == (1.0, "%")
+    for bad in ([0, 3], [4, 3], [1], "1/3", [True, 2]):
+        with pytest.raises(ValueError, match="share"):
+            parse_spec({"value": 1, "unit": "%", "share": bad})
+
+
+def test_estimate_of_a_share_without_the_pool_is_the_mean():
+    e = estimate({"value": 2.2, "unit": "%/img", "share": [1, 5]}, "region", None, None)
+    assert e.per_image is None and e.per_image_percent == pytest.approx(0.44)
+    known = estimate({"value": 2.2, "unit": "%/img", "share": [1, 5]}, "region", 2, (1280, 640))
+    assert (known.per_image, known.total) == (3605, 7210)

@@ -6,7 +6,9 @@ from segal_dsl.spec.schedule import (
     Round,
     Schedule,
     WorkflowError,
+    iters_per_epoch,
     merge_reference,
+    place_queries,
     read_schedule,
     read_workflow,
     reference_rounds,
@@ -73,3 +75,34 @@ def test_reference_expansion_regular_and_irregular():
 def test_resets_start_with_the_second_round():
     assert [reset_before(i, True) for i in range(3)] == [False, True, True]
     assert not any(reset_before(i, False) for i in range(3))
+
+
+# ---- `query at`: absolute positions ---------------------------------------------------------------------
+def _steps(placed):
+    return [(kind, length) for kind, length, _ in placed]
+
+
+def test_query_at_splits_the_train_steps():
+    placed = place_queries([("train", 20000)], [10000, 12000])
+    assert _steps(placed) == [("train", 10000), ("query", 0), ("train", 2000), ("query", 0), ("train", 8000)]
+    assert [origin for _, _, origin in placed] == [0, -1, 0, -2, 0]
+    assert rounds_of_steps(_steps(placed)) == [Round(10000, True), Round(2000, True), Round(8000, False)]
+
+
+def test_query_at_across_steps_and_after_a_warmup():
+    # positions count from the end of a 2-epoch warm-up: 5 falls in the first step, 9 at a boundary
+    placed = place_queries([("train", 4), ("train", 3), ("query", 0), ("train", 6)], [5, 9, 15], start=2)
+    assert _steps(placed) == [("train", 3), ("query", 0), ("train", 1), ("train", 3), ("query", 0), ("query", 0),
+                              ("train", 6), ("query", 0)]
+
+
+def test_query_at_outside_the_training_is_left_to_the_caller():
+    assert _steps(place_queries([("train", 10)], [0, 11])) == [("query", 0), ("train", 10)]
+    assert _steps(place_queries([("train", 10)], [1], start=2)) == [("train", 10)]
+
+
+def test_iters_per_epoch_drops_the_last_partial_batch():
+    assert iters_per_epoch(2975, 2) == 1487
+    assert iters_per_epoch(2975, 2, world=4) == 372   # ceil(2975 / 4) = 744 per rank
+    assert iters_per_epoch(3, 8) == 1                 # smaller than a batch: one short batch
+    assert iters_per_epoch(0, 8) == 0

@@ -16,6 +16,8 @@ from mmcv.parallel import collate
 from mmcv.runner import get_dist_info
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from segal_dsl.spec import schedule
+
 
 class EpochSeededSampler(Sampler):
     """Shuffles indices[rank::world] (padded to equal length) with torch.Generator(seed, epoch)."""
@@ -69,12 +71,9 @@ def train_loader(dataset: Dataset, loader_cfg: dict, seed: int) -> DataLoader:
 
 
 def iters_per_epoch(n: int, spg: int) -> int:
-    """Length of `train_loader` over n images on this world size (without building it)."""
+    """Length of `train_loader` over n images on this world size (without building it); the plan's count."""
     _, world = get_dist_info()
-    per_rank = -(-n // world) if n else 0
-    if per_rank >= spg:
-        return per_rank // spg
-    return 1 if per_rank else 0
+    return schedule.iters_per_epoch(n, spg, world)
 
 
 class IndexedDataset(Dataset):

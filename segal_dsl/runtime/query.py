@@ -123,7 +123,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     `rnd` is the 1-based query number (rng streams: rng_for(seed, rnd, image)). The caller saves
     `labels` (rank 0) and barriers afterwards.
     """
-    mode, settings = contract.mode, contract.settings
+    mode = contract.mode
     heuristic, params = contract.heuristic, contract.score_params()
     threshold = contract.sample_threshold
     entropy_prop = contract.params.get("prop") if heuristic == "entropy" else None
@@ -134,14 +134,15 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     evenly = contract.sample_evenly
     radius = contract.radius
 
+    spec = contract.query_budget(rnd)  # this query's share of a `budget X total`, else budget_per_round
     if mode == "image":
-        planned = min(settings.budget_per_round, len(labels) - labels.total())
-        result.planned = settings.budget_per_round
+        planned = min(spec, len(labels) - labels.total())
+        result.planned = spec
     elif evenly:
-        quotas = budget_mod.per_image_quotas(settings.budget_per_round, sizes, radius)
+        quotas = budget_mod.per_image_quotas(spec, sizes, radius)
         result.planned = sum(quotas)
     else:
-        total = budget_mod.total_budget(settings.budget_per_round, sizes, radius)
+        total = budget_mod.total_budget(spec, sizes, radius)
         result.planned = total
         keep = total if threshold is None else max(math.ceil(threshold / 100 * sum(h * w for h, w in sizes)), total)
         top = _TopCandidates(keep)

@@ -151,9 +151,9 @@ class ActiveLearningRunner(EpochBasedRunner):
         """Planned train-set size of round r (image mode grows by the budget per query)."""
         n = len(self.data.train)
         if self.sample_mode == "image":
-            s = self.contract.settings
             queries = sum(x.query for x in self.rounds[:r])
-            n = min(s.initial_pool + queries * s.budget_per_round, n)
+            bought = sum(self.contract.query_budget(k) for k in range(1, queries + 1))
+            n = min(self.contract.settings.initial_pool + bought, n)
         return n + (len(self.data.source) if self.data.source is not None else 0)
 
     def _round_iters(self, r: int) -> int:

@@ -6,7 +6,9 @@ runtime into per-image pixel quotas. The plan (`segal plan`) resolves the same s
 the `.seg` file states, with the same function, so the numbers it prints are the numbers the run buys.
 
 A budget spec is an `int` (a total over the pool: pixels, or images in image mode) or
-`dict(value=<number>, unit=<unit>)`, resolved at run time against the real pool.
+`dict(value=<number>, unit=<unit>)`, resolved at run time against the real pool. `budget X total` is split
+over the queries (`split_total`): one spec per query; a percentage's share is `dict(…, share=[k, n])`, the
+k-th of n exact shares of the pixels the percentage resolves to.
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ def region_area(radius: int) -> int:
     return (2 * int(radius) + 1) ** 2
 
 
+def regions_of(px: float, radius: int) -> float:
+    """How many regions a pixel quota makes: the runtime buys squares and cuts the last one to the quota."""
+    return px / region_area(radius)
+
+
 def compile_amount(value: float | int, unit: str | None, radius: int = 1) -> BudgetSpec:
     """A `.seg` amount -> its budget spec. Totals in px/images/regions become an int (regions as pixels);
     per-image and percent amounts keep their unit and are resolved against the real pool at run time."""
@@ -100,6 +107,47 @@ def compile_amount(value: float | int, unit: str | None, radius: int = 1) -> Bud
     if not u.percent:
         number = int(number)
     return {"value": number, "unit": unit}
+
+
+def split_total(value: float | int, unit: str | None, queries: int, radius: int = 1) -> list[BudgetSpec]:
+    """`budget X total` -> one budget spec per query, summing exactly to X, the remainder to the earliest
+    queries. Counts are split here, in their own unit (regions before they become pixels); a percentage
+    becomes shares resolved against the real pool (`share=[k, n]`), so the pixels it means are split exactly."""
+    if unit is None or queries == 0:
+        return [compile_amount(value, unit, radius)] * queries
+    if UNITS[unit].percent:
+        number = int(value) if float(value).is_integer() else float(value)
+        return [{"value": number, "unit": unit, "share": [k, queries]} for k in range(1, queries + 1)]
+    return [compile_amount(part, unit, radius) for part in distribute(int(value), queries)]
+
+
+def join_shares(shares: Sequence[Any], radius: int = 1) -> tuple[float | int, str] | None:
+    """The `budget X total` (value, unit) whose `split_total` is exactly `shares`; None when there is none.
+    Integer shares are pixels (or images), or regions when a split of whole regions gives them."""
+    first = shares[0] if shares else None
+    if isinstance(first, Mapping) and "share" in first:
+        candidates = [(first["value"], first["unit"])]
+    elif isinstance(first, Mapping):
+        candidates = [(sum(s["value"] for s in shares if isinstance(s, Mapping)), first.get("unit"))]
+    elif isinstance(first, numbers.Integral) and not isinstance(first, bool):
+        total = sum(int(s) for s in shares if isinstance(s, numbers.Integral))
+        area = region_area(radius)
+        candidates = [(total, "px")] + ([(total // area, "regions")] if total % area == 0 else [])
+    else:
+        return None
+    for value, unit in candidates:
+        try:
+            if unit in UNITS and split_total(value, unit, len(shares), radius) == list(shares):
+                return value, unit
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def share_of(count: int, share: Sequence[int]) -> int:
+    """The k-th (1-based) of n exact shares of `count`: the remainder goes to the earliest shares."""
+    k, n = share
+    return count // n + (1 if k - 1 < count % n else 0)
 
 
 def decompile_amount(spec: Any) -> tuple[float | int, str | None]:
@@ -153,9 +201,9 @@ def parse_spec(spec: Any) -> tuple[float, str]:
     if not isinstance(spec, Mapping):
         raise ValueError(f"budget must be an int (total pixels) or dict(value=..., unit=...), got {spec!r}")
     keys = set(spec)
-    if keys != {"value", "unit"}:
+    if keys - {"share"} != {"value", "unit"}:
         missing = sorted({"value", "unit"} - keys)
-        extra = sorted(keys - {"value", "unit"})
+        extra = sorted(keys - {"value", "unit", "share"})
         parts = [f"missing {missing}" if missing else "", f"unexpected {extra}" if extra else ""]
         raise ValueError(f"budget dict needs exactly keys value and unit: {', '.join(p for p in parts if p)}")
     value, unit = spec["value"], spec["unit"]
@@ -167,7 +215,16 @@ def parse_spec(spec: Any) -> tuple[float, str]:
         raise ValueError(f"budget value must be a finite number >= 0, got {value!r}")
     if UNITS[unit].percent and value > 100:
         raise ValueError(f"budget of {value}% exceeds 100%")
+    if "share" in spec:
+        _check_share(spec["share"])
     return float(value), unit
+
+
+def _check_share(share: Any) -> None:
+    ok = (isinstance(share, (list, tuple)) and len(share) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in share) and 1 <= share[0] <= share[1])
+    if not ok:
+        raise ValueError(f"budget share must be [k, n] with 1 <= k <= n (the k-th of n shares), got {share!r}")
 
 
 def per_image_quotas(spec: BudgetSpec | Mapping[str, Any], sizes: Sequence[Size], radius: int = 1) -> list[int]:
@@ -175,20 +232,26 @@ def per_image_quotas(spec: BudgetSpec | Mapping[str, Any], sizes: Sequence[Size]
 
     int: a total, distributed exactly. 'px/img': int(value). '%/img': int(H·W·value/100) (floor, as the
     reference's int(1280*640*0.01)). '%': total int(ΣH·W·value/100), then as an int total.
-    'regions/img': int(value)·(2r+1)².
+    'regions/img': int(value)·(2r+1)². With `share=[k, n]`: the k-th of n exact shares of that count (per image,
+    or of the pool's total for '%'; regions are split before they become pixels).
     """
     pool = _check_sizes(sizes)
     if isinstance(spec, numbers.Integral):  # bool included: distribute() rejects it by name
         return distribute(spec, len(pool))
     value, unit = parse_spec(spec)
+    share = spec.get("share")
+
+    def part(count: int) -> int:
+        return share_of(count, share) if share else count
+
     if unit == "px/img":
-        return [int(value)] * len(pool)
+        return [part(int(value))] * len(pool)
     if unit == "%/img":
-        return [int(h * w * value / 100) for h, w in pool]
+        return [part(int(h * w * value / 100)) for h, w in pool]
     if unit == "%":
-        return distribute(int(sum(h * w for h, w in pool) * value / 100), len(pool))
+        return distribute(part(int(sum(h * w for h, w in pool) * value / 100)), len(pool))
     r = check_count(radius, "region radius")  # regions/img
-    return [int(value) * region_area(r)] * len(pool)
+    return [part(int(value)) * region_area(r)] * len(pool)
 
 
 def total_budget(spec: BudgetSpec | Mapping[str, Any], sizes: Sequence[Size], radius: int = 1) -> int:
@@ -250,6 +313,9 @@ def estimate(spec: BudgetSpec, mode: str, images: int | None, resolution: tuple[
         per_image = _mean(spec, images) if images else None
         return Estimate("px", per_image, 100 * per_image / hw if per_image is not None and hw else None, int(spec))
     value, unit = parse_spec(spec)
+    if "share" in spec:  # a share of a percentage on a pool of unknown size: its mean, 1/n of the amount
+        n = spec["share"][1]
+        return Estimate("px", None, value / n, None)
     per_image = {"px/img": int(value), "regions/img": int(value) * region_area(radius),
                  "%/img": int(hw * value / 100) if hw else None}.get(unit)
     percent = value if UNITS[unit].percent else (100 * per_image / hw if per_image is not None and hw else None)
@@ -269,7 +335,7 @@ def _uniform_total(spec: BudgetSpec, n: int, size: Size, radius: int) -> int:
 
 def _percent_of(spec: BudgetSpec, per_image: float, hw: float) -> float:
     """The percentage a `%` spec states (exactly), else the pixels' share of an image."""
-    if isinstance(spec, Mapping) and UNITS[spec["unit"]].percent:
+    if isinstance(spec, Mapping) and UNITS[spec["unit"]].percent and "share" not in spec:
         return float(spec["value"])
     return 100 * per_image / hw if per_image else 0
 

@@ -54,12 +54,17 @@ Seed = Annotated[int, Field(ge=0, lt=2**32)]           # numpy's seed range
 Size = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_as_tuple)]
 
 
+_PER_QUERY = ("`budget X total`: what each query buys, in order, one entry per query (the shares of X); its "
+              "first entry is `budget_per_round`, which the reference buys at every query")
+
+
 class ImageSettings(Section):
     """`active_learning.settings.image`: whole images are bought; counts are images."""
 
     initial_pool: NonNegInt = Field(0, description="images labelled uniformly at random before the first query")
     budget_per_round: NonNegInt = Field(description="images each query buys (the highest scores); > 0 when the "
                                         "workflow queries")
+    budget_per_query: list[NonNegInt] | None = Field(None, description=_PER_QUERY)
 
 
 class PixelSettings(Section):
@@ -68,6 +73,7 @@ class PixelSettings(Section):
     initial_label_pixels: BudgetSpec = Field(0, description="BudgetSpec: labels drawn uniformly at random "
                                              "before the first query")
     budget_per_round: BudgetSpec = Field(description="BudgetSpec: new labels each query buys")
+    budget_per_query: list[BudgetSpec] | None = Field(None, description=_PER_QUERY)
     sample_evenly: bool = Field(True, description="the same quota in every image (else one top-k over the pool); "
                                 "the reference labelled almost every pixel when this key was absent")
     sample_threshold: Threshold | None = Field(
@@ -254,6 +260,13 @@ class Contract:
     multitask: MultitaskOptions | None
     meta: dict[str, Any] = field(default_factory=dict)
     allow_failed_imports: bool = False
+    batch_size: int | None = None      # `data.samples_per_gpu` (the plan's iterations per epoch), None: unknown
+
+    def query_budget(self, query: int) -> Any:
+        """What query `query` (1-based) buys: its share of a `budget X total` (`budget_per_query`), else
+        `budget_per_round`."""
+        shares = getattr(self.settings, "budget_per_query", None)
+        return shares[query - 1] if shares else self.settings.budget_per_round
 
     @property
     def radius(self) -> int:
@@ -303,8 +316,10 @@ _READ = frozenset(CompiledConfig.model_fields) | frozenset(MULTITASK_KEYS) | fro
 def read_config(cfg: Mapping[str, Any]) -> Contract:
     """Read a config (a plain or mmcv dict, bases merged) through the contract; ConfigError names the key."""
     cfg = {k: v for k, v in cfg.items() if k in _READ}
-    if isinstance(cfg.get("data"), Mapping):  # of mmcv's data dict only the shape of `train` is checked
-        cfg["data"] = {"train": _shape(cfg["data"]["train"])} if "train" in cfg["data"] else {}
+    if isinstance(cfg.get("data"), Mapping):  # of mmcv's data dict: the shape of `train`, the batch size
+        data = cfg["data"]
+        cfg["data"] = {**({"train": _shape(data["train"])} if "train" in data else {}),
+                       **({"samples_per_gpu": data["samples_per_gpu"]} if "samples_per_gpu" in data else {})}
     cfg = _plain(cfg)
     runner = cfg.get("runner")
     if not isinstance(runner, dict):
@@ -339,6 +354,7 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
     if sched.queries and budget.is_zero(settings.budget_per_round):
         raise ConfigError(("active_learning", "settings", mode, "budget_per_round"),
                           "a workflow with queries needs a positive budget")
+    _check_shares(settings, sched.queries, ("active_learning", "settings", mode, "budget_per_query"))
     _check_units(cfg, sched.unit)
     _check_source_free(cfg, top.source_free)
     ci = top.custom_imports
@@ -353,7 +369,7 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
     return Contract(kind, top.runner.type, mode, settings, name, params, al.reset_each_round, al.visualize, sched,
                     top.source_free, top.scale_size, top.mask_dir or CompiledConfig.model_fields["mask_dir"].default,
                     top.load_from, top.seed, top.deterministic, tuple(ci.imports) if ci else (), mt,
-                    dict(top.segal_meta), bool(ci and ci.allow_failed_imports))
+                    dict(top.segal_meta), bool(ci and ci.allow_failed_imports), _batch_size(cfg))
 
 
 def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str) -> tuple[str, dict[str, Any]]:
@@ -398,6 +414,21 @@ def _schedule(top: CompiledConfig, cfg: dict, kind: str) -> schedule.Schedule:
         raise ConfigError(("workflow",), str(err)) from None
 
 
+def _check_shares(settings: Section, queries: int, where: tuple) -> None:
+    """`budget_per_query`: one positive budget per query, the first the `budget_per_round` the reference reads."""
+    shares = settings.budget_per_query
+    if shares is None:
+        return
+    if len(shares) != queries:
+        raise ConfigError(where, f"{len(shares)} entries, but the workflow has {queries} queries")
+    if shares and shares[0] != settings.budget_per_round:
+        raise ConfigError(where, f"the first entry {shares[0]!r} must equal budget_per_round "
+                          f"{settings.budget_per_round!r} (what the reference buys at every query)")
+    zero = next((k for k, spec in enumerate(shares, 1) if budget.is_zero(spec)), None)
+    if zero is not None:
+        raise ConfigError((*where, zero - 1), f"query {zero} buys nothing: every query needs a positive budget")
+
+
 def _check_units(cfg: dict, unit: str) -> None:
     """Iteration schedules count hooks by iteration: an epoch-based eval/checkpoint/LR policy would misfire."""
     if unit != "iters":
@@ -424,6 +455,12 @@ def _check_source_free(cfg: dict, source_free: bool) -> None:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
+def _batch_size(cfg: dict) -> int | None:
+    """`data.samples_per_gpu` when it is a positive int (mmseg checks it when it builds the loaders)."""
+    value = cfg.get("data", {}).get("samples_per_gpu") if isinstance(cfg.get("data"), dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def _or_default(top: CompiledConfig, key: str):
     """A key the config sets to None (mmcv's `--cfg-options key=None`) means its default."""
     value = getattr(top, key)

@@ -10,7 +10,7 @@ those labels, records them in the report, and never trains on them; the runtime 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,9 @@ UNIT_WORDS: dict[str, str] = {"epoch": "epochs", "epochs": "epochs", "iter": "it
                               "iteration": "iters", "iterations": "iters"}  # the words a `.seg` file may write
 MODES: tuple[str, ...] = ("train", "query")  # the step modes a compiled workflow holds
 OPTIONAL_RUNNER_KEYS: tuple[str, ...] = ("schedule_unit", "warmup_only")  # written by runner_keys() unless default
+# The most steps a written schedule may unroll into (SEG320): real schedules have tens of rounds, and
+# `(train 1; query) x100000000` must be refused before it is built, not after minutes and gigabytes.
+MAX_STEPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,47 @@ def rounds_of_steps(steps: Iterable[tuple[str, int]]) -> list[Round]:
     if open_round or not rounds:
         rounds.append(Round(current, False))
     return rounds
+
+
+def place_queries(steps: Sequence[tuple[str, int]], positions: Sequence[int],
+                  start: int = 0) -> list[tuple[str, int, int]]:
+    """`query at P, …`: a query at each absolute position P of the training, splitting the `train` step P falls
+    in: `train 20; query at 10, 12` is `train 10; query; train 2; query; train 8` (RIPU's `SELECT_ITER`).
+
+    Positions count like the plan's `at` column, from `start` (the end of an MAE warm-up). Returns
+    (kind, length, origin) steps: origin is the index of the step it comes from, or -1-j for `positions[j]`.
+    A position before `start` or after the last training is left out (the caller reports it)."""
+    queue = sorted((p, -1 - j) for j, p in enumerate(positions) if p >= start)
+    out: list[tuple[str, int, int]] = []
+    pos, q = start, 0
+    for i, (kind, length) in enumerate(steps):
+        if kind == "train":
+            end = pos + length
+            while q < len(queue) and queue[q][0] < end:
+                if queue[q][0] > pos:
+                    out.append(("train", queue[q][0] - pos, i))
+                    pos = queue[q][0]
+                out.append(("query", 0, queue[q][1]))
+                q += 1
+            if end > pos:
+                out.append(("train", end - pos, i))
+            pos = max(pos, end)
+            continue
+        while q < len(queue) and queue[q][0] <= pos:
+            out.append(("query", 0, queue[q][1]))
+            q += 1
+        out.append((kind, length, i))
+    out += [("query", 0, origin) for p, origin in queue[q:] if p <= pos]
+    return out
+
+
+def iters_per_epoch(images: int, batch: int, world: int = 1) -> int:
+    """Iterations of one epoch over `images` train images, `batch` per GPU on `world` GPUs: the loader drops
+    the last partial batch (as mmseg's does), unless a rank holds less than one batch (then it yields one)."""
+    per_rank = -(-images // world) if images else 0
+    if per_rank >= batch:
+        return per_rank // batch
+    return 1 if per_rank else 0
 
 
 def reset_before(round_index: int, reset_each_round: bool) -> bool:
