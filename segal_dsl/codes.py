@@ -67,6 +67,11 @@ _ALL = [
     Code("SEG104", "missing-separator", "error", "Two statements on one line without `;` between them.",
          "Statements are separated by a line break or `;`.",
          "schedule epochs { train 1 query }", "Add `;`: `train 1; query`."),
+    Code("SEG105", "nested-too-deeply", "error", "Brackets, braces or schedule groups nested more than 64 deep.",
+         "Deep nesting is a generated or broken file, not a config; it is refused in one linear scan before "
+         "parsing, so no stage can run out of stack on it.",
+         "experiment a {\n    mmseg { a = " + "[" * 65 + "1" + "]" * 65 + " }\n}",
+         "Flatten the nesting: a real config nests a few levels."),
     # ---- SEG2xx: values and schema ---------------------------------------------------------------
     Code("SEG201", "unknown-key", "error", "A setting name that this block does not have.",
          "Hand-written mmseg configs silently ignore a misspelt key; segal-dsl rejects it.",
@@ -153,6 +158,26 @@ _ALL = [
          'base "bases/five_classes.py"   # model.decode_head.num_classes = 5\n'
          'sample region { budget 1% per image }\nheuristic ripu { categories 19 }',
          "Use the model's number of classes, or leave `categories` out (it defaults to it)."),
+    Code("SEG225", "runtime-refuses-override", "error", "An `mmseg { … }` override that the runtime cannot run.",
+         "The compiled config is read through the runtime's contract before anything runs; this override "
+         "breaks it (e.g. `lr_config = dict(policy=\"poly\")` in an iteration schedule leaves mmcv's default "
+         "`by_epoch=True`).", "experiment a {\n    base \"m.py\"\n    sample pixel { budget 1% per image }\n"
+         "    heuristic entropy\n    schedule iters { train 100; query; train 100 }\n"
+         "    mmseg { lr_config = dict(policy=\"poly\") }\n}", "Change the override as the message says."),
+    Code("SEG226", "duplicate-sweep-point", "error", "Two values of a sweep axis name the same point.",
+         "Each point compiles to a file named after its values; two equal values (`seed 0, 1, 1`) would write "
+         "one config over the other and run one point twice.",
+         "experiment a {\n    sweep { seed 0, 1, 1 }\n}", "Give each value once."),
+    Code("SEG227", "duplicate-dict-key", "error", "A dict literal in `mmseg { … }` gives one key twice.",
+         "Python keeps the last of two equal keys without a word (and `dict(a=1, a=2)` does not compile).",
+         "experiment a {\n    mmseg { optimizer = dict(lr=0.01, lr=0.1) }\n}", "Keep one of them."),
+    Code("SEG228", "not-a-module-name", "error", "An `imports` entry that is not a dotted module name.",
+         "mmcv imports each entry with importlib when it loads the config: a path or a file name fails "
+         "there, at the start of the run.", 'experiment a {\n    imports "experiments/dataset.py"\n}',
+         "Write the module name: `imports \"experiments.dataset\"`."),
+    Code("SEG229", "bad-path", "error", "A path that holds a NUL or a line break.",
+         "No file system names a file so; it is a typo (often a `\\n` inside quotes) that would fail at run time.",
+         'experiment a {\n    load_from "ckpt\\n.pth"\n}', "Remove the character."),
     # ---- SEG3xx: schedule ------------------------------------------------------------------------
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
          "An AL experiment trains between queries; without training no labels are used.",
@@ -185,7 +210,30 @@ _ALL = [
     Code("SEG310", "unknown-schedule-unit", "error", "A schedule unit other than `epochs` or `iters`.",
          "Training lengths count epochs or iterations.", 'schedule steps { train 5; query; train 5 }',
          "Write `schedule epochs` or `schedule iters`."),
+    Code("SEG311", "query-position-out-of-range", "error", "A `query at` position outside the training.",
+         "`query at P` queries after P epochs (or iterations) of training, counted from the start (after an MAE "
+         "warm-up); a position past the last training, or inside the warm-up, never comes.",
+         'schedule iters { train 20k; query at 10k, 25k }',
+         "Use positions from 0 to the total training (here 20k), or train longer."),
+    Code("SEG312", "query-positions-not-increasing", "error", "`query at` positions that are not in increasing order.",
+         "Each position is a separate query; a repeated or earlier position is a typo (and two queries at one "
+         "position would buy twice from the same model).", 'schedule iters { train 20k; query at 12k, 10k }',
+         "List the positions in increasing order, each once."),
+    Code("SEG313", "query-at-in-group", "error", "`query at` inside a repeated group.",
+         "Its positions are absolute: repeating them would query at the same positions again.",
+         'schedule epochs { (train 2; query at 1) x3; train 4 }',
+         "Move `query at …` out of the group, or write a plain `query` in it."),
     # ---- SEG4xx: budget and sampling -------------------------------------------------------------
+    Code("SEG320", "schedule-too-long", "error", "The schedule unrolls into more than 10,000 steps.",
+         "Repeat counts multiply (`(train 1; query x10) x1000`); the limit is checked before anything is "
+         "unrolled, so a typo in a repeat count costs no time or memory.",
+         "experiment a {\n    schedule epochs { (train 1; query) x100000000 }\n}",
+         "Check the repeat counts: an active-learning schedule has tens of rounds."),
+    Code("SEG321", "epochs-in-iteration-schedule", "error", "An epoch-counted hook in a schedule that counts iterations.",
+         "`schedule iters` counts the run in iterations; an `evaluation`/`checkpoint` every N epochs, or an "
+         "`lr_config` with `by_epoch=True`, would fire on a clock the runner does not keep.",
+         "experiment a {\n    evaluation every 1 epochs\n    schedule iters { train 100; query; train 100 }\n}",
+         "Count it in iterations: `evaluation every 200 iters`; `by_epoch=False` in `lr_config`."),
     Code("SEG401", "non-positive-budget", "error", "A budget of zero or less in a schedule that queries.",
          "A query that buys nothing wastes a round; the reference silently bought 0 px when budget < images. "
          "(A schedule without a query may state `budget 0`.)",
@@ -217,6 +265,16 @@ _ALL = [
          "The reference raised ValueError/AssertionError at start-up.", 'sample pixel { initial 120% per image; budget 1% per image }',
          "Lower `initial`."),
     # ---- SEG5xx: emit ----------------------------------------------------------------------------
+    Code("SEG411", "threshold-without-percent", "warning", "A `threshold top` written without `%`.",
+         "The threshold is a percentage of the top scores: `threshold top 0.05` picks among the top 0.05%, "
+         "which is rarely what was meant (PixelPick writes 5%).",
+         "experiment a {\n    sample pixel { budget 1% per image; threshold top 0.05 }\n}",
+         "Write the `%`: `threshold top 5%` (or `threshold top 0.05%` if that is what you meant)."),
+    Code("SEG412", "threshold-with-random", "warning", "A `threshold` with a heuristic whose scores say nothing.",
+         "`heuristic random` scores uniformly at random; picking at random among its top scores is the same "
+         "random pick, so the threshold changes nothing.",
+         "experiment a {\n    sample pixel { budget 1% per image; threshold top 5% }\n    heuristic random\n}",
+         "Remove `threshold`, or choose an informative heuristic."),
     Code("SEG501", "unrepresentable-value", "error", "A value that cannot be written as a Python literal.",
          "Everything in the compiled config is a literal, so no string from a .seg file can become code.",
          "(internal)", "Report the value; use a string, number, bool or container of them."),

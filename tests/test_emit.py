@@ -159,9 +159,12 @@ def _seg_string(s: str) -> str:
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_hostile_strings_stay_literal_and_round_trip(hostile, tmp_path):
     h = _seg_string(hostile)
-    text = (f"experiment hostile {{\n base {h}\n imports {h}\n load_from {h}\n work_dir {h}\n"
-            f" runner active {{ mask_dir {h} }}\n sample pixel {{ budget 1% per image }}\n heuristic random\n"
-            f" visualize {{ size 2; dir {h} }}\n schedule epochs {{ train 1; query; train 1 }}\n"
+    # Paths may hold anything but a NUL or a line break (SEG229); `imports` are module names (SEG228).
+    path = hostile.replace("\n", " ").replace("\r", " ")
+    p = _seg_string(path)
+    text = (f"experiment hostile {{\n base {p}\n imports \"pkg.mod\"\n load_from {p}\n work_dir {p}\n"
+            f" runner active {{ mask_dir {p} }}\n sample pixel {{ budget 1% per image }}\n heuristic random\n"
+            f" visualize {{ size 2; dir {p} }}\n schedule epochs {{ train 1; query; train 1 }}\n"
             f" log every 10 iters {{ text; wandb {{ entity {h}; project {h}; name {h}; group {h}; tags {h}, {h} }} }}\n"
             f" evaluation every 1 epochs {{ metric {h}; save_best {h} }}\n"
             f" mmseg {{ model.type = {h}; data.train = dict(note={h}, items=[{h}, ({h},)], more={{{h}: {h}}}) }}\n}}\n")
@@ -176,14 +179,15 @@ def test_hostile_strings_stay_literal_and_round_trip(hostile, tmp_path):
               cfg["model"]["type"], cfg["data"]["train"]["note"], *cfg["data"]["train"]["items"][:1],
               cfg["data"]["train"]["items"][1][0], *cfg["data"]["train"]["more"].keys(),
               *cfg["data"]["train"]["more"].values()]
-    assert all(v == hostile for v in values[1:]), [v for v in values if v != hostile]
+    expected = [path, "pkg.mod", path, path, path, path] + [hostile] * (len(values) - 6)
+    assert [v for v in values[1:]] == expected[1:]
     # The header comment cannot be broken out of either.
     compile_source(Source(hostile + ".seg", text), "cfg.py")
     assert ast.parse(compile_source(Source(hostile + ".seg", text), "cfg.py").config)
     # And executing it as Python (the way mmcv loads configs) yields the same values, no side effects.
     namespace: dict = {}
     exec(compile(result.config, "cfg.py", "exec"), {"__builtins__": {"dict": dict}}, namespace)
-    assert namespace["load_from"] == hostile and namespace["model"]["type"] == hostile
+    assert namespace["load_from"] == path and namespace["model"]["type"] == hostile
 
 
 def test_outputs_get_ordinary_file_permissions(tmp_path):
@@ -201,3 +205,39 @@ def test_compiled_config_doc_lists_the_contract():
     text = (ROOT / "docs" / "compiled-config.md").read_text()
     table = text.split("<!-- generated: contract keys -->\n", 1)[1].split("<!-- end generated -->", 1)[0]
     assert table == render_contract_table(), "docs/compiled-config.md is stale: run `make docs`"
+
+
+# ---- `budget X total` and `query at` in the compiled config ---------------------------------------------------
+def _compiled_values(body: str) -> dict:
+    text = f'experiment t {{\n base "m.py"\n heuristic entropy\n {body}\n}}\n'
+    result = compile_source(Source("t.seg", text), "t.py")
+    assert result.config is not None, [d.message for d in result.diagnostics]
+    values = evaluate_config(result.config)
+    values.pop("segal_meta")
+    return values
+
+
+def test_query_at_compiles_as_the_split_schedule():
+    sample = "sample pixel { budget 1% per image }"
+    at = _compiled_values(f"{sample}\n schedule iters {{ train 20k; query at 10k, 12k }}")
+    split = _compiled_values(f"{sample}\n schedule iters {{ train 10000; query; train 2000; query; train 8000 }}")
+    assert at == split
+    assert at["workflow"] == [(("train", 10000), ("query", 1)), (("train", 2000), ("query", 1)), (("train", 8000),)]
+
+
+def test_budget_total_compiles_one_share_per_query():
+    sched = "schedule epochs { train 1 x5; train 1 }"
+    image = _compiled_values(f"sample image {{ budget 12 images total }}\n {sched}")
+    assert image["active_learning"]["settings"]["image"] == {"budget_per_round": 3, "budget_per_query": [3, 3, 2, 2, 2]}
+    region = _compiled_values(f"sample region {{ budget 2.2% per image total }}\n {sched}")["active_learning"]
+    shares = [{"value": 2.2, "unit": "%/img", "share": [k, 5]} for k in range(1, 6)]
+    assert region["settings"]["region"] == {"budget_per_round": shares[0], "budget_per_query": shares}
+    regions = _compiled_values(f"sample region {{ budget 11 regions total; radius 2 }}\n {sched}")
+    assert regions["active_learning"]["settings"]["region"]["budget_per_query"] == [75, 50, 50, 50, 50]  # 3,2,2,2,2 × 25
+
+
+def test_an_even_total_compiles_to_what_the_reference_reads():
+    values = _compiled_values("sample pixel { budget 50k px total }\n schedule epochs { train 1 x5; train 1 }")
+    assert values["active_learning"]["settings"]["pixel"] == {"budget_per_round": 10000}
+    same = _compiled_values("sample pixel { budget 10000 px per round }\n schedule epochs { train 1 x5; train 1 }")
+    assert values == same

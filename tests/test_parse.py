@@ -109,3 +109,60 @@ def test_spans_from_lark_positions_match_offsets(variant):
             assert span == source.span(span.start, span.end), (path, span)
             checked += 1
     assert checked > 1000
+
+
+# ---- number suffixes and `query at` ---------------------------------------------------------------------
+def _built(text: str):
+    from segal_dsl.frontend.build import build
+    from segal_dsl.frontend.parse import parse
+
+    diags = Diagnostics()
+    tree = parse(Source("t.seg", text), diags)
+    assert tree is not None, [d.message for d in diags]
+    return build(tree, Source("t.seg", text))
+
+
+def test_number_suffixes_scale_exactly():
+    from segal_dsl.frontend.build import parse_number
+
+    assert parse_number("10k") == 10000 and isinstance(parse_number("10k"), int)
+    assert parse_number("2.5M") == 2_500_000 and isinstance(parse_number("2.5M"), int)
+    assert parse_number("1_000k") == 1_000_000
+    assert parse_number("1.00001k") == 1000.01  # not whole: a count refuses it (SEG408)
+    assert parse_number("0.1k") == 100          # decimal arithmetic: no 100.00000000000001
+
+
+def test_suffixed_numbers_in_settings_and_schedules():
+    exp = _built('experiment t {\n seed 1k\n schedule iters { train 20k; query at 10k, 12k,\n 14k }\n}\n')
+    seed, sched = exp.block.items
+    assert seed.args[0].value == 1000 and seed.args[0].text == "1k"
+    train, query = sched.items
+    assert train.length.value == 20000
+    assert [(p.value, p.text) for p in query.at] == [(10000, "10k"), (12000, "12k"), (14000, "14k")]
+    assert query.at[0].span.column == query.span.column + len("query at ")
+
+
+def test_a_suffix_needs_a_word_boundary():
+    exp = _built("experiment t {\n budget 10kg\n}\n")  # a number and a unit word, not 10k and `g`
+    (setting,) = exp.block.items
+    assert [type(a).__name__ for a in setting.args] == ["Number", "Word"]
+    assert (setting.args[0].value, setting.args[1].name) == (10, "kg")
+
+
+def test_suffix_in_an_override_is_not_python():
+    result = analyse(Source("t.seg", 'experiment t {\n base "m.py"\n sample pixel { budget 1% per image }\n'
+                                     ' heuristic entropy\n schedule iters { train 10k; query; train 10k }\n'
+                                     ' mmseg { x = 40k }\n}\n'))
+    (d,) = [d for d in result.diagnostics if d.code != "SEG222"]
+    assert (d.code, d.message, d.help) == ("SEG213", "`40k` is not a Python number",
+                                           "write `40000`: `mmseg` values are Python literals")
+
+
+def test_fmt_keeps_query_at_and_suffixes():
+    from segal_dsl.frontend.fmt import format_source
+
+    text = ('experiment t {\n    base "m.py"\n    sample region { budget 2.2% per image total }\n'
+            '    heuristic ripu\n    schedule iters { train 40k;  query at 10k,12k }\n}\n')
+    out = format_source(Source("t.seg", text), Diagnostics())
+    assert "schedule iters { train 40k; query at 10k, 12k }" in out
+    assert format_source(Source("t.seg", out), Diagnostics()) == out

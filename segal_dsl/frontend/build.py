@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+
 from lark import Token, Tree
 
 from segal_dsl.frontend import nodes as n
@@ -36,8 +39,24 @@ def unescape(body: str) -> str:
     return "".join(out)
 
 
+MAX_DIGITS = 4000  # longer numbers read as infinite, which every check refuses as "not a finite number"
+SUFFIXES = {"k": 1000, "M": 1_000_000}  # `10k`, `2.5M`: what the NUMBER terminal of the grammar accepts
+
+
+def whole(digits: str) -> int:
+    """A run of digits as an int; beyond MAX_DIGITS (which int() refuses) a number larger than any limit."""
+    return int(digits) if len(digits) <= MAX_DIGITS else 10 ** MAX_DIGITS
+
+
 def parse_number(text: str) -> int | float:
+    """A NUMBER token's value. A suffixed number is scaled exactly (decimal arithmetic): an int when it is a
+    whole number (`2.5M`), else a float that a count then refuses (`1.00001k`, SEG408)."""
     clean = text.replace("_", "")
+    if len(clean) > MAX_DIGITS:  # int() refuses more than 4300 digits; no count is that large: SEG213
+        return math.inf
+    if clean[-1:] in SUFFIXES:
+        scaled = Decimal(clean[:-1]) * SUFFIXES[clean[-1]]
+        return int(scaled) if scaled == scaled.to_integral_value() else float(scaled)
     if any(c in clean for c in ".eE"):
         return float(clean)
     return int(clean)
@@ -105,7 +124,7 @@ class _Builder:
         (tok,) = children
         text = str(tok).replace("×", "x")
         w, h = text.split("x")
-        return n.Dims(int(w), int(h), self._tok(tok))
+        return n.Dims(whole(w), whole(h), self._tok(tok))
 
     def comma(self, children):
         (tok,) = children
@@ -133,7 +152,7 @@ class _Builder:
     # -- schedule
     def _repeat(self, tok: Token) -> n.Repeat:
         digits = str(tok)[1:].strip()
-        return n.Repeat(int(digits), self._tok(tok))
+        return n.Repeat(whole(digits), self._tok(tok))
 
     @_with_meta
     def schedule_stmt(self, meta, children):
@@ -157,7 +176,8 @@ class _Builder:
 
     @_with_meta
     def query_step(self, meta, children):
-        return n.QueryStep(self._meta(meta))
+        at = tuple(n.Number(parse_number(str(t)), str(t), self._tok(t)) for t in children if t.type == "NUMBER")
+        return n.QueryStep(self._meta(meta), at)
 
     @_with_meta
     def warmup_step(self, meta, children):
@@ -228,7 +248,7 @@ class _Builder:
     def _lit(value):
         # Inside literals the atom rules (number/string) are shared with settings: convert them.
         if isinstance(value, n.Number):
-            return n.LitNumber(value.value, value.span)
+            return n.LitNumber(value.value, value.span, value.text)
         if isinstance(value, n.String):
             return n.LitString(value.value, value.span)
         return value

@@ -126,7 +126,7 @@ def config_dict(exp: m.Experiment, sched: Schedule, source: Source, inherited: d
     base = inherited or {}
     out = Compiled({})
     _head(exp, base, out)
-    _active_learning(exp, base, out)
+    _active_learning(exp, sched, base, out)
     _schedule_and_runner(exp, sched, base, out)
     _hooks(exp, out)
     meta = {"experiment": exp.name, "source": source.path.replace(os.sep, "/"), "source_sha256": source.sha256,
@@ -155,7 +155,7 @@ def _head(exp: m.Experiment, base: dict, out: Compiled) -> None:
         out.put(("scale_size",), tuple(exp.pool.resolution), ("pool", "resolution"))
 
 
-def _active_learning(exp: m.Experiment, base: dict, out: Compiled) -> None:
+def _active_learning(exp: m.Experiment, sched: Schedule, base: dict, out: Compiled) -> None:
     s, h = exp.sample, exp.heuristic
     al = ("active_learning",)
     settings = (*al, "settings", s.mode)
@@ -164,11 +164,17 @@ def _active_learning(exp: m.Experiment, base: dict, out: Compiled) -> None:
         value = getattr(s, seg_key)
         if value is None:
             continue
-        if seg_key in ("initial", "budget"):
+        shares = None
+        if seg_key in ("initial", "budget") and value.total:
+            shares = budget.split_total(value.value, value.unit, sched.queries, radius)
+            value = shares[0] if shares else budget.compile_amount(value.value, value.unit, radius)
+        elif seg_key in ("initial", "budget"):
             value = budget.compile_amount(value.value, value.unit, radius)
         elif seg_key == "threshold":
             value = float(value)
         out.put((*settings, key), value, ("sample", seg_key))
+        if shares and any(share != value for share in shares):  # equal shares: budget_per_round says it all
+            out.put((*settings, "budget_per_query"), shares, ("sample", seg_key))
     out.put((*al, "heuristic"), h.name, ("heuristic", "name"))
     params, in_settings = heuristics.compiled_params(h.name, h.params)
     base_al = base.get("active_learning") if isinstance(base.get("active_learning"), dict) else {}

@@ -22,16 +22,26 @@ from segal_dsl.spec.modes import SAMPLE_MODES
 class FlatStep:
     """One step of the schedule after repeats and groups are unrolled, with the span it was written at."""
 
-    kind: str  # train | query | warmup
+    kind: str  # train | query | warmup | at (a `query at …`, before `place_queries` places it)
     length: int
     span: Span | None
+    at: tuple[tuple[int, Span | None], ...] = ()  # `query at`: each position and its span
 
 
-def flatten(steps: tuple[m.Step, ...], spans: SpanIndex, diags: Diagnostics) -> list[FlatStep]:
+def flatten(steps: tuple[m.Step, ...], spans: SpanIndex, diags: Diagnostics, nested: bool = False) -> list[FlatStep]:
     """`train N xK` -> K × (train N, query); `( … ) xK` -> K copies; lengths and repeats checked."""
     out: list[FlatStep] = []
     for step in steps:
         span = spans(step.loc)
+        if step.at:
+            if nested:  # checked as a plain `query` from here on, so that nothing else is reported about it
+                diags.add("SEG313", "`query at` inside a repeated group", span, label="absolute positions",
+                          help="move `query at …` out of the group: its positions count from the start of training")
+                out.append(FlatStep("query", 0, span))
+            else:
+                out.append(FlatStep("at", 0, span, tuple((p, spans((*step.loc, "at", i)))
+                                                         for i, p in enumerate(step.at))))
+            continue
         if step.kind in ("train", "warmup"):
             if step.length is not None and step.length <= 0:
                 diags.add("SEG306", f"`{step.kind} {step.length}` trains for no time", span,
@@ -51,9 +61,64 @@ def flatten(steps: tuple[m.Step, ...], spans: SpanIndex, diags: Diagnostics) -> 
             if step.repeat is not None and step.repeat < 1:
                 diags.add("SEG307", f"repeat count `x{step.repeat}` must be at least 1", spans((*step.loc, "repeat")))
                 continue
-            inner = flatten(step.items, spans, diags)
+            inner = flatten(step.items, spans, diags, nested=True)
             out += inner * (step.repeat or 1)
     return out
+
+
+def expanded_size(steps: tuple[m.Step, ...]) -> int:
+    """How many steps `flatten` would make, counted without making them (`x100000000` costs nothing here)."""
+    total = 0
+    for step in steps:
+        repeat = max(step.repeat or 1, 1)
+        if step.kind == "group":
+            total += repeat * expanded_size(step.items)
+        elif step.kind == "train" and step.repeat is not None:
+            total += 2 * repeat
+        else:
+            total += 1 + len(step.at)
+        if total > sch.MAX_STEPS:
+            return total
+    return total
+
+
+def flat_schedule(steps: tuple[m.Step, ...], spans: SpanIndex, diags: Diagnostics) -> list[FlatStep] | None:
+    """The written steps unrolled and `query at` placed; None (SEG320) when they would unroll into more
+    than `MAX_STEPS` steps: diagnosed before anything is allocated."""
+    size = expanded_size(steps)
+    if size > sch.MAX_STEPS:
+        diags.add("SEG320", f"the schedule unrolls into more than {sch.MAX_STEPS:,} steps", spans(("schedule",)),
+                  label="too many rounds", help="an active-learning schedule has tens of rounds: check the repeat counts")
+        return None
+    return place_queries(flatten(steps, spans, diags), diags)
+
+
+def place_queries(flat: list[FlatStep], diags: Diagnostics) -> list[FlatStep]:
+    """The `query at …` items placed where they query (spec/schedule.py); SEG311 out of range, SEG312 order."""
+    ats = [s for s in flat if s.kind == "at"]
+    if not ats:
+        return flat
+    head = flat[:1] if flat[0].kind == "warmup" else []
+    start = head[0].length if head else 0
+    body = [s for s in flat[len(head):] if s.kind != "at"]
+    end = start + sum(s.length for s in body if s.kind == "train")
+    positions: list[tuple[int, Span | None]] = []
+    for item in ats:
+        for i, (p, span) in enumerate(item.at):
+            if not start <= p <= end:
+                where = f"{start}..{end}" if start else f"0..{end}"
+                diags.add("SEG311", f"query position `{p}` is outside the training ({where})", span,
+                          label="before the training" if p < start else "after the last training",
+                          help=f"use a position from {start} to {end}" + (" (after the warm-up)" if start else ""))
+            elif i and p <= item.at[i - 1][0]:
+                diags.add("SEG312", f"query position `{p}` is not after `{item.at[i - 1][0]}`", span,
+                          label="out of order", notes=((item.at[i - 1][1], "previous position"),),
+                          help="list the positions in increasing order, each once")
+            else:
+                positions.append((p, span))
+    placed = sch.place_queries([(s.kind, s.length) for s in body], [p for p, _ in positions], start)
+    return head + [FlatStep(kind, length, body[origin].span if origin >= 0 else positions[-1 - origin][1])
+                   for kind, length, origin in placed]
 
 
 def _check_sequence(flat: list[FlatStep], runner_kind: str, spans: SpanIndex, diags: Diagnostics) -> bool:
@@ -96,7 +161,9 @@ def expand(validated: Validated, diags: Diagnostics) -> sch.Schedule | None:
     """The experiment's schedule expanded into rounds; None when the schedule has errors."""
     exp, spans = validated.experiment, validated.spans
     start = len(diags.items)
-    flat = flatten(exp.schedule.steps, spans, diags)
+    flat = flat_schedule(exp.schedule.steps, spans, diags)
+    if flat is None:
+        return None
     warmup_only = _check_sequence(flat, exp.runner.kind, spans, diags)
     if any(d.severity.value == "error" for d in diags.items[start:]):
         return None
@@ -110,7 +177,21 @@ def expand(validated: Validated, diags: Diagnostics) -> sch.Schedule | None:
                   label="buys nothing",
                   help="each query must buy at least one label (only a schedule without `query` may buy nothing)")
         return None
+    if _empty_share(exp.sample.budget, schedule.queries, spans(("sample", "budget")), diags):
+        return None
     return schedule
+
+
+def _empty_share(amount: m.Amount, queries: int, span: Span | None, diags: Diagnostics) -> bool:
+    """SEG401 for a `budget X total` whose split leaves a query with nothing (X smaller than the queries)."""
+    if not (queries and amount.total and amount.unit is not None):
+        return False
+    empty = [k for k, spec in enumerate(b.split_total(amount.value, amount.unit, queries), 1) if b.is_zero(spec)]
+    if empty:
+        diags.add("SEG401", f"`{b.amount_text(amount.value, amount.unit)} total` over {queries} queries leaves "
+                  f"{len(empty)} of them with nothing", span, label=f"query {empty[0]} buys nothing",
+                  help=f"a total of at least {queries} {b.unit_text(amount.unit)}, or fewer queries")
+    return bool(empty)
 
 
 @dataclass(frozen=True)
@@ -123,9 +204,10 @@ class Sampling:
     evenly: bool
     threshold: float | None
     radius: int
+    shares: tuple[b.BudgetSpec, ...] = ()  # `budget X total`: what each query buys (else `budget`, each time)
 
 
-def stated_sampling(sample: m.Sample) -> Sampling:
+def stated_sampling(sample: m.Sample, queries: int = 0) -> Sampling:
     """The sampling facts of a `sample` block alone, the contract's defaults for what it does not state."""
     settings = MODE_SETTINGS[sample.mode].model_fields
     keys = SAMPLE_SETTINGS[sample.mode]
@@ -136,32 +218,40 @@ def stated_sampling(sample: m.Sample) -> Sampling:
 
     radius = value("radius") if sample.mode == "region" else RegionSettings.model_fields["radius"].default
     initial = b.compile_amount(sample.initial.value, sample.initial.unit, radius) if sample.initial else 0
-    return Sampling(sample.mode, initial, b.compile_amount(sample.budget.value, sample.budget.unit, radius),
-                    bool(value("evenly")) if sample.mode != "image" else True, value("threshold"), radius)
+    amount = sample.budget
+    shares = tuple(b.split_total(amount.value, amount.unit, queries, radius)) if amount.total else ()
+    return Sampling(sample.mode, initial, shares[0] if shares else b.compile_amount(amount.value, amount.unit, radius),
+                    bool(value("evenly")) if sample.mode != "image" else True, value("threshold"), radius, shares)
 
 
 def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex, diags: Diagnostics) -> None:
     """SEG403/404/406/410: the initial labels and every query against the pool the file states."""
     images, res = pool.images, pool.resolution
     b_span, i_span = spans(("sample", "budget")), spans(("sample", "initial"))
+    specs = list(sampling.shares) or [sampling.budget] * queries
     try:
         initial = b.estimate(sampling.initial, sampling.mode, images, res, sampling.radius)
         per_query = b.estimate(sampling.budget, sampling.mode, images, res, sampling.radius)
+        final = initial
+        for spec in specs:
+            final = final.plus(b.estimate(spec, sampling.mode, images, res, sampling.radius))
     except ValueError:
         return  # an amount the validator already refused (e.g. 120%)
-    final = initial.plus(per_query, queries)
     if sampling.mode == "image":
         if images is not None:
             if initial.total and initial.total > images:
                 diags.add("SEG410", f"{initial.total} initial images, but the pool holds {images}", i_span)
             elif final.total is not None and final.total > images:
-                diags.add("SEG403", f"{initial.total} initial + {queries} × {per_query.total} images = {final.total}, "
+                bought = f"{queries} × {per_query.total}" if not sampling.shares else \
+                    f"{final.total - (initial.total or 0)} (the total over {queries} queries)"
+                diags.add("SEG403", f"{initial.total} initial + {bought} images = {final.total}, "
                           f"but the pool holds {images}", b_span, label="exceeds the pool",
                           help=f"at most {(images - (initial.total or 0)) // max(queries, 1)} images per round")
         return
     hw = res[0] * res[1] if res else None
-    if isinstance(sampling.budget, int) and sampling.evenly and images and sampling.budget < images:
-        diags.add("SEG404", f"{sampling.budget} px over {images} images is less than one pixel per image",
+    low = min((s for s in specs or [sampling.budget] if isinstance(s, int)), default=None)
+    if low is not None and sampling.evenly and images and low < images:
+        diags.add("SEG404", f"{low} px over {images} images is less than one pixel per image",
                   b_span, label="rounds to 0 per image", help="raise the budget, or state it `per image`")
     if initial.per_image_percent is not None and initial.per_image_percent > 100:
         return  # SEG410 was reported by the validator
@@ -188,12 +278,12 @@ def check_schedule(validated: Validated, diags: Diagnostics) -> None:
         return
     sections, spans = validated.sections, validated.spans
     runner = sections.get("runner", m.Runner())
-    flat = flatten(schedule.steps, spans, diags)
-    if _check_sequence(flat, runner.kind, spans, diags) or "sample" not in sections:
+    flat = flat_schedule(schedule.steps, spans, diags)
+    if flat is None or _check_sequence(flat, runner.kind, spans, diags) or "sample" not in sections:
         return
     sample = sections["sample"]
     units = SAMPLE_MODES[sample.mode].units
     if any(a is not None and a.unit is not None and a.unit not in units for a in (sample.initial, sample.budget)):
         return  # SEG402 was reported: the amounts mean nothing in this mode
     queries = sum(r.query for r in sch.rounds_of_steps([(s.kind, s.length) for s in flat if s.kind != "warmup"]))
-    check_pool(stated_sampling(sample), sections.get("pool", m.Pool()), queries, spans, diags)
+    check_pool(stated_sampling(sample, queries), sections.get("pool", m.Pool()), queries, spans, diags)

@@ -26,10 +26,12 @@ class Strict(BaseModel):
 
 
 class Amount(Strict):
-    """A number of labels with its unit (spec/budget.py); `unit=None` only for a bare zero (`initial 0`)."""
+    """A number of labels with its unit (spec/budget.py); `unit=None` only for a bare zero (`initial 0`).
+    `total`: `budget X total`, X split over the queries (spec/budget.py `split_total`)."""
 
     value: int | float
     unit: Literal[UNIT_KEYS] | None  # type: ignore[valid-type]
+    total: bool = False
 
 
 class Sample(Strict):
@@ -127,10 +129,12 @@ class Checkpoint(Strict):
 
 
 class Step(Strict):
-    """One schedule item before expansion; `loc` finds its span in the SpanIndex."""
+    """One schedule item before expansion; `loc` finds its span in the SpanIndex (`(*loc, "at", i)`: the
+    i-th position of `query at …`)."""
 
     kind: Literal["train", "query", "warmup", "group"]
     length: int | None = None
+    at: tuple[int, ...] = ()  # `query at 10k, 12k`: absolute positions (frontend/expand.py places them)
     repeat: int | None = None
     items: tuple[Step, ...] = ()
     loc: tuple[Any, ...] = ()

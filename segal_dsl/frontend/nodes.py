@@ -10,7 +10,7 @@ from segal_dsl.source import Span
 # ---- atoms: the words after a setting's key -------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Number:
-    """A number as written (`2975`, `24_371_200`, `1e-4`); `text` keeps the spelling for fmt."""
+    """A number as written (`2975`, `24_371_200`, `1e-4`, `10k`); `text` keeps the spelling for fmt."""
 
     value: int | float
     text: str
@@ -92,9 +92,10 @@ class TrainStep:
 
 @dataclass(frozen=True, slots=True)
 class QueryStep:
-    """`query`: one query with the round's budget."""
+    """`query`: one query with the round's budget; `query at 10k, 12k`: one at each absolute position."""
 
     span: Span
+    at: tuple[Number, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +140,11 @@ class Schedule:
 # ---- the mmseg pass-through block -------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class LitNumber:
-    """A number inside an `mmseg { … }` literal."""
+    """A number inside an `mmseg { … }` literal; `text` as written (a `10k` suffix is not Python: SEG213)."""
 
     value: int | float
     span: Span
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import keyword
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,6 +20,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from segal_dsl.diagnostics import Diagnostics, Severity
 from segal_dsl.frontend import model as m
 from segal_dsl.frontend import nodes as n
+from segal_dsl.frontend.build import SUFFIXES
 from segal_dsl.source import Span
 from segal_dsl.spec import heuristics
 from segal_dsl.spec.budget import UNIT_KEYS, UNITS, WHOLE_UNITS, percent_unit, unit_of_words, unit_text, unit_words
@@ -55,9 +57,15 @@ class Validated:
     sections: dict[str, Any] = field(default_factory=dict)  # every section that validated on its own
 
 
-def did_you_mean(word: str, choices) -> str | None:
+def closest(word: str, choices) -> str | None:
+    """The choice `word` is most likely a misspelling of, if any."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean `{match[0]}`?" if match else None
+    return match[0] if match else None
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    match = closest(word, choices)
+    return f"did you mean `{match}`?" if match else None
 
 
 def _choices(choices) -> str:
@@ -78,6 +86,7 @@ class _Reader:
     def __init__(self, diags: Diagnostics, spans: SpanIndex):
         self.d = diags
         self.spans = spans
+        self.misspelt: set[tuple] = set()  # locs of keys written misspelt (SEG201 with a did-you-mean)
 
     # -- generic helpers --------------------------------------------------------------------------
     def record(self, loc: tuple, setting: n.Setting) -> None:
@@ -156,6 +165,8 @@ class _Reader:
                 hint = did_you_mean(item.key, keys)
                 self.d.add("SEG201", f"unknown setting `{item.key}` in {where}", item.key_span,
                            label=hint or "unknown", help=f"{where} has: {_choices(keys)}")
+                if closest(item.key, keys) is not None:  # its "missing" would be the same mistake again
+                    self.misspelt.add((*loc, closest(item.key, keys)))
                 continue
             if item.key in seen:
                 self.d.add("SEG202", f"`{item.key}` is set twice in {where}", item.key_span,
@@ -185,12 +196,21 @@ class _Reader:
         if isinstance(head, n.Number) and isinstance(head.value, float) and not math.isfinite(head.value):
             self.d.add("SEG213", f"`{head.text}` is not a finite number", head.span)
             return _INVALID
-        # Strip the trailing `per round` (budgets only) and `per image`.
-        per_image = False
-        if words[-2:] == ["per", "round"]:
+        # Strip the trailing `per round` or `total` (budgets only) and `per image`.
+        per_image, total = False, words[-1:] == ["total"]
+        if total:
             if not allow_per_round:
-                self.d.add("SEG207", "the initial labels are bought once, not `per round`",
-                           span_of(rest[-2:], setting.key_span), help="remove `per round`")
+                self.d.add("SEG207", "the initial labels are bought once: `total` splits a budget over the queries",
+                           rest[-1].span, help="remove `total`")
+                return _INVALID
+            words = words[:-1]
+        if words[-2:] == ["per", "round"]:
+            if not allow_per_round or total:
+                self.d.add("SEG207", "the initial labels are bought once, not `per round`" if not total else
+                           "a budget is either `per round` or `total`", span_of(rest[-3 if total else -2:],
+                                                                               setting.key_span),
+                           help="remove `per round`" if not total else
+                           "`total` splits X over the queries; `per round` buys X at each")
                 return _INVALID
             words = words[:-2]
         if words[-2:] in (["per", "image"], ["per", "img"]) or words[-1:] == ["/img"]:
@@ -200,14 +220,15 @@ class _Reader:
             self.malformed(setting, "an amount with a unit", example)
             return _INVALID
         value = head.value
+        split = {"total": True} if total else {}
         if isinstance(head, n.Percent):
             if unit_word is not None:
                 self.malformed(setting, "a percentage followed by `per image` or nothing", "budget 1% per image")
                 return _INVALID
-            return {"value": value, "unit": percent_unit(per_image)}
+            return {"value": value, "unit": percent_unit(per_image), **split}
         if unit_word is None:
             if value == 0 and not per_image:
-                return {"value": 0, "unit": None}
+                return {"value": 0, "unit": None, **split}
             self.d.add("SEG207", f"the amount `{head.text}` needs a unit", head.span, label="which unit?",
                        help="write `px`, `px per image`, `% per image`, `images` or `regions per image`")
             return _INVALID
@@ -220,7 +241,7 @@ class _Reader:
         if unit is None:
             self.malformed(setting, f"`{unit_word}` without `per image`", f"budget 10 {unit_word}")
             return _INVALID
-        return {"value": value, "unit": unit}
+        return {"value": value, "unit": unit, **split}
 
 
 _RUNNER_EXAMPLES = {"mask_dir": '"masks"', "mae_viz_dir": '"reconstructed_images"', "validation_interval": "200",
@@ -290,7 +311,7 @@ class _ExperimentReader(_Reader):
             raw["overrides"] = self.overrides(mmsegs[0])
         for key, example in (("base", 'base "configs/_base_/models/model.py"'), ("sample", "sample pixel { … }"),
                              ("heuristic", "heuristic entropy"), ("schedule", "schedule epochs { train 5; query; train 5 }")):
-            if key not in raw and key not in self.failed:
+            if key not in raw and key not in self.failed and (key,) not in self.misspelt:
                 self.d.add("SEG203", f"the experiment has no `{key}`", exp.name_span,
                            label=f"`{key}` missing", help=f"add e.g. `{example}`")
         return raw
@@ -336,7 +357,7 @@ class _ExperimentReader(_Reader):
                                help=f"it applies to `sample {'`/`sample '.join(modes)}`")
         out = self.block(setting, loc, keys, f"`sample {mode}`")
         out = {k: v for k, v in out.items() if k in allowed}
-        if setting.block is not None and "budget" not in out and not any(
+        if setting.block is not None and "budget" not in out and ("sample", "budget") not in self.misspelt and not any(
                 isinstance(i, n.Setting) and i.key == "budget" for i in setting.block.items):
             self.d.add("SEG203", f"`sample {mode}` has no `budget`", setting.key_span,
                        help="add e.g. `budget 1% per image per round`" if mode != "image" else "add e.g. `budget 10 images`")
@@ -357,6 +378,11 @@ class _ExperimentReader(_Reader):
             return _INVALID
         self.spans.spans[loc] = args[0].span
         value = args[0].value
+        if isinstance(args[0], n.Number):
+            guess = f"; did you mean `threshold top {value * 100:g}%`?" if 0 < value <= 1 else ""
+            self.d.add("SEG411", f"`threshold top {args[0].text}` reads as {value:g}%", args[0].span,
+                       label="a percentage without `%`",
+                       help=f"write the `%`: `threshold top {args[0].text}%`{guess}")
         return float(value)
 
     # -- heuristic ripu { k 1; use_entropy true; categories 19 }
@@ -510,7 +536,10 @@ class _ExperimentReader(_Reader):
                 out["repeat"] = step.repeat.count
             return out
         if isinstance(step, n.QueryStep):
-            return {"kind": "query", "loc": loc}
+            for i, number in enumerate(step.at):
+                self.spans.spans[(*loc, "at", i)] = number.span
+            at = tuple(self.step_length(p, "a query position") for p in step.at)
+            return {"kind": "query", "loc": loc, **({"at": at} if at else {})}
         if isinstance(step, n.WarmupStep):
             return {"kind": "warmup", "length": self.step_length(step.length), "loc": loc}
         if isinstance(step, n.Group):
@@ -522,11 +551,11 @@ class _ExperimentReader(_Reader):
                    help="steps: `train N`, `train N xK`, `query`, `warmup N`, `( … ) xK`")
         return None
 
-    def step_length(self, number: n.Number) -> int:
+    def step_length(self, number: n.Number, what: str = "a training length") -> int:
         if isinstance(number.value, float):
             if number.value.is_integer() and math.isfinite(number.value):
                 return int(number.value)
-            self.d.add("SEG408", f"a training length must be a whole number, not `{number.text}`", number.span)
+            self.d.add("SEG408", f"{what} must be a whole number, not `{number.text}`", number.span)
             return 1
         return number.value
 
@@ -534,6 +563,7 @@ class _ExperimentReader(_Reader):
     def overrides(self, block: n.Mmseg) -> dict:
         out: dict[str, Any] = {}
         leaf_spans: dict[tuple, Span] = {}
+        below: dict[tuple, tuple] = {}
         for ov in block.overrides:
             loc = ("overrides", *ov.key)
             self.spans.spans[loc] = ov.value.span
@@ -549,9 +579,8 @@ class _ExperimentReader(_Reader):
             value = self.literal(ov.value)
             if value is _INVALID:
                 continue
-            conflict = next((p for p in leaf_spans if p[: len(ov.key)] == ov.key or ov.key[: len(p)] == p), None)
-            if conflict is not None and not (conflict != ov.key and isinstance(self._get(out, conflict), dict)
-                                             and self._settable(out, ov.key)):
+            conflict = self._conflict(ov.key, out, leaf_spans, below)
+            if conflict is not None:
                 self.d.add("SEG211", f"`{'.'.join(ov.key)}` is set again", ov.key_span,
                            notes=((leaf_spans[conflict], f"`{'.'.join(conflict)}` set here"),),
                            help="keep one override per key")
@@ -561,7 +590,21 @@ class _ExperimentReader(_Reader):
                 node = node.setdefault(part, {})
             node[ov.key[-1]] = value
             leaf_spans[ov.key] = ov.key_span
+            for i in range(1, len(ov.key)):
+                below.setdefault(ov.key[:i], ov.key)
         return out
+
+    def _conflict(self, key: tuple, out: dict, leaf_spans: dict, below: dict) -> tuple | None:
+        """The earlier override that `key` collides with: the same key, one above it, or one below it
+        (`below` maps every proper prefix of a set key to the first key under it, so each override costs
+        its own length, not the number of earlier ones). Setting into a dict set above is allowed."""
+        earlier = [key[:i] for i in range(1, len(key) + 1) if key[:i] in leaf_spans]
+        if key in below:
+            earlier.append(below[key])
+        for other in earlier:
+            if not (other != key and isinstance(self._get(out, other), dict) and self._settable(out, key)):
+                return other
+        return None
 
     @staticmethod
     def _settable(tree: dict, path: tuple) -> bool:
@@ -574,6 +617,11 @@ class _ExperimentReader(_Reader):
                 return False
         return True
 
+    def _duplicate_key(self, key: Any, span: Span, first: Span) -> None:
+        """SEG227: Python keeps the last of two equal dict keys (and `dict(a=1, a=2)` does not compile)."""
+        self.d.add("SEG227", f"the dict key `{key}` is given twice", span, label="second time",
+                   notes=((first, "first given here"),), help="keep one of them: Python would silently keep the last")
+
     @staticmethod
     def _get(tree: dict, path: tuple) -> Any:
         for part in path:
@@ -582,6 +630,10 @@ class _ExperimentReader(_Reader):
 
     def literal(self, lit: n.Literal) -> Any:
         if isinstance(lit, (n.LitNumber, n.Number)):
+            if lit.text[-1:] in SUFFIXES:  # overrides are Python literals, and Python has no `10k`
+                self.d.add("SEG213", f"`{lit.text}` is not a Python number", lit.span, label="suffix in an override",
+                           help=f"write `{lit.value!r}`: `mmseg` values are Python literals")
+                return _INVALID
             if isinstance(lit.value, float) and not math.isfinite(lit.value):
                 self.d.add("SEG213", "not a finite number", lit.span, help="use a finite number")
                 return _INVALID
@@ -601,6 +653,7 @@ class _ExperimentReader(_Reader):
             if any(i is _INVALID for i in items):
                 return _INVALID
             return items if isinstance(lit, n.LitList) else tuple(items)
+        first: dict[Any, Span] = {}
         if isinstance(lit, n.LitDict):
             out = {}
             for k, v in lit.pairs:
@@ -610,6 +663,10 @@ class _ExperimentReader(_Reader):
                 if not isinstance(key, (str, int, float, bool, type(None))):
                     self.d.add("SEG204", "a dict key must be a string, number, bool or None", k.span)
                     return _INVALID
+                if key in out:
+                    self._duplicate_key(key, k.span, first[key])
+                    return _INVALID
+                first[key] = k.span
                 out[key] = value
             return out
         if isinstance(lit, n.LitDictCall):
@@ -618,6 +675,10 @@ class _ExperimentReader(_Reader):
                 value = self.literal(v)
                 if value is _INVALID:
                     return _INVALID
+                if name in out:
+                    self._duplicate_key(name, v.span, first[name])
+                    return _INVALID
+                first[name] = v.span
                 out[name] = value
             return out
         self.d.add("SEG900", "unknown literal", getattr(lit, "span", None))
@@ -646,8 +707,7 @@ def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics,
         if where in reported:
             continue
         reported.add(where)
-        shown = ".".join(str(p) for p in loc if not isinstance(p, int) and not _union_member(p))
-        key = shown or "value"
+        key = user_key(loc)
         span = spans(loc)
         kind = e["type"]
         msg = e["msg"][0].lower() + e["msg"][1:]
@@ -667,10 +727,52 @@ def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics,
             diags.add("SEG405", f"threshold must be in (0, 100]: {msg}", span,
                       help="omit `threshold` for strict top-k; `threshold top 100%` means a random pick")
         elif kind in _RANGE_TYPES:
-            diags.add("SEG205", f"`{key}`: {msg}", span, label=f"got {e.get('input')!r}"[:60])
+            diags.add("SEG205", f"{key}: {msg}", span, label=f"got {e.get('input')!r}"[:60],
+                      help=_range_help(kind, e.get("ctx") or {}))
         else:
             got = e.get("input")
-            diags.add("SEG204", f"`{key}`: {msg}", span, label=f"got {got!r}"[:60])
+            diags.add("SEG204", f"{key}: {msg}", span, label=f"got {got!r}"[:60], help=_type_help(kind, got))
+
+
+def user_key(loc: tuple) -> str:
+    """A pydantic location in the words of the file: `heuristic.params.prop` -> "`prop` of `heuristic`",
+    `sample.radius` -> "`radius` in `sample`", `seed` -> "`seed`"."""
+    parts = [str(p) for p in loc if not isinstance(p, int) and not _union_member(p) and p != "params"]
+    if not parts:
+        return "the value"
+    if len(parts) == 1:
+        return f"`{parts[0]}`"
+    joiner = "of" if loc[:1] == ("heuristic",) else "in"
+    return f"`{parts[-1]}` {joiner} `{' '.join(parts[:-1])}`"
+
+
+# What to write instead, per pydantic error type: every type and range error says how to fix it.
+_TYPE_HELP = {
+    "int_type": "write a whole number, e.g. `3`", "int_parsing": "write a whole number, e.g. `3`",
+    "int_from_float": "write a whole number, e.g. `3`",
+    "float_type": "write a number, e.g. `0.5`", "float_parsing": "write a number, e.g. `0.5`",
+    "bool_type": "write `true` or `false` (lower case, no quotes)", "bool_parsing": "write `true` or `false`",
+    "string_type": 'write a string in double quotes, e.g. "name"',
+    "tuple_type": "write the values separated by commas", "list_type": "write the values separated by commas",
+    "dict_type": "write a block `{ … }`", "model_type": "write a block `{ … }`",
+}
+_RANGE_WORDS = {"greater_than": ("gt", "greater than"), "greater_than_equal": ("ge", "at least"),
+                "less_than": ("lt", "less than"), "less_than_equal": ("le", "at most"),
+                "too_short": ("min_length", "at least this many items:"), "too_long": ("max_length", "at most this many items:")}
+
+
+def _type_help(kind: str, got: Any) -> str:
+    if kind in ("int_type", "float_type", "int_parsing", "float_parsing") and isinstance(got, str):
+        return f"write the number without quotes: `{got}`" if got.strip().lstrip("+-").replace(".", "", 1).isdigit() \
+            else _TYPE_HELP[kind]
+    if kind == "bool_type" and isinstance(got, str) and got.lower() in ("true", "false", "yes", "no", "on", "off"):
+        return f"write `{'true' if got.lower() in ('true', 'yes', 'on') else 'false'}` (lower case, no quotes)"
+    return _TYPE_HELP.get(kind, "see `segal schema` for what this setting takes")
+
+
+def _range_help(kind: str, ctx: dict) -> str:
+    key, words = _RANGE_WORDS[kind]
+    return f"use a value {words} {ctx[key]}" if key in ctx else "use a value in range"
 
 
 SECTIONS: dict[str, type] = {
@@ -705,7 +807,7 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
             try:
                 sections[key] = SECTIONS[key].model_validate(value)
             except ValidationError as err:
-                _report_pydantic(err, spans, diags, prefix=(key,), skip_missing=reader.reported_missing)
+                _report_pydantic(err, spans, diags, prefix=(key,), skip_missing=reader.reported_missing | reader.misspelt)
         elif key in ("name", "overrides"):
             sections[key] = value
         else:
@@ -747,11 +849,62 @@ def _check_heuristic(h: m.Heuristic, spans: SpanIndex, diags: Diagnostics) -> No
         _report_pydantic(err, spans, diags, prefix=("heuristic", "params"))
 
 
+def _check_units(sections: dict, spans: SpanIndex, diags: Diagnostics) -> None:
+    """SEG321: an iteration schedule counts every hook by iteration; an epoch-counted evaluation, checkpoint
+    or LR policy would fire on the wrong clock (the runtime's contract refuses it: spec/config.py)."""
+    schedule = sections.get("schedule")
+    if schedule is None or schedule.unit != "iters":
+        return
+    for key, example in (("evaluation", "evaluation every 200 iters"), ("checkpoint", "checkpoint every 1000 iters")):
+        section = sections.get(key)
+        if section is not None and section.by_epoch:
+            diags.add("SEG321", f"`{key}` counts epochs, but the schedule counts iterations", spans.key((key,)),
+                      label="epochs", notes=((spans.key(("schedule",)), "iterations chosen here"),),
+                      help=f"count it in iterations too: `{example}`")
+    lr = (sections.get("overrides") or {}).get("lr_config")
+    if isinstance(lr, dict) and lr.get("by_epoch") is True:
+        diags.add("SEG321", "`lr_config.by_epoch=True` steps the learning rate by epoch in an iteration schedule",
+                  spans(("overrides", "lr_config")), notes=((spans.key(("schedule",)), "iterations chosen here"),),
+                  help="use `by_epoch=False`")
+
+
+# Settings that name files or folders: a NUL or a line break in one is a typo that no file system reads.
+PATH_SETTINGS = (("load_from",), ("work_dir",), ("runner", "mask_dir"), ("runner", "mae_viz_dir"),
+                 ("visualize", "dir"))
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _check_strings(sections: dict, spans: SpanIndex, diags: Diagnostics) -> None:
+    """SEG228: `imports` are dotted module names; SEG229: paths hold no NUL and no line break."""
+    for i, module in enumerate(sections.get("imports") or ()):
+        if not MODULE_NAME.fullmatch(module):
+            diags.add("SEG228", f"`{module}` is not a module name", spans(("imports", i)),
+                      label="mmcv imports it with importlib",
+                      help="write a dotted Python module name, e.g. `experiments._base_.dataset_gtav` (no `/` or `.py`)")
+    paths = [(("base", i), p) for i, p in enumerate(sections.get("base") or ())]
+    for loc in PATH_SETTINGS:
+        value = sections.get(loc[0])
+        for part in loc[1:]:
+            value = getattr(value, part, None)
+        paths.append((loc, value))
+    for loc, value in paths:
+        if isinstance(value, str) and any(c in value for c in "\0\n\r"):
+            diags.add("SEG229", f"the path `{value!r}` holds a {'NUL' if chr(0) in value else 'line break'}",
+                      spans(loc), help="remove it: no file name holds one (a `\\n` in quotes is a line break)")
+
+
 def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) -> None:
     runner = sections.get("runner", m.Runner())
     s, h = sections.get("sample"), sections.get("heuristic")
+    _check_units(sections, spans, diags)
+    _check_strings(sections, spans, diags)
     if h is not None and s is not None:
         _check_heuristic_mode(h, s, spans, diags)
+        if s.threshold is not None and heuristics.HEURISTICS[h.name].uninformed:
+            diags.add("SEG412", f"`threshold` has no effect with `heuristic {h.name}`", spans(("sample", "threshold")),
+                      notes=((spans(("heuristic", "name")), f"`{h.name}` chosen here"),),
+                      help=f"`{h.name}` scores carry no information, so a random pick among the top scores is "
+                      "the same pick: remove `threshold`")
     needs = heuristics.HEURISTICS[h.name].runner if h is not None else None
     if needs is not None and runner.kind != needs:
         diags.add("SEG210", f"the `{h.name}` heuristic needs the {needs} runner", spans(("heuristic", "name")),

@@ -358,9 +358,22 @@ class Mapper:
         if "budget_per_round" not in s:
             self.fail("`settings.image` has no `budget_per_round`", *path, help="add `budget_per_round=10` (images)")
         n = self.typed(s["budget_per_round"], "int", *path, "budget_per_round")
-        lines.append(f"        budget {n} images per round")
+        total = self.total(s, path)
+        lines.append(f"        budget {total[0]} images total" if total else f"        budget {n} images per round")
         origin.append((*path, "budget_per_round"))
         return known
+
+    def total(self, s: dict, path: tuple) -> tuple | None:
+        """`budget_per_query` as the `budget X total` it splits (spec/budget.py); None when the key is absent."""
+        if "budget_per_query" not in s:
+            return None
+        shares = s["budget_per_query"]
+        radius = s.get("radius", MODE_SETTINGS["region"].model_fields["radius"].default)
+        joined = budget.join_shares(shares, radius) if isinstance(shares, list) else None
+        if joined is None:
+            self.fail("`budget_per_query` is not the split of one total", *path, "budget_per_query",
+                      help="a .seg file writes `budget X total`: the shares differ by at most one, the larger first")
+        return joined
 
     def pixel_settings(self, s: dict, path: tuple, lines: list, origin: list) -> tuple:
         """`settings.pixel` / `settings.region` -> the lines of the `sample` block; returns the keys it reads."""
@@ -371,7 +384,13 @@ class Mapper:
         if "budget_per_round" not in s:
             self.fail(f"`settings.{self.mode}` has no `budget_per_round`", *path,
                       help="add `budget_per_round=dict(value=1, unit='%/img')`")
-        lines.append(f"        budget {self.amount(s['budget_per_round'], *path, 'budget_per_round')} per round")
+        total = self.total(s, path)
+        if total:
+            number, unit = total
+            text = budget.amount_text(seg_number(number, plain=budget.UNITS[unit].percent), unit)
+            lines.append(f"        budget {text} total")
+        else:
+            lines.append(f"        budget {self.amount(s['budget_per_round'], *path, 'budget_per_round')} per round")
         origin.append((*path, "budget_per_round"))
         threshold = s.get("sample_threshold")
         if threshold is False:
