@@ -337,6 +337,13 @@ def test_language_keys_are_those_the_validator_accepts(tmp_path):
         assert listed == accepted, block
 
 
+def test_every_key_says_what_it_means():
+    """Hover and `segal schema` show a meaning for every key: a new `.seg` model field needs its description."""
+    missing = [f"{b.name}.{k.name}" for b in language.blocks().values() for k in b.keys.values() if not k.doc]
+    assert missing == []
+    assert all(b.doc for b in language.blocks().values())
+
+
 def test_schema_describes_the_language():
     done = subprocess.run([str(SEGAL), "schema"], capture_output=True, text=True, cwd=ROOT)
     doc = json.loads(done.stdout)
