@@ -118,3 +118,55 @@ def test_multitask_runner_settings_reach_the_model_and_hooks():
     assert cfg["mae_viz_interval"] == 0 and cfg["mae_viz_count"] == 3 and cfg["mae_warmup_epochs"] == 10
     assert cfg["model"] == {"mae_config": {"mask_ratio": 0.6}, "mae_head": {"loss_rec": {"loss_weight": 15.0}},
                             "backbone": {"depth": 2}}
+
+
+# ---- `query at`, `budget X total`, regions and iterations ----------------------------------------------------
+def iters_exp(schedule: str, sample: str = "sample pixel { budget 1% per image }", extra: str = "") -> str:
+    return exp(schedule, sample, extra).replace("schedule epochs", "schedule iters")
+
+
+def test_query_at_is_the_split_train_steps():
+    at = analyse(Source("t.seg", iters_exp("train 20k; query at 10k, 12k")))
+    split = analyse(Source("t.seg", iters_exp("train 10k; query; train 2k; query; train 8k")))
+    assert at.ok and split.ok
+    assert [(r.train, r.query) for r in at.plan.rounds] == [(10000, True), (2000, True), (8000, False)]
+    assert at.plan.as_dict()["rounds"] == split.plan.as_dict()["rounds"]
+
+
+def test_query_at_counts_after_the_warmup():
+    plan = plan_of(exp("warmup 2; train 10; query at 5", extra='runner multitask\n base "mt.py"')
+                   .replace(' base "m.py"\n', ""))
+    assert [(r.train_start, r.train, r.query) for r in plan.rounds] == [(2, 3, True), (5, 7, False)]
+
+
+def test_budget_total_shares_in_the_plan():
+    plan = plan_of(exp("train 2; query at 2, 4, 6, 8, 10; train 10", "sample image { budget 12 images total }"))
+    assert [r.budget.total for r in plan.rounds if r.query] == [3, 3, 2, 2, 2]
+    assert plan.rounds[-1].cumulative.total == 12
+    pct = plan_of(exp("train 8; query at 2, 4, 6", "sample region { budget 2.2% per image total }",
+                      "pool { images 10; resolution 1280x640 }"))
+    assert [r.budget.per_image for r in pct.rounds if r.query] == [6008, 6007, 6007]  # int(819200·2.2%) = 18022
+    assert pct.rounds[-1].cumulative.per_image == 18022
+
+
+def test_plan_counts_regions_and_iterations():
+    from segal_dsl.frontend.table import render_plan
+
+    plan = plan_of(exp("train 2; query; train 1", "sample region { budget 10 regions per image; radius 2 }",
+                       "pool { images 101; resolution 64x64 }\n mmseg { data.samples_per_gpu = 4 }"))
+    assert plan.regions(plan.rounds[0].budget.per_image) == 10  # 250 px of 5x5 squares
+    assert [(r.iters_per_epoch, r.iters) for r in plan.rounds] == [(25, 50), (25, 25)]  # the last 1 of 101 dropped
+    assert plan.total_iters == 75
+    text = render_plan(plan)
+    assert "iterations: 25 per epoch on one GPU (samples_per_gpu 4)" in text
+    assert "3 epochs of training (75 iterations on one GPU)" in text
+    header = next(line for line in text.splitlines() if line.startswith("round"))
+    assert "regions / image" in header and "iters" in header
+
+
+def test_no_iterations_without_the_batch_size_or_for_ada():
+    plan = plan_of(exp("train 2; query; train 1", extra="pool { images 100 }"))
+    assert plan.total_iters is None and plan.rounds[0].iters_per_epoch is None
+    ada = plan_of(exp("train 2; query; train 1", extra="pool { images 100 }\n source_free false\n"
+                      " mmseg { data.samples_per_gpu = 2 }"))
+    assert ada.rounds[0].iters is None  # the source set's size is not stated

@@ -25,6 +25,14 @@ def _fmt_px(b: Budget | None) -> tuple[str, str]:
     return per, total
 
 
+def _fmt_regions(plan: Plan, b: Budget | None) -> str:
+    """Region mode: the regions a per-image quota makes (the last one cut to the quota)."""
+    regions = plan.regions(b.per_image) if b is not None else None
+    if regions is None:
+        return "—" if b is None or b.per_image is None else "?"
+    return f"{regions:,.0f}" if float(regions).is_integer() else f"{regions:,.1f}"
+
+
 def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
     from rich.console import Console
     from rich.table import Table
@@ -40,31 +48,47 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
     pool_text = ", ".join(x for x in (f"{pool.images:,} images" if pool.images else "",
                                       f"{pool.resolution[0]}x{pool.resolution[1]}" if pool.resolution else "") if x)
     console.print(f"pool: {pool_text or 'size not stated (budgets resolved at run time)'}")
+    ipe = {r.iters_per_epoch for r in plan.rounds} - {None}
+    if plan.batch_size and len(ipe) == 1 and mode != "image":
+        console.print(f"iterations: {ipe.pop():,} per epoch on one GPU (samples_per_gpu {plan.batch_size})")
     if plan.warmup_only:
         console.print(f"MAE warm-up only: {plan.warmup} {unit}, no queries")
         return _strip(buf.getvalue())
+    regions = mode == "region"
     per, total = _fmt_px(plan.initial)
     if mode == "image":
         console.print(f"initial labels: {total}")
     else:
-        console.print(f"initial labels: {per} per image" + (f", {total} in total" if total != "—" else ""))
+        console.print(f"initial labels: {per} per image" + (f" = {_fmt_regions(plan, plan.initial)} regions"
+                                                             if regions and plan.initial.per_image else "")
+                      + (f", {total} in total" if total != "—" else ""))
+    iters = unit != "iters" and any(r.iters is not None for r in plan.rounds)
     table = Table(show_lines=False, header_style="bold" if colour else None, box=None, pad_edge=False)
-    for col, justify in (("round", "right"), (f"train ({unit})", "right"), ("at", "right"), ("reset", "center"),
-                         ("trains on / image", "right"), ("trains on", "right"), ("query", "center"),
-                         ("buys / image", "right"), ("buys in total", "right")):
+    columns = [("round", "right"), (f"train ({unit})", "right"), *([("iters", "right")] if iters else []),
+               ("at", "right"), ("reset", "center"), ("trains on / image", "right"), ("trains on", "right"),
+               ("query", "center"), ("buys / image", "right"), *([("regions / image", "right")] if regions else []),
+               ("buys in total", "right")]
+    for col, justify in columns:
         table.add_column(col, justify=justify, no_wrap=True)
     if plan.warmup:
-        table.add_row("0", str(plan.warmup), f"0→{plan.warmup}", "—", "MAE warm-up", "—", "—", "—", "—")
+        warm = [str(plan.warmup_iters) if plan.warmup_iters is not None else "?"] if iters else []
+        table.add_row("0", str(plan.warmup), *warm, f"0→{plan.warmup}", "—", "MAE warm-up", "—", "—", "—",
+                      *(["—"] if regions else []), "—")
     for r in plan.rounds:
         b_per, b_total = _fmt_px(r.budget)
         t_per, t_total = _fmt_px(r.trained_on)
-        table.add_row(str(r.index), str(r.train), f"{r.train_start}→{r.train_start + r.train}",
-                      "yes" if r.reset else "—", t_per, t_total, "yes" if r.query else "—", b_per, b_total)
+        table.add_row(str(r.index), str(r.train), *([f"{r.iters:,}" if r.iters is not None else "?"] if iters else []),
+                      f"{r.train_start}→{r.train_start + r.train}", "yes" if r.reset else "—", t_per, t_total,
+                      "yes" if r.query else "—", b_per, *([_fmt_regions(plan, r.budget)] if regions else []), b_total)
     console.print(table)
     final_per, final_total = _fmt_px(plan.rounds[-1].cumulative)
     held = (final_total if mode == "image" else
-            f"{final_per} per image" + (f", {final_total} in total" if final_total != "—" else ""))
-    console.print(f"total: {plan.total_train + plan.warmup} {unit} of training, {plan.queries} queries, "
+            f"{final_per} per image" + (f" = {_fmt_regions(plan, plan.rounds[-1].cumulative)} regions"
+                                        if regions and plan.rounds[-1].cumulative.per_image else "")
+            + (f", {final_total} in total" if final_total != "—" else ""))
+    total_iters = plan.total_iters if plan.batch_size else None
+    in_iters = f" ({total_iters:,} iterations on one GPU)" if total_iters is not None and unit != "iters" else ""
+    console.print(f"total: {plan.total_train + plan.warmup} {unit} of training{in_iters}, {plan.queries} queries, "
                   f"labels at the end: {held}")
     if plan.reset_each_round:
         console.print("reset: weights, optimizer state and LR schedule start again after every query")

@@ -35,6 +35,8 @@ class PlanRound:
     trained_on: Estimate    # labels held while this round trains
     cumulative: Estimate    # labels held after this round's query
     reset: bool             # weights, optimizer state and LR schedule restart before this round trains
+    iters_per_epoch: int | None = None  # on one GPU, when the train set's size and the batch size are known
+    iters: int | None = None            # iterations this round trains (one GPU), None when unknown
 
 
 @dataclass
@@ -54,6 +56,19 @@ class Plan:
     pool: Pool
     reset_each_round: bool
     sweep: dict | None = None  # name, point, values, initial_seed: for a point of a `sweep`
+    radius: int | None = None  # region mode: regions are (2r+1)² squares (the plan counts them)
+    batch_size: int | None = None  # `data.samples_per_gpu`, when the config states it
+    warmup_iters: int | None = None  # iterations of the MAE warm-up (one GPU), None when unknown
+
+    @property
+    def total_iters(self) -> int | None:
+        """Iterations of the whole run on one GPU (warm-up included); None when a round's count is unknown."""
+        counts = [r.iters for r in self.rounds] + ([self.warmup_iters] if self.warmup else [])
+        return None if any(c is None for c in counts) else sum(counts)
+
+    def regions(self, px: float | None) -> float | None:
+        """Regions a pixel count makes in region mode (the last one cut to the quota); None otherwise."""
+        return None if self.radius is None or px is None else budget.regions_of(px, self.radius)
 
     @property
     def queries(self) -> int:
@@ -75,6 +90,8 @@ class Plan:
             "warmup": self.warmup,
             "warmup_only": self.warmup_only,
             "total_train": self.total_train + self.warmup,
+            **({"batch_size": self.batch_size, "total_iters": self.total_iters} if self.batch_size else {}),
+            **({"region_area": budget.region_area(self.radius)} if self.radius is not None else {}),
             "queries": self.queries,
             "reset_each_round": self.reset_each_round,
             "pool": {"images": self.pool.images,
@@ -84,7 +101,8 @@ class Plan:
                 {"round": r.index, "train": r.train, "train_start": r.train_start, "train_end": r.train_start + r.train,
                  "query": r.query, "budget": r.budget.as_dict() if r.budget else None,
                  "trained_on": r.trained_on.as_dict(), "cumulative": r.cumulative.as_dict(),
-                 "reset": {"weights": r.reset, "optimizer": r.reset, "lr_schedule": r.reset}}
+                 "reset": {"weights": r.reset, "optimizer": r.reset, "lr_schedule": r.reset},
+                 **({"iters_per_epoch": r.iters_per_epoch, "iters": r.iters} if self.batch_size else {})}
                 for r in self.rounds
             ],
         }
@@ -94,20 +112,43 @@ def plan_of(contract: Contract, pool: Pool = Pool()) -> Plan:
     """The plan of a compiled config. `pool.resolution` defaults to the config's `scale_size`."""
     if pool.resolution is None and contract.scale_size is not None:
         pool = Pool(pool.images, tuple(contract.scale_size), pool.sizes)
-    s, mode, radius = contract.settings, contract.mode, contract.radius
+    mode, radius = contract.mode, contract.radius
     initial = budget.estimate(contract.initial_spec, mode, pool.images, pool.resolution, radius, pool.sizes)
-    per_query = budget.estimate(s.budget_per_round, mode, pool.images, pool.resolution, radius, pool.sizes)
     sched = contract.schedule
     rounds: list[PlanRound] = []
-    held, position = initial, sched.warmup
+    held, position, queries = initial, sched.warmup, 0
     for i, r in enumerate(sched.rounds):
         before = held
+        per_query = None
         if r.query:
+            queries += 1
+            per_query = budget.estimate(contract.query_budget(queries), mode, pool.images, pool.resolution, radius,
+                                        pool.sizes)
             held = held.plus(per_query)
-        rounds.append(PlanRound(i + 1, r.train, position, r.query, per_query if r.query else None, before, held,
-                                schedule.reset_before(i, contract.reset_each_round)))
+        ipe = _iters_per_epoch(contract, pool, before)
+        iters = r.train if sched.unit == "iters" else (r.train * ipe if ipe is not None else None)
+        rounds.append(PlanRound(i + 1, r.train, position, r.query, per_query, before, held,
+                                schedule.reset_before(i, contract.reset_each_round), ipe, iters))
         position += r.train
     meta = contract.meta
+    ipe = _iters_per_epoch(contract, pool, initial)
+    warmup_iters = sched.warmup if sched.unit == "iters" else (sched.warmup * ipe if ipe is not None else None)
     return Plan(str(meta.get("experiment", "")), contract.runner_kind, mode, contract.heuristic,
                 dict(contract.params), sched.unit, sched.warmup, sched.warmup_only, rounds, initial, pool,
-                contract.reset_each_round, meta.get("sweep"))
+                contract.reset_each_round, meta.get("sweep"), radius if mode == "region" else None,
+                contract.batch_size, warmup_iters)
+
+
+def _iters_per_epoch(contract: Contract, pool: Pool, held: Estimate) -> int | None:
+    """Iterations of one epoch on one GPU: the train set is the pool (image mode: its labelled images); with
+    a source set (ADA) its size is not known here, so neither is the count."""
+    if contract.batch_size is None or not contract.source_free:
+        return None
+    images = len(pool.sizes) if pool.sizes else pool.images
+    if images is None:
+        return None
+    if contract.mode == "image":
+        if held.total is None:
+            return None
+        images = min(held.total, images)
+    return schedule.iters_per_epoch(images, contract.batch_size)
