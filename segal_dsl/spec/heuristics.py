@@ -54,6 +54,7 @@ class Heuristic:
     params: tuple[Param, ...] = ()
     aliases: tuple[str, ...] = ()
     runner: str | None = None     # a runner kind it needs (`mps` needs the multitask runner's MAE decoder)
+    uninformed: bool = False      # its scores say nothing about the pixels (a `threshold` over them changes nothing)
     source: str = ""              # where the method comes from
 
     def param(self, name: str) -> Param | None:
@@ -67,7 +68,7 @@ _RIPU_PARAMS = (
 )
 
 HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
-    Heuristic("random", "uniform random scores (a seeded baseline)"),
+    Heuristic("random", "uniform random scores (a seeded baseline)", uninformed=True),
     Heuristic("entropy", "prediction entropy -Σ p log p of each pixel", (
         Param("prop", "float", None, "pixel mode: this share of the quota by entropy, the rest uniformly at random",
               gt=0, le=1, compiled=MODE_SETTINGS, compiled_name="entropy_prop", modes=("pixel",),
