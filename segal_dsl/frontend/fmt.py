@@ -108,7 +108,7 @@ class _Formatter:
         if isinstance(s, n.TrainStep):
             return f"train {s.length.text}" + (f" x{s.repeat.count}" if s.repeat else "")
         if isinstance(s, n.QueryStep):
-            return "query"
+            return "query" + (" at " + ", ".join(p.text for p in s.at) if s.at else "")
         if isinstance(s, n.WarmupStep):
             return f"warmup {s.length.text}"
         if isinstance(s, n.Group):
