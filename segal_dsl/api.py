@@ -248,7 +248,8 @@ def _point(exp, source: Source, diags: Diagnostics, pr: PointResult, out_dir, em
         return
     plan = plan_of(contract, Pool(model.pool.images, model.pool.resolution))
     sampling = Sampling(contract.mode, contract.initial_spec, contract.settings.budget_per_round,
-                        contract.sample_evenly, contract.sample_threshold, contract.radius)
+                        contract.sample_evenly, contract.sample_threshold, contract.radius,
+                        tuple(contract.settings.budget_per_query or ()))
     if not schedule.warmup_only:
         check_pool(sampling, model.pool, plan.queries, validated.spans, diags)
     if any(d.severity is Severity.ERROR for d in diags.items[start:]):
