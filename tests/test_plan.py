@@ -170,3 +170,12 @@ def test_no_iterations_without_the_batch_size_or_for_ada():
     ada = plan_of(exp("train 2; query; train 1", extra="pool { images 100 }\n source_free false\n"
                       " mmseg { data.samples_per_gpu = 2 }"))
     assert ada.rounds[0].iters is None  # the source set's size is not stated
+
+
+def test_total_is_for_budgets_and_excludes_per_round():
+    for sample, message in (("sample pixel { budget 1% per image per round total }",
+                             "a budget is either `per round` or `total`"),
+                            ("sample pixel { initial 1% per image total; budget 1% per image }",
+                             "the initial labels are bought once: `total` splits a budget over the queries")):
+        result = analyse(Source("t.seg", exp("train 2; query; train 2", sample)))
+        assert [(d.code, d.message) for d in result.diagnostics if d.code != "SEG222"] == [("SEG207", message)]
