@@ -376,9 +376,9 @@ class Tally:
         self.failures: dict[str, tuple[str, str, str]] = {}
         self.save_dir = save_dir
 
-    def run(self, kind: str, text: str, path: str = "fuzz.seg") -> None:
+    def run(self, kind: str, text: str, path: str = "fuzz.seg", bounded: bool = False) -> None:
         try:
-            outcome = check(text, path)
+            outcome = (check_bounded if bounded else check)(text, path)
         except FuzzFailure as f:
             outcome = "FAIL"
             key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
@@ -393,6 +393,70 @@ class Tally:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+# ------------------------------------------------------------------------------------- resource bombs
+VALID_HEAD = ('experiment bomb {\n    base "m.py"\n    sample pixel { budget 1% per image }\n'
+               '    heuristic entropy\n')
+BOMB_PEAK_BYTES = 256 * 2**20  # what one bomb may allocate (tracemalloc peak); a sane file needs ~1 MiB
+
+
+def bombs() -> st.SearchStrategy[str]:
+    """Inputs built to exhaust time, memory or the stack: deep literals and groups, repeat counts that
+    multiply, thousands of overrides, long lines, huge numbers. The front end must answer each with
+    diagnostics (or a compiled config) and bounded memory."""
+    depth = st.integers(1, 5000)
+    deep_literal = depth.map(lambda d: VALID_HEAD + "    schedule epochs { train 1; query; train 1 }\n"
+                             f"    mmseg {{ a = {'[' * d}1{']' * d} }}\n}}\n")
+    deep_dict = depth.map(lambda d: "experiment e { mmseg { a = " + "dict(b=" * d + "1" + ")" * d + " } }\n")
+    deep_groups = depth.map(lambda d: VALID_HEAD + "    schedule epochs { train 1; " + "(" * d + "train 1; query"
+                            + ") x2" * d + "; train 1 }\n}\n")
+    unclosed = depth.map(lambda d: "experiment e { mmseg { a = " + "[" * d + "\n")
+    repeats = st.tuples(st.integers(1, 10**9), st.integers(1, 10**6), st.integers(1, 4)).map(
+        lambda t: VALID_HEAD + "    schedule epochs { train 1; " + "(" * t[2] + f"train 1 x{t[1]}"
+        + f") x{t[0]}" * t[2] + "; train 1 }\n}\n")
+    overrides = st.integers(1, 20000).map(lambda n: VALID_HEAD + "    schedule epochs { train 1; query; train 1 }\n"
+                                          "    mmseg {\n" + "".join(f"        k{i % 97}.s{i} = {i}\n" for i in range(n))
+                                          + "    }\n}\n")
+    long_line = st.integers(1, 2 * 10**6).map(lambda n: VALID_HEAD + f'    work_dir "{"w" * n}"\n'
+                                              "    schedule epochs { train 1; query; train 1 }\n}\n")
+    huge_number = st.sampled_from(["1e309", "9" * 5000, "-" + "9" * 5000 + ".5", "1" + "0" * 4300, "1e-400"]).map(
+        lambda v: VALID_HEAD + f"    seed {v}\n    schedule epochs {{ train {v}; query; train {v} x{v[:6]} }}\n}}\n")
+    huge_words = st.sampled_from(["x" + "9" * 5000, "x" + "9" * 40]).map(
+        lambda r: VALID_HEAD + f"    pool {{ images {'9' * 5000}; resolution {'9' * 5000}x2 }}\n"
+        f"    schedule epochs {{ train 1; query; train 1 {r} }}\n}}\n")
+    return st.one_of(deep_literal, deep_dict, deep_groups, unclosed, repeats, overrides, long_line, huge_number,
+                     huge_words)
+
+
+def check_bounded(text: str, path: str = "bomb.seg") -> str:
+    """`check`, and the input must not make the front end allocate more than BOMB_PEAK_BYTES."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        outcome = check(text, path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    if peak > BOMB_PEAK_BYTES + 8 * len(text):
+        raise FuzzFailure("memory", f"peak {peak / 2**20:.0f} MiB for a {len(text):,}-character input")
+    return outcome
+
+
+def run_bombs(n: int, seed: int, tally: Tally, on_input: Callable[[], None] = lambda: None) -> None:
+    """`n` resource bombs through `check_bounded`."""
+
+    @settings(max_examples=n, deadline=None, database=None, derandomize=False, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(bombs())
+    def one(text):
+        tally.run("bomb", text, bounded=True)
+        on_input()
+
+    import hypothesis
+
+    hypothesis.seed(seed)(one)()
 
 
 def run_grammar(n: int, seed: int, tally: Tally, on_input: Callable[[], None] = lambda: None) -> None:
@@ -427,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=2000, help="inputs in all (half grammar, half mutation)")
     p.add_argument("--long", action="store_true", help="100,000 inputs")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mode", choices=["both", "grammar", "mutation"], default="both")
+    p.add_argument("--mode", choices=["both", "grammar", "mutation", "bombs"], default="both",
+                   help="both = grammar + mutation; bombs = resource bombs (memory-bounded)")
     p.add_argument("--save", type=Path, default=ROOT / "fuzz-crashes", help="where failing inputs go")
     p.add_argument("--replay", type=Path, help="re-check the *.seg inputs of a directory and exit")
     a = p.parse_args(argv)
@@ -452,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     modes = ["grammar", "mutation"] if a.mode == "both" else [a.mode]
     for i, mode in enumerate(modes):
         share = n // len(modes) + (1 if i < n % len(modes) else 0)
-        (run_grammar if mode == "grammar" else run_mutation)(share, a.seed, tally, progress)
+        runner = {"grammar": run_grammar, "mutation": run_mutation, "bombs": run_bombs}[mode]
+        runner(share, a.seed, tally, progress)
     took = time.perf_counter() - start
     print(f"fuzz: {tally.total:,} inputs in {took:.0f} s ({tally.total / took:.0f}/s), "
           f"{len(tally.failures)} distinct failures")

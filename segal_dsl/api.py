@@ -186,6 +186,7 @@ def _pipeline(source: Source, diags: Diagnostics, result: Result, out_dir: str |
 
     tree = parse(source, diags, comments)
     if tree is None:
+        _check_what_parsed(source, diags)
         return
     experiment = build(tree, source)
     if any(isinstance(i, nodes.Setting) and i.key == "extends" for i in experiment.block.items):
@@ -262,6 +263,27 @@ def _point(exp, source: Source, diags: Diagnostics, pr: PointResult, out_dir, em
 
         pr.config = render(compiled, source, validated.spans, diags, out_dir)
         pr.plan_json = plan_json(plan, source) if pr.config is not None else None
+
+
+# After a syntax error, what the statements that did parse can still be told: unknown keys, types, ranges,
+# shapes. Not what needs the whole file (missing keys, the schedule's sequence, budgets against the pool,
+# the bases), which the blanked lines could change.
+_LOCAL_CODES = frozenset(f"SEG2{n:02d}" for n in range(1, 30)) - {"SEG203", "SEG215", "SEG216", "SEG221",
+                                                                   "SEG222", "SEG223", "SEG224", "SEG225"}
+
+
+def _check_what_parsed(source: Source, diags: Diagnostics) -> None:
+    from segal_dsl.frontend.build import build
+    from segal_dsl.frontend.parse import recover
+    from segal_dsl.frontend.validate import validate
+
+    recovered = recover(source, diags)
+    if recovered is None:
+        return
+    own = Diagnostics()
+    validate(build(recovered.tree, recovered.source), own)
+    diags.extend([d for d in own if d.code in _LOCAL_CODES and d.span is not None
+                  and d.span.line not in recovered.blanked and d.span.path == source.path])
 
 
 def _base_seed(base) -> int:

@@ -92,6 +92,8 @@ def _read(path: str):
 
 def _filters(args):
     """(selected codes or None, ignored codes) from --select/--ignore; an unknown name is a usage error."""
+    if getattr(args, "select", None) is None and not getattr(args, "ignore", None):
+        return None, frozenset()
     from segal_dsl import suppress
 
     chosen = []
@@ -108,14 +110,36 @@ def _filters(args):
 
 def _analysed(path: str, args, **kw):
     """`analyse` of one input (`-` is stdin), unreadable files as SEG001, --select/--ignore applied."""
-    from segal_dsl import suppress
     from segal_dsl.api import analyse_input
 
-    result = analyse_input(path, stdin_filename=getattr(args, "stdin_filename", None), **kw)
+    return _filtered(analyse_input(path, stdin_filename=getattr(args, "stdin_filename", None), **kw), args)
+
+
+def _filtered(result, args):
     selected, ignored = _filters(args)
-    if selected is not None or ignored:
-        result = dataclasses.replace(result, diagnostics=suppress.select(result.diagnostics, selected, ignored))
-    return result
+    if selected is None and not ignored:
+        return result
+    from segal_dsl import suppress
+
+    return dataclasses.replace(result, diagnostics=suppress.select(result.diagnostics, selected, ignored))
+
+
+def _checked(path: str, args):
+    """One file for `segal check`: from the result cache when nothing it depends on changed."""
+    from segal_dsl import check_cache
+
+    use_cache = not args.no_cache and path != "-"
+    cached = check_cache.load(path) if use_cache else None
+    if cached is not None:
+        return _filtered(cached, args)
+    from segal_dsl.api import analyse_input
+
+    result = analyse_input(path, stdin_filename=args.stdin_filename)
+    if use_cache:
+        check_cache.store(path, result)
+    # Only the diagnostics (and the files they point into) outlive each file: `check dir/` of many files
+    # keeps no compiled configs around.
+    return _filtered(dataclasses.replace(result, points=[], plan=None), args)
 
 
 def _unreadable(results) -> bool:
@@ -124,10 +148,8 @@ def _unreadable(results) -> bool:
 
 # ---- commands ----------------------------------------------------------------------------------------
 def cmd_check(args) -> int:
-    # Only the diagnostics (and the files they point into) outlive each file: `check dir/` of many files
-    # keeps no compiled configs around.
     _filters(args)  # a bad --select/--ignore stops before any file is read
-    results = [dataclasses.replace(_analysed(path, args), points=[], plan=None) for path in _expand_inputs(args.files)]
+    results = [_checked(path, args) for path in _expand_inputs(args.files)]
     stream = sys.stdout
     _print_diagnostics(results, args.format, stream)
     code = EXIT_USAGE if _unreadable(results) else _summary(results, args.strict)
@@ -392,13 +414,24 @@ def cmd_lsp(args) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """Stands in for the sub-parser of a command that is not being run: every call does nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with `only`, just that command: argparse spends ~1 ms per argument on
+    help formatters, which a `segal check` answered from the cache would otherwise pay for every command."""
     p = argparse.ArgumentParser(prog="segal", description="Check, plan, compile and run active-learning "
                                 "experiments for semantic segmentation (.seg files).")
     p.add_argument("--version", action="version", version=f"segal-dsl {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name, func, help_):
+        if only is not None and name != only:
+            return _Skipped()
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.set_defaults(func=func)
         return sp
@@ -420,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["text", "concise", "json", "github"], default="text", help=fmt_help)
     sp.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     sp.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    sp.add_argument("--no-cache", action="store_true",
+                    help="analyse every file again (results are otherwise kept per file content, tool version and "
+                    "the files it reads, in ~/.cache/segal-dsl/check; SEGAL_NO_CACHE=1 does the same)")
     inputs(sp)
 
     sp = add("plan", cmd_plan, "print the expanded round-by-round plan")
@@ -474,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("lsp", cmd_lsp, "run the language server on stdin/stdout (for editors: docs/editor.md)")
     sp.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
+    if only is not None and only not in sub.choices:
+        return build_parser()  # not a command: the whole parser says so, with the list of commands
     return p
 
 
@@ -494,7 +532,8 @@ def without_pydantic_plugins():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

@@ -9,6 +9,8 @@ from segal_dsl.source import Span
 
 __all__ = ["Diagnostic", "Diagnostics", "SegalError", "Severity"]
 
+MAX_MESSAGE = 300
+
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
@@ -49,6 +51,8 @@ class Diagnostics:
         severity: Severity | None = None,
         notes: tuple[tuple[Span, str], ...] = (),
     ) -> Diagnostic:
+        if len(message) > MAX_MESSAGE:  # a message quotes the input, and an input can be a megabyte long
+            message = message[:MAX_MESSAGE - 1] + "…"
         diag = Diagnostic(code, severity or CODES[code].severity, message, span, label, help, notes)
         self.items.append(diag)
         return diag

@@ -30,13 +30,13 @@ def render_text(diag: Diagnostic, source: Source | None, colour: bool = False) -
     if source is not None and source.text:
         lines.append(f"{pad}|")
         if span.line > 1 and source.line(span.line - 1).strip():
-            lines.append(f"{str(span.line - 1).rjust(gutter - 1)} | {source.line(span.line - 1)}")
-        text = source.line(span.line)
+            lines.append(f"{str(span.line - 1).rjust(gutter - 1)} | {clip(source.line(span.line - 1), 1)[0]}")
+        text, column = clip(source.line(span.line), span.column)
         lines.append(f"{str(span.line).rjust(gutter - 1)} | {text}")
-        end_col = span.end_column if span.end_line == span.line else len(text) + 1
-        width = max(1, end_col - span.column)
+        end_col = span.end_column - (span.column - column) if span.end_line == span.line else len(text) + 1
+        width = max(1, min(end_col, len(text) + 1) - column)
         # Tabs before the caret keep their width so the underline lines up.
-        lead = "".join(ch if ch == "\t" else " " for ch in text[: span.column - 1])
+        lead = "".join(ch if ch == "\t" else " " for ch in text[: column - 1])
         marks = _paint("^" * width, "1;" + _COLOURS[diag.severity], colour)
         lines.append(f"{pad}| {lead}{marks}" + (f" {diag.label}" if diag.label else ""))
         lines.append(f"{pad}|")
@@ -45,6 +45,21 @@ def render_text(diag: Diagnostic, source: Source | None, colour: bool = False) -
     if diag.help:
         lines.append(_paint("help", "1;36", colour) + f": {diag.help}")
     return "\n".join(lines)
+
+
+MAX_LINE = 120  # longer source lines are shown as a window around the span
+
+
+def clip(text: str, column: int) -> tuple[str, int]:
+    """(the line as shown, the span's column in it): a long line is cut to MAX_LINE characters around
+    `column`, with `…` where text was left out."""
+    if len(text) <= MAX_LINE:
+        return text, column
+    start = max(0, min(column - 1 - MAX_LINE // 3, len(text) - MAX_LINE))
+    shown = text[start:start + MAX_LINE]
+    head = "…" if start else ""
+    tail = "…" if start + MAX_LINE < len(text) else ""
+    return head + shown + tail, column - start + len(head)
 
 
 def render_concise(diag: Diagnostic) -> str:

@@ -264,3 +264,18 @@ def test_the_pydantic_plugin_switch_does_not_leak(monkeypatch, capsys):
     monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "logfire")
     assert main(["check", str(ROOT / "examples" / "toy_pixel.seg")]) == 0
     assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "logfire"
+
+
+def test_a_bom_is_accepted_and_a_legacy_py_gets_the_import_hint(tmp_path):
+    text = open(os.path.join(ROOT, "examples/design_sketch.seg"), encoding="utf-8").read()
+    bom = tmp_path / "bom.seg"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (tmp_path / "dataset").symlink_to(ROOT / "examples" / "dataset")
+    (tmp_path / "configs").symlink_to(ROOT / "examples" / "configs")
+    assert segal("check", str(bom)).returncode == 0
+    legacy = segal("check", "--format", "concise", "tests/fixtures/legacy/SEG606_guide_spelling.py")
+    assert legacy.returncode == 1
+    assert legacy.stdout.splitlines() == [
+        "tests/fixtures/legacy/SEG606_guide_spelling.py:1:1: error[SEG100] this is a Python config, not a .seg file"]
+    full = segal("check", "tests/fixtures/legacy/SEG606_guide_spelling.py").stdout
+    assert "help: convert it first: `segal import tests/fixtures/legacy/SEG606_guide_spelling.py -o" in full

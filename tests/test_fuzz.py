@@ -74,3 +74,30 @@ def test_override_below_a_value_that_is_not_a_dict_is_a_conflict():
 
     text = "experiment e {\n    mmseg { a = dict(m=None, b=None)\n    a.b.w = 0 }\n}\n"
     assert "SEG211" in [d.code for d in analyse(Source("e.seg", text)).diagnostics]
+
+
+@pytest.mark.parametrize("text,code", [
+    (fuzz.VALID_HEAD + "    schedule epochs { (train 1; query) x100000000 }\n}\n", "SEG320"),
+    (fuzz.VALID_HEAD + "    schedule epochs { train 1; ((train 1 x1000) x1000) x1000; train 1 }\n}\n", "SEG320"),
+    (fuzz.VALID_HEAD + "    schedule epochs { train 1; query; train 1 }\n    mmseg { a = " + "[" * 800 + "]" * 800
+     + " }\n}\n", "SEG105"),
+    (fuzz.VALID_HEAD + "    schedule epochs { " + "(" * 3000 + "train 1; query" + ") x2" * 3000 + " }\n}\n", "SEG105"),
+    ("experiment e { mmseg { a = " + "dict(b=" * 400 + "1" + ")" * 400 + " } }\n", "SEG105"),
+    (fuzz.VALID_HEAD + "    seed " + "9" * 5000 + "\n    schedule epochs { train 1; query; train 1 }\n}\n", "SEG213"),
+    (fuzz.VALID_HEAD + "    schedule epochs { train 1; query; train 1 x" + "9" * 5000 + " }\n}\n", "SEG320"),
+], ids=["repeat", "nested-repeats", "deep-literal", "deep-groups", "deep-dict-calls", "5000-digit-seed",
+        "5000-digit-repeat"])
+def test_resource_bombs_are_diagnosed_with_bounded_memory(text, code):
+    """Each bomb gets its diagnostic (no SEG900, no traceback) and allocates at most fuzz.BOMB_PEAK_BYTES;
+    the same inputs made minutes of work and gigabytes, or a RecursionError, before."""
+    assert fuzz.check_bounded(text) == "error"
+    from segal_dsl.api import analyse
+    from segal_dsl.source import Source
+
+    assert code in {d.code for d in analyse(Source("bomb.seg", text)).diagnostics}
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(fuzz.bombs())
+def test_generated_resource_bombs(text):
+    fuzz.check_bounded(text)

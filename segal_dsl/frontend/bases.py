@@ -133,6 +133,10 @@ def _report(err: ConfigError, eff: Effective, spans: SpanIndex, diags: Diagnosti
                   help="state the value in the experiment (its own statement or `mmseg { … }`), or use another base")
         return
     span = spans(origin) if isinstance(origin, tuple) else None
+    if span is not None and origin and origin[0] == "overrides":  # what the user wrote in `mmseg { … }`
+        diags.add("SEG225", f"the runtime cannot run `{key}` as set here: {err.detail}", span,
+                  label="set in `mmseg`", help="change or remove this override")
+        return
     diags.add("SEG502", f"the compiled config breaks the runtime's contract at `{key}`: {err.detail}",
               span or base_span, help="this is a bug in segal-dsl's checks; please report it with the input file")
 

@@ -97,7 +97,10 @@ def resolve(exp: n.Experiment, source: Source, diags: Diagnostics,
     path = os.path.normpath(os.path.join(child_dir, ext.args[0].value))
     chain = _chain + (os.path.abspath(source.path),)
     if os.path.abspath(path) in chain or len(chain) > MAX_DEPTH:
-        diags.add("SEG216", f"`{ext.args[0].value}` is already being extended (a cycle)", ext.args[0].span,
+        loop = chain[chain.index(os.path.abspath(path)):] if os.path.abspath(path) in chain else chain
+        shown = " -> ".join(os.path.relpath(p, child_dir or ".") for p in (*loop, os.path.abspath(path)))
+        what = "a cycle" if os.path.abspath(path) in chain else f"more than {MAX_DEPTH} levels"
+        diags.add("SEG216", f"`{ext.args[0].value}` is already being extended ({what}: {shown})", ext.args[0].span,
                   help="remove the `extends` that closes the loop")
         return exp, []
     parent, parent_source = load(path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend import nodes as n
+from segal_dsl.source import Span
 
 TOP_AXES = ("heuristic", "seed", "reset_each_round", "load_from", "runner", "source_free", "deterministic")
 SAMPLE_AXES = ("budget", "initial", "threshold", "evenly", "radius", "ignore_index")
@@ -80,6 +81,8 @@ def axes_of(setting: n.Setting, diags: Diagnostics) -> list[Axis]:
             diags.add("SEG207", f"axis `{item.key}` expects values separated by commas", item.span,
                       help=f"e.g. `{item.key} a, b`")
             continue
+        if _duplicate_values(item.key, values, diags):
+            continue
         axes.append(Axis(item.key, tuple(values), item.span))
     total = 1
     for axis in axes:
@@ -121,6 +124,30 @@ def _apply(exp: n.Experiment, axis: Axis, args) -> n.Experiment:
         else:
             items.append(n.Mmseg((override,), axis.span, axis.span))
     return replace(exp, block=replace(exp.block, items=tuple(items)))
+
+
+def _duplicate_values(key: str, values: list[tuple], diags: Diagnostics) -> bool:
+    """SEG226: two values of one axis that name the same point (`seed 0, 1, 1`, or `1%` and `1 %`) would
+    write one config over the other."""
+    seen: dict[str, tuple] = {}
+    found = False
+    for value in values:
+        label = slug(value)
+        if label in seen:
+            first = seen[label]
+            diags.add("SEG226", f"axis `{key}` gives `{value_text(value)}` twice", _span(value), label="same point",
+                      notes=((_span(first), f"`{value_text(first)}` given here"),),
+                      help="give each value once: both would compile to the point "
+                      f"`{key}-{label}` and one config would overwrite the other")
+            found = True
+        else:
+            seen[label] = value
+    return found
+
+
+def _span(value: tuple) -> Span:
+    first, last = value[0].span, value[-1].span
+    return Span(first.path, first.line, first.column, last.end_line, last.end_column, first.start, last.end)
 
 
 def expand_sweep(exp: n.Experiment, diags: Diagnostics) -> list[Point] | None:
