@@ -275,6 +275,13 @@ _ALL = [
          "random pick, so the threshold changes nothing.",
          "experiment a {\n    sample pixel { budget 1% per image; threshold top 5% }\n    heuristic random\n}",
          "Remove `threshold`, or choose an informative heuristic."),
+    Code("SEG413", "suppression-needs-even-allocation", "error", "Neighbourhood suppression with `evenly false`.",
+         "`suppress r` picks pixels image by image (RIPU's pixel selection); one top-k over the pool has no "
+         "per-image order to suppress in.",
+         'sample pixel { budget 10 px per image; evenly false; suppress 32 }', "Remove `evenly false` or `suppress`."),
+    Code("SEG414", "keep-suppressed-without-suppress", "error", "`keep_suppressed` without `suppress`.",
+         "`keep_suppressed true` keeps the suppressed squares of earlier queries; without `suppress r` there are none.",
+         'sample pixel { budget 10 px per image; keep_suppressed true }', "Add `suppress r`, or remove `keep_suppressed`."),
     Code("SEG501", "unrepresentable-value", "error", "A value that cannot be written as a Python literal.",
          "Everything in the compiled config is a literal, so no string from a .seg file can become code.",
          "(internal)", "Report the value; use a string, number, bool or container of them."),

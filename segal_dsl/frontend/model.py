@@ -48,6 +48,12 @@ class Sample(Strict):
     ignore_index: IgnoreIndex | None = Field(None, description="label value of the pixels not bought (mmseg pads "
                                              "with 255)")
     radius: Radius | None = Field(None, description="regions are (2r+1)x(2r+1) squares around the chosen pixels")
+    exclude_void: bool | None = Field(None, description="`false`: pixels whose ground truth is void (`ignore_index`) "
+                                      "can be bought; default true: never bought")
+    suppress: Radius | None = Field(None, description="no pixel within r of an earlier pick of the query (RIPU's "
+                                    "pixel selection)")
+    keep_suppressed: bool | None = Field(None, description="`true`: the suppressed squares of earlier queries stay "
+                                         "suppressed (RIPU keeps them)")
 
 
 class Heuristic(Strict):

@@ -346,7 +346,8 @@ class _ExperimentReader(_Reader):
         sc = self.scalar_reader
         keys = {"initial": lambda s, loc: self.amount(s, loc, False), "budget": lambda s, loc: self.amount(s, loc, True),
                 "threshold": self.threshold, "evenly": sc("evenly true"), "ignore_index": sc("ignore_index 255"),
-                "radius": sc("radius 1")}
+                "radius": sc("radius 1"), "exclude_void": sc("exclude_void false"), "suppress": sc("suppress 32"),
+                "keep_suppressed": sc("keep_suppressed true")}
         per_mode = {name: tuple(sm.settings) for name, sm in SAMPLE_MODES.items()}
         allowed = per_mode.get(mode, tuple(keys))
         if setting.block is not None:
@@ -713,8 +714,9 @@ def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics,
         msg = e["msg"][0].lower() + e["msg"][1:]
         if kind == "missing":
             parent = loc[:-1]
-            where = ".".join(str(p) for p in parent) or "the experiment"
-            diags.add("SEG203", f"`{loc[-1]}` is missing in `{where}`", spans.key(parent), help=f"add `{loc[-1]}`")
+            words = [str(p) for p in parent if not isinstance(p, int) and p != "params"]
+            where = f"`{' '.join(words)}`" if words else "the experiment"
+            diags.add("SEG203", f"`{loc[-1]}` is missing in {where}", spans.key(parent), help=f"add `{loc[-1]}`")
         elif kind == "literal_error":
             value = e.get("input")
             expected = e.get("ctx", {}).get("expected", "")
@@ -951,9 +953,21 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
     if s.mode == "region" and s.evenly is False:
         diags.add("SEG407", "region sampling allocates regions per image", spans(("sample", "evenly")),
                   help="remove `evenly false`")
+    _check_suppression(s, spans, diags)
     if s.ignore_index is not None and s.ignore_index != 255:
         diags.add("SEG409", f"ignore_index `{s.ignore_index}` differs from mmseg's padding value 255",
                   spans(("sample", "ignore_index")), help="use 255 unless every pipeline pads with this value")
+
+
+def _check_suppression(s: m.Sample, spans: SpanIndex, diags: Diagnostics) -> None:
+    """RIPU's pixel selection: `suppress` picks image by image; `keep_suppressed` needs it."""
+    if s.suppress is not None and s.evenly is False:
+        diags.add("SEG413", "neighbourhood suppression picks pixels image by image", spans(("sample", "suppress")),
+                  notes=((spans(("sample", "evenly")), "one top-k over the pool set here"),),
+                  help="remove `evenly false` or `suppress`")
+    if s.keep_suppressed and s.suppress is None:
+        diags.add("SEG414", "`keep_suppressed` keeps nothing without `suppress`", spans(("sample", "keep_suppressed")),
+                  help="add `suppress r` (RIPU: 32), or remove `keep_suppressed`")
 
 
 def _has_path(tree: dict, path: tuple) -> bool:

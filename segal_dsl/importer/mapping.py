@@ -415,6 +415,12 @@ class Mapper:
         if "ignore_index" in s:
             lines.append(f"        ignore_index {seg_number(self.typed(s['ignore_index'], 'int', *path, 'ignore_index'))}")
             origin.append((*path, "ignore_index"))
+        for key, word, kind in (("exclude_void", "exclude_void", "bool"), ("suppress_radius", "suppress", "int"),
+                                ("suppress_across_rounds", "keep_suppressed", "bool")):
+            if key in s:  # issue 11: void exclusion and RIPU's neighbourhood suppression (docs/strategies.md)
+                value = self.typed(s[key], kind, *path, key)
+                lines.append(f"        {word} {_bool(value) if kind == 'bool' else seg_number(value)}")
+                origin.append((*path, key))
         if "radius" in s:
             if self.mode == "region":
                 lines.append(f"        radius {seg_number(self.typed(s['radius'], 'int', *path, 'radius'))}")

@@ -1,7 +1,8 @@
 """Acquisition heuristics: per-pixel class posteriors (N, C, H, W) -> informativeness (N, H, W).
 
-Pure torch (no mmcv/mmseg) so the formulas are testable alone. Every heuristic returns float32
-scores where HIGHER = MORE INFORMATIVE; selection always takes the largest scores.
+Pure torch (no mmcv/mmseg) so the formulas are testable alone. Every heuristic returns scores where
+HIGHER = MORE INFORMATIVE; selection always takes the largest scores. Scores are float32, or float64 where
+float32 would merge distinct values (`margin`). Formulas, sources and departures: docs/strategies.md.
 """
 
 from __future__ import annotations
@@ -88,14 +89,16 @@ def entropy(probs: torch.Tensor) -> torch.Tensor:
 
 @register("margin")
 def margin(probs: torch.Tensor) -> torch.Tensor:
-    """s = 1 − (p₍₁₎ − p₍₂₎): the smallest gap between the two most likely classes scores highest.
+    """s = 1 − (p₍₁₎ − p₍₂₎) in float64: the smallest gap between the two most likely classes scores highest.
 
-    docs/reference.md §4: it scored |p₁ − p₂| and took the largest, i.e. picked the most confident pixels.
+    float64 because near 1 float32 steps by 6e-8, which merged distinct gaps (the difference of two
+    float32 posteriors is exact in float64, and so is 1 minus it). docs/reference.md §4: it scored
+    |p₁ − p₂| and took the largest, i.e. picked the most confident pixels.
     """
     check_4d(probs)
     if probs.shape[1] < 2:
         raise ValueError("margin needs at least 2 classes")
-    top2 = probs.float().topk(2, dim=1).values
+    top2 = probs.topk(2, dim=1).values.double()
     return 1.0 - (top2[:, 0] - top2[:, 1])
 
 
@@ -134,38 +137,51 @@ def _window_pixel_counts(h: int, w: int, k: int, device: torch.device) -> torch.
     return span(h)[:, None] * span(w)[None, :]
 
 
-@register("ripu")
-def ripu(
-    probs: torch.Tensor, k: int = 1, use_entropy: bool = True, categories: int | None = None
-) -> torch.Tensor:
-    """RIPU (Xie et al., CVPR'22): region impurity × prediction uncertainty.
-
-    ŷ = argmax_c p (pseudo-label). For each pixel's (2k+1)² window W (zero padded, so only the
-    n_W in-image pixels count), with h_c = |{q ∈ W : ŷ_q = c}| / n_W:
-        impurity    = −Σ_c h_c log h_c / log(categories)
-        uncertainty = (Σ_{q ∈ W} H(p_q) / n_W) / log(categories)      (H = pixel entropy)
-        s = impurity × uncertainty   if use_entropy   else   impurity
-    categories defaults to C. docs/reference.md §4: a variable reassigned inside the batch loop broke N > 1.
-    """
-    check_4d(probs)
+def _impurity(probs: torch.Tensor, k: int, log_c: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(impurity of each pixel's (2k+1)² window / log C, in-image pixels of each window), both (N, H, W)."""
     n, c, h, w = probs.shape
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"ripu: k must be an int >= 0, got {k!r}")
-    cats = c if categories is None else categories
-    if isinstance(cats, bool) or not isinstance(cats, int) or cats < 2:
-        raise ValueError(f"ripu: categories must be an int >= 2, got {categories!r}")
-    log_c = math.log(cats)
-
     # Integer one-hot histogram: cumsum differences stay exact however large the image or window.
     onehot = torch.zeros((n, c, h, w), dtype=torch.int32, device=probs.device)
     onehot.scatter_(1, probs.argmax(dim=1, keepdim=True), 1)
     n_w = _window_pixel_counts(h, w, k, probs.device)
     hist = _box_sum(onehot, k).float() / n_w
     del onehot
-    impurity = -torch.xlogy(hist, hist).sum(dim=1) / log_c
-    del hist
+    return -torch.xlogy(hist, hist).sum(dim=1) / log_c, n_w
+
+
+@register("ripu")
+def ripu(
+    probs: torch.Tensor, k: int = 1, use_entropy: bool = True, categories: int | None = None,
+    form: str | None = None,
+) -> torch.Tensor:
+    """RIPU (Xie et al., CVPR'22): region impurity × prediction uncertainty.
+
+    ŷ = argmax_c p (pseudo-label). For each pixel's (2k+1)² window W (zero padded, so only the
+    n_W in-image pixels count), with h_c = |{q ∈ W : ŷ_q = c}| / n_W:
+        impurity    = −Σ_c h_c log h_c / log(categories)
+        region form (RA, RIPU's region score; docs/strategies.md):
+            uncertainty = (Σ_{q ∈ W} H(p_q) / n_W) / log(categories)      (H = pixel entropy)
+        pixel form (PA, RIPU's pixel score):
+            uncertainty = H(p) / log(categories)                           (the pixel's own entropy)
+        s = impurity × uncertainty   if use_entropy   else   impurity
+    categories defaults to C; form None is the region form. docs/reference.md §4: a variable reassigned
+    inside the batch loop broke N > 1.
+    """
+    check_4d(probs)
+    c = probs.shape[1]
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"ripu: k must be an int >= 0, got {k!r}")
+    cats = c if categories is None else categories
+    if isinstance(cats, bool) or not isinstance(cats, int) or cats < 2:
+        raise ValueError(f"ripu: categories must be an int >= 2, got {categories!r}")
+    if form not in (None, "pixel", "region"):
+        raise ValueError(f"ripu: form must be `pixel` or `region`, got {form!r}")
+    log_c = math.log(cats)
+    impurity, n_w = _impurity(probs, k, log_c)
     if not use_entropy:
         return impurity.float()
+    if form == "pixel":
+        return (impurity * _pixel_entropy(probs) / log_c).float()
     # float64 cumsum: float32 running sums of real-valued entropies lose the small windows' digits.
     ent = _pixel_entropy(probs).unsqueeze(1).double()
     mean_ent = (_box_sum(ent, k)[:, 0] / n_w.double()).float()

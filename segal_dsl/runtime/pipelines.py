@@ -19,7 +19,7 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 MASK_KEY = "al_label_mask"
 
 
-def _resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Nearest-neighbour resize of a bool mask to `shape` (H, W) without cv2's (W, H) order trap."""
     h, w = shape
     ys = (np.arange(h) * mask.shape[0] // h).clip(0, mask.shape[0] - 1)
@@ -47,7 +47,7 @@ class LoadAnnotationsWithLabels(LoadAnnotations):
         if mask is not None:
             gt = results["gt_semantic_seg"]
             if mask.shape != gt.shape:
-                mask = _resize_nearest(mask, gt.shape)
+                mask = resize_nearest(mask, gt.shape)
             gt = gt.copy()
             gt[~mask] = self.ignore_index
             results["gt_semantic_seg"] = gt

@@ -9,7 +9,6 @@ same gathered result, and rank 0 alone writes; no sleeps (docs/reference.md §3c
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +21,12 @@ from mmcv.parallel import scatter
 from mmcv.runner import get_dist_info
 
 from segal_dsl.spec import budget as budget_mod
+from segal_dsl.spec import heuristics as heuristics_spec
 from segal_dsl.spec.config import Contract
 
 from . import selection as sel
 from .heuristics import get_heuristic, image_scores
+from .pipelines import resize_nearest
 from .testhooks import kill_point
 
 
@@ -39,6 +40,7 @@ class QueryResult:
     per_image: dict[int, int] = field(default_factory=dict)
     viz_scores: dict[int, np.ndarray] = field(default_factory=dict)
     short: list[int] = field(default_factory=list)
+    void: int = 0   # unlabelled void pixels (ground truth = ignore_index) kept out of the ranking
 
 
 def all_gather(obj: Any) -> list[Any]:
@@ -64,6 +66,20 @@ def posteriors(model, data: dict, label_shape: tuple[int, int]) -> torch.Tensor:
     if tuple(probs.shape[-2:]) != tuple(label_shape):
         probs = F.interpolate(probs, size=label_shape, mode="bilinear", align_corners=False)
     return probs
+
+
+def void_reader(dataset, ignore_index: int):
+    """index, (H, W) -> bool mask of the void pixels (GT == ignore_index) at the label resolution, or None
+    when the pool has no ground truth to read (then nothing is excluded)."""
+    get = getattr(dataset, "get_gt_seg_map_by_idx", None)
+    if get is None or getattr(dataset, "ann_dir", None) is None:
+        return None
+
+    def void(index: int, shape: tuple[int, int]) -> np.ndarray:
+        m = np.asarray(get(index)) == ignore_index
+        return m if m.shape == tuple(shape) else resize_nearest(m, shape)
+
+    return void
 
 
 def _scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: int, index: int,
@@ -93,7 +109,7 @@ class _TopCandidates:
         cand = unl[sel.top_k(flat[unl], self.keep)]
         s = np.concatenate([self.s, flat[cand]])
         i = np.concatenate([self.i, np.full(cand.size, index, np.int64)])
-        p = np.concatenate([self.p, cand])
+        p = np.concatenate([self.p, cand.astype(np.int64)])
         if s.size > self.keep:  # exact: keep more only on ties, which select_global resolves
             cut = np.partition(s, s.size - self.keep)[s.size - self.keep]
             m = s >= cut
@@ -104,7 +120,8 @@ class _TopCandidates:
 def _global_items(parts: list[tuple], labels, shapes: dict[int, tuple[int, int]]):
     """Rebuild per-image sparse score maps (-inf elsewhere) from the gathered candidates.
 
-    Exact: a pixel outside its rank's top-`keep` cannot be in the pool-wide top-`keep`.
+    Exact: a pixel outside its rank's top-`keep` cannot be in the pool-wide top-`keep`. Pixels no rank sent
+    count as labelled, so a void pixel (kept out of every rank's candidates) is never bought.
     """
     s = np.concatenate([p[0] for p in parts])
     i = np.concatenate([p[1] for p in parts])
@@ -113,7 +130,9 @@ def _global_items(parts: list[tuple], labels, shapes: dict[int, tuple[int, int]]
         m = i == index
         dense = np.full(shapes[index][0] * shapes[index][1], -np.inf)
         dense[px[m]] = s[m]
-        yield index, dense.reshape(shapes[index]), labels.mask(index)
+        sent = np.zeros(dense.size, bool)
+        sent[px[m]] = True
+        yield index, dense.reshape(shapes[index]), labels.mask(index) | ~sent.reshape(shapes[index])
 
 
 def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
@@ -126,13 +145,19 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     mode = contract.mode
     heuristic, params = contract.heuristic, contract.score_params()
     threshold = contract.sample_threshold
-    entropy_prop = contract.params.get("prop") if heuristic == "entropy" else None
     model = runner.model
     model.eval()
     sizes = labels.sizes
     result = QueryResult(round=rnd, planned=0, added=0)
     evenly = contract.sample_evenly
     radius = contract.radius
+    params = dict(params)
+    if "form" in params:  # `ripu`: RIPU's pixel (PA) score in pixel sampling unless stated
+        params["form"] = heuristics_spec.score_form(heuristic, params, mode)
+    suppress = getattr(contract.settings, "suppress_radius", None)
+    keep_suppressed = getattr(contract.settings, "suppress_across_rounds", False)
+    void_of = (void_reader(getattr(getattr(runner, "data", None), "query", None), contract.ignore_index)
+               if mode != "image" and getattr(contract.settings, "exclude_void", True) else None)
 
     spec = contract.query_budget(rnd)  # this query's share of a `budget X total`, else budget_per_round
     if mode == "image":
@@ -144,7 +169,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     else:
         total = budget_mod.total_budget(spec, sizes, radius)
         result.planned = total
-        keep = total if threshold is None else max(math.ceil(threshold / 100 * sum(h * w for h, w in sizes)), total)
+        keep = total if threshold is None else max(sel.pool_size(threshold, sum(h * w for h, w in sizes)), total)
         top = _TopCandidates(keep)
 
     local_new: dict[int, np.ndarray] = {}   # image -> flat indices of new pixels (evenly mode)
@@ -159,22 +184,21 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
             probs = posteriors(model, data, sizes[index])
             scores = _scores(probs, heuristic, params, seed, rnd, index, model, data, contract.schedule.queries)
         lab = labels.mask(index)
+        if void_of is not None:
+            void = void_of(index, sizes[index])
+            result.void += int((void & ~lab).sum())
+            lab = lab | void  # never ranked, never bought
         if mode == "image":
             local_img[index] = float(image_scores(scores)[0])
         else:
-            s = scores[0].float().cpu().numpy()
+            s = scores[0].cpu().numpy()  # float64 stays float64 (`margin`)
             if index in viz_indices:
                 result.viz_scores[index] = s
             if not evenly:
                 top.add(index, s, lab)
             else:
-                rng = sel.rng_for(seed, rnd, index)
-                if mode == "region":
-                    new = sel.select_regions(s, lab, quotas[index], radius, threshold, rng)
-                elif entropy_prop is not None:
-                    new = sel.select_pixels(s, lab, quotas[index], None, rng, top_prop=entropy_prop)
-                else:
-                    new = sel.select_pixels(s, lab, quotas[index], threshold, rng)
+                zone = sel.dilate(labels.mask(index), suppress) if suppress is not None and keep_suppressed else None
+                new = _select_one(contract, s, lab, quotas[index], sel.rng_for(seed, rnd, index), zone)
                 local_new[index] = np.flatnonzero(new.ravel()).astype(np.int64)
         kill_point("query_image")
         if progress:
@@ -204,6 +228,19 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     return result
 
 
+def _select_one(contract: Contract, s: np.ndarray, lab: np.ndarray, quota: int, rng, zone) -> np.ndarray:
+    """One image's new labels under the mode's per-image selection (regions, suppression, threshold, prop)."""
+    threshold, suppress = contract.sample_threshold, getattr(contract.settings, "suppress_radius", None)
+    if contract.mode == "region":
+        return sel.select_regions(s, lab, quota, contract.radius, threshold, rng)
+    if suppress is not None:
+        return sel.select_suppressed(s, lab, quota, suppress, zone, threshold, rng)
+    entropy_prop = contract.params.get("prop") if contract.heuristic == "entropy" else None
+    if entropy_prop is not None:
+        return sel.select_pixels(s, lab, quota, None, rng, top_prop=entropy_prop)
+    return sel.select_pixels(s, lab, quota, threshold, rng)
+
+
 def _apply_images(result: QueryResult, labels, local_img: dict, planned: int, rng, threshold) -> None:
     """Image mode: every rank's image scores gathered, the same top images labelled on every rank."""
     scores_all: dict = {}
@@ -216,8 +253,11 @@ def _apply_images(result: QueryResult, labels, local_img: dict, planned: int, rn
         result.per_image[i] = labels.add(i, True)
 
 
-def initial_labels(labels, contract: Contract, seed: int) -> int:
-    """Round-0 labels, uniformly at random with the rng_for(seed, 0, …) streams; returns how many."""
+def initial_labels(labels, contract: Contract, seed: int, void_of=None) -> int:
+    """Round-0 labels, uniformly at random with the rng_for(seed, 0, …) streams; returns how many.
+
+    `void_of` (see void_reader): void pixels are never drawn (a region loses its void pixels).
+    """
     mode, settings = contract.mode, contract.settings
     if mode == "image":
         k = settings.initial_pool
@@ -229,10 +269,10 @@ def initial_labels(labels, contract: Contract, seed: int) -> int:
         if not q:
             continue
         rng = sel.rng_for(seed, 0, i)
-        zeros = np.zeros(labels.sizes[i], bool)
+        void = np.zeros(labels.sizes[i], bool) if void_of is None else void_of(i, labels.sizes[i])
         if mode == "region":  # random whole regions, not scattered pixels (docs/reference.md §3b FIXME)
-            new = sel.select_regions(rng.random(labels.sizes[i]), zeros, q, radius, None, None)
+            new = sel.select_regions(rng.random(labels.sizes[i]), void, q, radius, None, None)
         else:
-            new = sel.random_pixels(zeros, q, rng)
+            new = sel.random_pixels(void, q, rng)
         added += labels.add(i, new)
     return added

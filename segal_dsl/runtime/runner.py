@@ -33,7 +33,7 @@ from .labels import LabelState, remove_temp_files
 from .loaders import iters_per_epoch, shard_loader, train_loader
 from .pipelines import LabelMaskedDataset, image_subset, pool_sizes, with_source
 from .progress import Progress
-from .query import initial_labels, run_query
+from .query import initial_labels, run_query, void_reader
 from .testhooks import kill_point, trace
 
 STATE_DIR = "al_state"
@@ -130,7 +130,9 @@ class ActiveLearningRunner(EpochBasedRunner):
         labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
         # Points of one sweep draw their initial labels with the sweep's seed, so they start equal.
         seed = self.contract.initial_seed
-        added = initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed))
+        void_of = (void_reader(self.data.query, self.contract.ignore_index)
+                   if mode == "pixel" and getattr(self.contract.settings, "exclude_void", True) else None)
+        added = initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed), void_of)
         planned = self.contract.settings.initial_pool if mode == "image" else added
         labels.record_round(0, planned=planned, added=added)
         labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode}
@@ -411,8 +413,8 @@ class ActiveLearningRunner(EpochBasedRunner):
                     self.labels.save(self._mask_dir())
                 barrier()
                 self._store(progress, queries_done=progress.queries_done + 1, next_step=k + 1)
-                self.logger.info("query %d: %d new labels (planned %d), %d labelled in total",
-                                 r + 1, result.added, result.planned, self.labels.total())
+                self.logger.info("query %d: %d new labels (planned %d), %d labelled in total, %d void pixels "
+                                 "not for sale", r + 1, result.added, result.planned, self.labels.total(), result.void)
                 if viz is not None:
                     viz.render(r + 1, self.labels, result.viz_scores)
         self.call_hook("after_run")

@@ -12,7 +12,6 @@ Ties in scores are broken towards the lower (image index, flat pixel index), als
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -69,12 +68,36 @@ def _check_threshold(threshold_pct: float | None) -> float | None:
     return float(threshold_pct)
 
 
+def pool_size(threshold_pct: float, n_pixels: int) -> int:
+    """The top-t% candidate pool: int(t/100 · n), as PixelPick and the reference (docs/reference.md §3c)
+    floor it; docs/strategies.md."""
+    return int(threshold_pct / 100 * n_pixels)
+
+
 def _pool_size(threshold_pct: float, n_pixels: int, need: int, available: int) -> int:
-    """ceil(t% of the pixels), widened to `need` and capped at what is available.
+    """pool_size, widened to `need` and capped at what is available.
 
     docs/reference.md §1a: a pool smaller than the quota raised ValueError mid-run; we widen it instead.
     """
-    return min(max(math.ceil(threshold_pct / 100 * n_pixels), need), available)
+    return min(max(pool_size(threshold_pct, n_pixels), need), available)
+
+
+def dilate(mask: Any, radius: int) -> np.ndarray:
+    """Every pixel within the (2r+1)² square of a True pixel (clipped at the borders), as a bool (H, W) mask.
+
+    The suppression zone that RIPU's `PixelSelection` keeps in its `active` indicator across queries.
+    """
+    m = _as_numpy(mask).astype(bool)
+    r = _check_quota(radius, "radius")
+    if m.ndim != 2:
+        raise ValueError(f"mask must be shaped (H, W), got {m.shape}")
+    x = m.astype(np.int64)
+    for axis in (0, 1):
+        n = x.shape[axis]
+        c = np.concatenate([np.zeros_like(x.take([0], axis=axis)), np.cumsum(x, axis=axis)], axis=axis)
+        pos = np.arange(n)
+        x = c.take(np.minimum(pos + r + 1, n), axis=axis) - c.take(np.maximum(pos - r, 0), axis=axis)
+    return x > 0
 
 
 def top_k(values: np.ndarray, k: int) -> np.ndarray:
@@ -141,7 +164,7 @@ def select_pixels(
     """New labels for one image: a bool (H, W) mask of exactly min(quota, #unlabelled) pixels.
 
     No threshold: the top-`quota` scores among unlabelled pixels. Threshold t: a uniform random pick
-    of `quota` (with `rng`) from the top ceil(t/100·H·W) unlabelled pixels (PixelPick). top_prop p
+    of `quota` (with `rng`) from the top int(t/100·H·W) unlabelled pixels (PixelPick). top_prop p
     (the config's `entropy_prop`): int(p·quota) top pixels, the rest uniform among the remaining
     unlabelled ones (the reference's random part could re-pick labelled pixels).
     """
@@ -170,6 +193,59 @@ def select_pixels(
     return out.reshape(shape)
 
 
+def select_suppressed(
+    scores: Any,
+    labelled: Any,
+    quota: int,
+    radius: int,
+    suppressed: Any = None,
+    threshold_pct: float | None = None,
+    rng: Rng | None = None,
+) -> np.ndarray:
+    """New single-pixel labels for one image with neighbourhood suppression (RIPU's pixel selection, PA).
+
+    Greedy as RIPU's `PixelSelection` (docs/strategies.md): take the best candidate, then no pixel of
+    its (2r+1)² square (clipped at the borders) is a candidate for the rest of this query. `suppressed`
+    (bool (H, W)) is suppressed from the start: the zones of earlier queries when they are kept. Threshold
+    t: the candidates are the top int(t% of H·W) in a random order from `rng`. Exactly min(quota,
+    #unlabelled) new pixels: when suppression leaves too few candidates, the rest are the best
+    unlabelled pixels regardless of it (RIPU then re-picked suppressed pixels; docs/strategies.md).
+    """
+    flat, lab, (h, w) = _prepare(scores, labelled)
+    r = _check_quota(radius, "radius")
+    t = _check_threshold(threshold_pct)
+    if t is not None and rng is None:
+        raise ValueError("a threshold selection needs rng (see rng_for)")
+    unl = np.flatnonzero(~lab)
+    remaining = min(_check_quota(quota), unl.size)
+    picked = np.zeros(flat.size, dtype=bool)
+    blocked = lab.reshape(h, w).copy()
+    if suppressed is not None:
+        sup = _as_numpy(suppressed).astype(bool)
+        if sup.shape != (h, w):
+            raise ValueError(f"suppressed mask {sup.shape} does not match scores {(h, w)}")
+        blocked |= sup
+    if t is None:
+        first: Iterable[np.ndarray] = _descending(flat, unl, 4 * max(remaining, 1))
+    else:
+        pool = unl[top_k(flat[unl], _pool_size(t, flat.size, remaining, unl.size))]
+        first = [pool[rng.permutation(pool.size)]]
+    for chunk in first:
+        for c in chunk.tolist():
+            if remaining == 0:
+                return picked.reshape(h, w)
+            y, x = divmod(c, w)
+            if blocked[y, x]:
+                continue
+            picked[c] = True
+            remaining -= 1
+            blocked[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1] = True
+    if remaining:
+        rest = np.flatnonzero(~lab & ~picked)
+        picked[rest[top_k(flat[rest], remaining)]] = True
+    return picked.reshape(h, w)
+
+
 # --------------------------------------------------------------------------- regions
 
 
@@ -183,7 +259,7 @@ def select_regions(
 ) -> np.ndarray:
     """New labels for one image as (2r+1)² squares (clipped at borders): exactly min(quota_px, #unlabelled).
 
-    Greedy over unlabelled centres by score (threshold t: the top ceil(t% of H·W) centres in a random
+    Greedy over unlabelled centres by score (threshold t: the top int(t% of H·W) centres in a random
     order from `rng`, so regions stay contiguous; the reference then picked single pixels). Only new
     pixels count, and a square that would exceed the quota is cut to its highest-scoring new pixels,
     so the sum is exact (the reference counted ⌊q/9⌋ whole squares, labelled or not). First pass:
@@ -306,7 +382,7 @@ def select_global(
     `items` yields (index, scores (H, W), labelled (H, W)). A running best of (score, image, pixel)
     is merged with each image's own top candidates, so peak memory is O(budget) whatever the pool
     (the reference stacked N·H·W scores on one GPU). With a threshold t the pool is the top
-    ceil(t% of total_pixels) (the caller knows the pool sizes) and memory is O(that pool); then a
+    int(t% of total_pixels) (the caller knows the pool sizes) and memory is O(that pool); then a
     uniform pick of `budget` with `rng` (use rng_for(seed, round)).
     """
     budget = _check_quota(budget, "budget")
@@ -315,7 +391,7 @@ def select_global(
     if t is not None:
         if rng is None or total_pixels is None:
             raise ValueError("a global threshold selection needs rng and total_pixels")
-        keep = max(math.ceil(t / 100 * _check_quota(total_pixels, "total_pixels")), budget)
+        keep = max(pool_size(t, _check_quota(total_pixels, "total_pixels")), budget)
     best_s = np.empty(0, dtype=np.float64)
     best_i = np.empty(0, dtype=np.int64)
     best_p = np.empty(0, dtype=np.int64)
@@ -356,7 +432,7 @@ def select_images(
     """Indices (ascending) of min(budget, #unlabelled) unlabelled images with the highest scores.
 
     docs/reference.md §3e: per-image scores were cast to bool before ranking, so the order was arbitrary.
-    Threshold t: a uniform pick (with `rng`) from the top ceil(t% of N) unlabelled images.
+    Threshold t: a uniform pick (with `rng`) from the top int(t% of N) unlabelled images.
     """
     s = _as_numpy(image_scores).astype(np.float64).ravel()
     lab = _as_numpy(labelled).astype(bool).ravel()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from segal_dsl.spec import budget, heuristics, schedule
 from segal_dsl.spec.modes import MODE_NAMES, RUNNER_KINDS, SAMPLE_MODES, runner_kind_of_type
@@ -80,6 +80,25 @@ class PixelSettings(Section):
         None, description="percent: pick the quota uniformly at random from the top t% of pixels (PixelPick)")
     ignore_index: IgnoreIndex = Field(255, description="label value of unlabelled "
                                                               "pixels in training (written into every loss head)")
+    exclude_void: bool = Field(True, description="pixels whose ground truth is `ignore_index` (void) are never "
+                               "bought: excluded before ranking, counted per query (PixelPick)")
+
+
+class PointSettings(PixelSettings):
+    """`active_learning.settings.pixel`: as PixelSettings, plus RIPU's neighbourhood suppression (PA)."""
+
+    suppress_radius: Radius | None = Field(None, description="no pick within the (2r+1)x(2r+1) square of an "
+                                           "earlier pick (RIPU PA); None: off")
+    suppress_across_rounds: bool = Field(False, description="with suppress_radius: the squares of earlier "
+                                         "queries' labels stay suppressed (RIPU keeps them)")
+
+    @model_validator(mode="after")
+    def _suppression_fits(self) -> PointSettings:
+        if self.suppress_radius is not None and not self.sample_evenly:
+            raise ValueError("suppress_radius picks pixels image by image: it needs sample_evenly=True")
+        if self.suppress_across_rounds and self.suppress_radius is None:
+            raise ValueError("suppress_across_rounds keeps the squares of suppress_radius, which is not set")
+        return self
 
 
 class RegionSettings(PixelSettings):
@@ -104,7 +123,7 @@ def _with_heuristic_settings(model: type[Section], mode: str) -> type[Section]:
 
 MODE_SETTINGS: dict[str, type[Section]] = {
     "image": ImageSettings,
-    "pixel": _with_heuristic_settings(PixelSettings, "pixel"),
+    "pixel": _with_heuristic_settings(PointSettings, "pixel"),
     "region": _with_heuristic_settings(RegionSettings, "region"),
 }
 

@@ -74,9 +74,12 @@ HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
               gt=0, le=1, compiled=MODE_SETTINGS, compiled_name="entropy_prop", modes=("pixel",),
               conflicts=("threshold",)),
     )),
-    Heuristic("margin", "1 - (p1 - p2): the smallest gap between the two most likely classes"),
+    Heuristic("margin", "1 - (p1 - p2): the smallest gap between the two most likely classes (float64)"),
     Heuristic("least_confidence", "1 - max p: the flattest posterior", aliases=("least-confidence",)),
-    Heuristic("ripu", "region impurity x prediction uncertainty", _RIPU_PARAMS,
+    Heuristic("ripu", "region impurity x prediction uncertainty", _RIPU_PARAMS + (
+        Param("form", "choice", None, "`pixel`: the pixel's own entropy (RIPU's PA score), `region`: the window's "
+              "mean entropy (RA); default: `pixel` in pixel sampling, else `region`", choices=("pixel", "region")),
+    ),
               source="Xie et al., Towards Fewer Annotations: Active Learning via Region Impurity and Prediction "
                      "Uncertainty for Domain Adaptive Semantic Segmentation, CVPR 2022"),
     Heuristic("mps", "RIPU mixed with the MAE reconstruction error of each patch", _RIPU_PARAMS + (
@@ -102,6 +105,15 @@ def lookup(name: str) -> Heuristic | None:
 def canonical_name(name: str) -> str:
     h = lookup(name)
     return h.name if h is not None else name
+
+
+def score_form(heuristic: str, params: dict[str, Any], mode: str) -> str | None:
+    """The score form a heuristic with a `form` parameter uses in a sample mode (its stated one, else the mode's)."""
+    h = HEURISTICS[heuristic]
+    if h.param("form") is None:
+        return None
+    stated = params.get("form")
+    return stated if stated is not None else ("pixel" if mode == "pixel" else "region")
 
 
 def takers(param: str) -> list[str]:

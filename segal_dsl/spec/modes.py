@@ -28,11 +28,13 @@ class SampleMode:
 
 
 _PIXEL_SETTINGS = {"initial": "initial_label_pixels", "budget": "budget_per_round", "threshold": "sample_threshold",
-                   "evenly": "sample_evenly", "ignore_index": "ignore_index"}
+                   "evenly": "sample_evenly", "ignore_index": "ignore_index", "exclude_void": "exclude_void"}
+# RIPU's pixel selection (PA): no pick within r of an earlier one; kept across queries or not (docs/strategies.md)
+_SUPPRESS_SETTINGS = {"suppress": "suppress_radius", "keep_suppressed": "suppress_across_rounds"}
 SAMPLE_MODES: dict[str, SampleMode] = {m.name: m for m in (
     SampleMode("image", "images", {"initial": "initial_pool", "budget": "budget_per_round"}, False,
                "whole images are labelled; budgets count images"),
-    SampleMode("pixel", "px", _PIXEL_SETTINGS, True, "single pixels are labelled; budgets count pixels"),
+    SampleMode("pixel", "px", {**_PIXEL_SETTINGS, **_SUPPRESS_SETTINGS}, True, "single pixels are labelled; budgets count pixels"),
     SampleMode("region", "px", {**_PIXEL_SETTINGS, "radius": "radius"}, True,
                "square (2r+1)x(2r+1) regions around the chosen pixels are labelled; budgets count pixels"),
 )}
