@@ -237,7 +237,7 @@ def _point(exp, source: Source, diags: Diagnostics, pr: PointResult, out_dir, em
     if sweep is not None:
         base, point = sweep
         sweep_info = {"name": base.name, "point": point.name, "values": dict(point.values),
-                      "initial_seed": _base_seed(base)}
+                      "initial_seed": model.seed if model.seed is not None else 0}  # this point's seed
     inherited = bases.read_bases(model.base, source)
     result.bases.update(inherited.sources)
     if inherited.values is None:
@@ -284,16 +284,6 @@ def _check_what_parsed(source: Source, diags: Diagnostics) -> None:
     validate(build(recovered.tree, recovered.source), own)
     diags.extend([d for d in own if d.code in _LOCAL_CODES and d.span is not None
                   and d.span.line not in recovered.blanked and d.span.path == source.path])
-
-
-def _base_seed(base) -> int:
-    """The seed written in the file (before any sweep): every point draws its initial labels with it."""
-    for item in base.block.items:
-        if isinstance(item, nodes.Setting) and item.key == "seed" and len(item.args) == 1:
-            value = getattr(item.args[0], "value", None)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-    return 0
 
 
 def _load_parent(diags: Diagnostics):

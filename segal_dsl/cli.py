@@ -183,8 +183,9 @@ def cmd_plan(args) -> int:
         from segal_dsl.frontend.table import render_plan
 
         if result.is_sweep:
-            print(f"sweep of {len(result.points)} points (initial labels shared: seed "
-                  f"{result.points[0].plan.sweep['initial_seed']})")
+            seeds = sorted({p.plan.sweep["initial_seed"] for p in result.points})
+            print(f"sweep of {len(result.points)} points (initial labels shared by the points of each seed: "
+                  f"{', '.join(map(str, seeds))})")
             for p in result.points:
                 print(f"\n== {p.name}: " + ", ".join(f"{k} = {v}" for k, v in p.values.items()))
                 sys.stdout.write(render_plan(p.plan, colour=_colour(sys.stdout)))

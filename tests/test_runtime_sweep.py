@@ -1,4 +1,4 @@
-"""A small toy sweep on the CPU: every point trains for real, shares the initial labels, and the
+"""A small toy sweep on the CPU: every point trains for real, draws its initial labels with its seed, and the
 sweep report puts all learning curves in one plot."""
 
 import json
@@ -12,7 +12,7 @@ pytest.importorskip("mmseg")
 pytestmark = pytest.mark.runtime
 
 
-def test_toy_sweep_runs_every_point_with_shared_initial_labels(tmp_path, monkeypatch):
+def test_toy_sweep_runs_every_point_with_its_seeds_initial_labels(tmp_path, monkeypatch):
     toy_env(tmp_path)
     monkeypatch.setenv("WANDB_MODE", "disabled")
     seg = tmp_path / "sweep.seg"
@@ -34,21 +34,21 @@ def test_toy_sweep_runs_every_point_with_shared_initial_labels(tmp_path, monkeyp
     names = [p["name"] for p in sweep["points"]]
     assert names == ["toy_sweep__seed-1", "toy_sweep__seed-2"]
     states = [LabelState.load(root / name / "masks") for name in names]
-    # The initial labels, recomputed independently with the sweep's seed (0, the file's seed) ...
-    fresh = LabelState.for_pixels(states[0].sizes)
-    cfg_text = (root / names[0] / f"{names[0]}.py").read_text()
-    assert "initial_seed=0" in cfg_text
     import mmcv
 
     from segal_dsl.spec.config import read_config
 
-    cfg = mmcv.Config.fromfile(str(root / names[0] / f"{names[0]}.py"), import_custom_modules=False)
-    initial_labels(fresh, read_config(dict(cfg.items())), 0)
-    # ... are held by both points, although their training seeds (1, 2) differ and so do their queries.
-    for state in states:
+    # Each point's initial labels, recomputed independently with that point's seed (1, 2), are among its labels.
+    for seed, name, state in zip((1, 2), names, states):
+        cfg_text = (root / name / f"{name}.py").read_text()
+        assert f"initial_seed={seed}" in cfg_text
+        cfg = mmcv.Config.fromfile(str(root / name / f"{name}.py"), import_custom_modules=False)
+        fresh = LabelState.for_pixels(state.sizes)
+        initial_labels(fresh, read_config(dict(cfg.items())), seed)
         for i in range(len(fresh)):
             assert np.all(state.mask(i)[fresh.mask(i)]), f"initial label of image {i} missing"
-    assert any(not np.array_equal(states[0].mask(i), states[1].mask(i)) for i in range(len(fresh)))
+        assert state.meta["seeds"]["initial_labels"] == seed
+    assert any(not np.array_equal(states[0].mask(i), states[1].mask(i)) for i in range(len(states[0])))
     report = json.loads((root / "sweep_report.json").read_text())
     assert set(report) == set(names) and all(len(v["rounds"]) == 2 for v in report.values())
     png = (root / "learning_curves.png").read_bytes()

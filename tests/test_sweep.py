@@ -1,4 +1,4 @@
-"""Sweep expansion: names, count, values applied, shared initial-label seed, errors."""
+"""Sweep expansion: names, count, values applied, initial-label seed per seed value, errors."""
 
 import json
 
@@ -25,14 +25,19 @@ def test_cartesian_product_with_stable_readable_names():
     assert len({p.name for p in result.points}) == 8
 
 
-def test_points_apply_their_values_and_share_the_initial_seed():
+def test_points_apply_their_values_and_draw_initial_labels_with_their_seed():
     result = compile_source(Source("s.seg", BASE + " sweep { heuristic entropy, ripu; seed 1, 2 }\n}\n"), "o/c.py")
     cfgs = {p.name: evaluate_config(p.config) for p in result.points}
     ripu = cfgs["s__heuristic-ripu__seed-2"]
     assert ripu["active_learning"]["heuristic_cfg"]["k"] == 2  # the block is kept for the same words
     assert ripu["seed"] == 2 and cfgs["s__heuristic-entropy__seed-1"]["seed"] == 1
     assert "heuristic_cfg" not in cfgs["s__heuristic-entropy__seed-1"]["active_learning"]
-    assert {c["segal_meta"]["sweep"]["initial_seed"] for c in cfgs.values()} == {7}
+    # each seed its own initial labels, shared by the strategies of that seed
+    assert {n: c["segal_meta"]["sweep"]["initial_seed"] for n, c in cfgs.items()} == {
+        "s__heuristic-entropy__seed-1": 1, "s__heuristic-entropy__seed-2": 2,
+        "s__heuristic-ripu__seed-1": 1, "s__heuristic-ripu__seed-2": 2}
+    no_axis = compile_source(Source("s.seg", BASE + " sweep { heuristic entropy, ripu }\n}\n"), "o/c.py")
+    assert {evaluate_config(p.config)["segal_meta"]["sweep"]["initial_seed"] for p in no_axis.points} == {7}
     assert {c["segal_meta"]["experiment"] for c in cfgs.values()} == set(cfgs)
     plan = json.loads(result.points[0].plan_json)
     assert plan["sweep"]["values"] == {"heuristic": "entropy", "seed": "1"}

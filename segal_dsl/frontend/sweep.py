@@ -4,8 +4,9 @@ An axis names a statement and lists alternative values for its words, separated 
 top-level settings (`heuristic`, `seed`, `reset_each_round`, …), keys of the `sample` block (`budget`,
 `initial`, `threshold`, `evenly`, `radius`) and `lr` (the optimizer's learning rate, an mmseg override).
 A point keeps a statement's block only when its words equal the original's (`heuristic ripu` keeps the
-`{ k 1 }` of `heuristic ripu { k 1 }`). Every point shares the experiment's seed for its initial labels,
-so strategies are compared on the same starting pool.
+`{ k 1 }` of `heuristic ripu { k 1 }`). A point draws its initial labels with its own seed (api.py writes
+it as `segal_meta.sweep.initial_seed`): the strategies of one seed start from the same pool, and a `seed`
+axis varies that pool too, so the spread over seeds counts the initial labels' share.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from .loaders import iters_per_epoch, shard_loader, train_loader
 from .pipelines import LabelMaskedDataset, image_subset, pool_sizes, with_source
 from .progress import Progress
 from .query import initial_labels, run_query, void_reader
+from .selection import stream_seeds
 from .testhooks import kill_point, trace
 
 STATE_DIR = "al_state"
@@ -128,14 +129,15 @@ class ActiveLearningRunner(EpochBasedRunner):
             raise RuntimeError(f"{self._state_dir()} has progress but {mask_dir} has no label state")
         sizes = pool_sizes(self.data.query, self.contract.scale_size)
         labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
-        # Points of one sweep draw their initial labels with the sweep's seed, so they start equal.
+        # A sweep point draws its initial labels with its seed: the strategies of one seed start equal.
         seed = self.contract.initial_seed
         void_of = (void_reader(self.data.query, self.contract.ignore_index)
                    if mode == "pixel" and getattr(self.contract.settings, "exclude_void", True) else None)
         added = initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed), void_of)
         planned = self.contract.settings.initial_pool if mode == "image" else added
         labels.record_round(0, planned=planned, added=added)
-        labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode}
+        labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode,
+                       "seeds": stream_seeds(self.data.seed, seed)}
         self.labels = labels
         self._check_ranks_agree(0)
         if self.rank == 0:

@@ -30,6 +30,25 @@ def rng_for(seed: int, round: int, index: int | None = None) -> Rng:
     return np.random.default_rng([int(v) for v in key])
 
 
+# The run's random streams and what seeds each; a sweep point's initial labels use the point's seed.
+STREAMS = {
+    "initial_labels": "rng_for(s, 0, image): the round-0 labels",
+    "selection": "rng_for(s, query, image): random scores, tie breaks, threshold pools",
+    "model_init": "mmseg set_random_seed(s) before the model is built",
+    "data_order": "torch.Generator(s * 1000003 + global epoch): the sampler's shuffle",
+    "augmentation": "random/numpy/torch reseeded with s * 1009 + step before every train step",
+    "dropout": "training: the augmentation stream; MC-dropout queries: torch.Generator from rng_for(s, query, image)",
+}
+
+
+def stream_seeds(seed: int, initial_seed: int | None = None) -> dict[str, int]:
+    """The seed of each random stream of one run (recorded in labels.json `meta.seeds`)."""
+    out = dict.fromkeys(STREAMS, int(seed))
+    if initial_seed is not None:
+        out["initial_labels"] = int(initial_seed)
+    return out
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -314,7 +314,7 @@ class Contract:
 
     @property
     def initial_seed(self) -> int | None:
-        """The seed of a sweep's initial labels (every point starts from the same), None outside a sweep."""
+        """The seed of a sweep point's initial labels (the point's own seed), None outside a sweep."""
         sweep = self.meta.get("sweep") or {}
         return sweep.get("initial_seed")
 
