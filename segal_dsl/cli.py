@@ -242,46 +242,61 @@ def cmd_compile(args) -> int:
 
 
 def cmd_fmt(args) -> int:
+    """Exit 0: formatted, or already formatted; 1: would reformat (--check/--diff); 2: a file could not be
+    read or parsed (it is left as it is). 2 wins over 1."""
     import difflib
 
+    from segal_dsl.api import READ_ERRORS, read_problem, read_source, read_stdin
     from segal_dsl.diagnostics import Diagnostics
     from segal_dsl.frontend.fmt import format_source
-    from segal_dsl.source import Source
 
-    if args.files == ["-"]:
-        source = Source("<stdin>", sys.stdin.read())
-        diags = Diagnostics()
-        text = format_source(source, diags)
-        if text is None:
-            _print_diagnostics([_as_result(source, diags)], "text", sys.stderr)
-            return EXIT_ERRORS
-        sys.stdout.write(text)
-        return EXIT_OK
-    changed, failed = [], False
-    for path in _expand_inputs(args.files):
-        source = _read(path)
+    if "-" in args.files and len(args.files) > 1:
+        raise UsageError("`-` (standard input) cannot be combined with files")
+    changed, failed = False, False
+    for path in ["-"] if args.files == ["-"] else _expand_inputs(args.files):
+        name = (args.stdin_filename or "<stdin>") if path == "-" else path
+        try:
+            source = read_stdin(args.stdin_filename) if path == "-" else read_source(path)
+        except READ_ERRORS as err:
+            print(f"segal: error: {read_problem(name, err, getattr(err, 'object', None))}", file=sys.stderr)
+            failed = True
+            continue
         diags = Diagnostics()
         text = format_source(source, diags)
         if text is None:
             _print_diagnostics([_as_result(source, diags)], "text", sys.stderr)
             failed = True
             continue
+        if path == "-" and not (args.check or args.diff):
+            _write_stdout(text)  # the formatted text, changed or not: what an editor pipes through
+            continue
         if text == source.text:
             continue
-        changed.append(path)
+        changed = True
         if args.diff:
-            sys.stdout.writelines(difflib.unified_diff(source.text.splitlines(True), text.splitlines(True),
-                                                       f"a/{path}", f"b/{path}"))
+            _write_stdout("".join(difflib.unified_diff(source.text.splitlines(True), text.splitlines(True),
+                                                       f"a/{name}", f"b/{name}")))
         if args.check or args.diff:
-            print(f"would reformat {path}", file=sys.stderr)
+            print(f"would reformat {name}", file=sys.stderr)
         else:
             from segal_dsl.api import write_atomic
 
             write_atomic({Path(path): text})
             print(f"reformatted {path}", file=sys.stderr)
     if failed:
-        return EXIT_ERRORS
+        return EXIT_USAGE
     return EXIT_ERRORS if changed and (args.check or args.diff) else EXIT_OK
+
+
+def _write_stdout(text: str) -> None:
+    """Write bytes where there are: a CRLF file's line breaks must come out unchanged on every platform."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    buffer.write(text.encode("utf-8"))
+    buffer.flush()
 
 
 def _as_result(source, diags):
@@ -475,10 +490,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["text", "concise", "json", "github"], default="text", help=fmt_help)
     sp.add_argument("--strict", action="store_true", help="fail on warnings too")
 
-    sp = add("fmt", cmd_fmt, "format .seg files canonically (comments kept); `-` reads stdin")
+    sp = add("fmt", cmd_fmt, "format .seg files canonically, every comment kept in its place (files, directories, "
+             "globs; `-` reads stdin and writes the result to stdout). Line breaks stay those of the file (CRLF "
+             "stays CRLF) and the text ends with one. Exit 0 formatted or already formatted, 1 a file would be "
+             "reformatted (--check, --diff), 2 a file could not be read or parsed (left as it is)")
     sp.add_argument("files", nargs="+", metavar="FILE")
-    sp.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
-    sp.add_argument("--diff", action="store_true", help="print a unified diff; change nothing")
+    sp.add_argument("--check", action="store_true",
+                    help="change nothing, print nothing on stdout; name each file that would change on stderr")
+    sp.add_argument("--diff", action="store_true", help="print a unified diff of each file that would change; "
+                    "change nothing")
+    sp.add_argument("--stdin-filename", metavar="PATH", help="the name of the file read from `-` (for messages)")
 
     sp = add("import", cmd_import, "convert a reference-style mmseg config (.py) into .seg, without running it")
     sp.add_argument("file", metavar="LEGACY.py")
