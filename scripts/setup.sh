@@ -90,7 +90,8 @@ if [[ "$mode" == full ]]; then
     "${PIP[@]}" install -q addict "yapf==0.40.1" packaging opencv-python numpy Pillow pyyaml regex
   fi
   log "mmsegmentation $MMSEG_VERSION, wandb, matplotlib"
-  "${PIP[@]}" install -q "mmsegmentation==$MMSEG_VERSION" "yapf==0.40.1" wandb matplotlib opencv-python prettytable
+  "${PIP[@]}" install -q "mmsegmentation==$MMSEG_VERSION" "yapf==0.40.1" wandb matplotlib opencv-python prettytable \
+    "submitit>=1.5"
   "$VPY" -c "import mmcv.ops, mmseg, wandb" || { echo "setup: runtime stack does not import" >&2; exit 1; }
 fi
 

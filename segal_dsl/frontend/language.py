@@ -130,7 +130,8 @@ def _value(prop: dict, defs: dict) -> tuple[str, tuple[Word, ...], str | None]:
 
 
 _BLOCK_OF_MODEL = {"Runner": "runner", "Sample": "sample", "Heuristic": "heuristic", "Visualize": "visualize",
-                   "Pool": "pool", "Log": "log", "Wandb": "wandb", "Evaluation": "evaluation",
+                   "Pool": "pool", "Log": "log", "Wandb": "wandb", "Evaluation": "evaluation", "Launch": "launch",
+                   "Slurm": "slurm",
                    "Checkpoint": "checkpoint", "Schedule": "schedule"}
 
 
@@ -218,10 +219,11 @@ def blocks() -> dict[str, Block]:
     out = {"experiment": Block("experiment", n.Experiment.__doc__ or "", _experiment_keys(schema, defs))}
     top = out["experiment"].keys
     wandb = m.Log.model_fields["wandb"].description or ""
+    nested = {"wandb": wandb, "slurm": m.Launch.model_fields["slurm"].description or ""}  # blocks inside a block
     for model_name, block in _BLOCK_OF_MODEL.items():
         if model_name in ("Heuristic", "Schedule"):
             continue
-        doc = wandb if block == "wandb" else top[block].doc
+        doc = nested[block] if block in nested else top[block].doc
         out[block] = Block(block, doc, _keys_of(getattr(m, model_name), block, defs[model_name], defs))
     for h in heuristics.HEURISTICS.values():
         out[f"heuristic {h.name}"] = _heuristic_block(h)

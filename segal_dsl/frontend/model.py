@@ -91,6 +91,31 @@ class Visualize(Strict):
 
 class Pool(Strict):
     """`pool { images N; resolution WxH }`: the pool as far as the file states it, for the plan."""
+SbatchFlag = Annotated[str, Field(pattern=r"^--[A-Za-z][A-Za-z0-9-]*(=.+)?$")]
+
+
+class Slurm(Strict):
+    """`launch { slurm { partition; nodes; gpus_per_node; … } }`: the job `segal run --executor slurm` submits
+    (docs/cluster.md); the command line's options win over these."""
+
+    partition: str | None = Field(None, description="the Slurm partition (default: the cluster's default)")
+    nodes: PositiveInt | None = Field(None, description="nodes per run (default 1)")
+    gpus_per_node: PositiveInt | None = Field(None, description="GPUs per node; one rank per GPU")
+    tasks_per_node: PositiveInt | None = Field(None, description="ranks per node (default: one per GPU, else 1)")
+    cpus_per_task: PositiveInt | None = Field(None, description="CPU cores per rank")
+    time: PositiveInt | None = Field(None, description="the job's time limit in minutes (default 60); a timed-out "
+                                     "job is requeued and resumes")
+    account: str | None = Field(None, description="the account the job is charged to")
+    max_parallel: PositiveInt | None = Field(None, description="a sweep's points (array tasks) running at once")
+    sbatch: tuple[SbatchFlag, ...] = Field((), description="extra sbatch flags, `--name=value` or `--name`")
+
+
+class Launch(Strict):
+    """`launch { slurm { … } }`: where `segal run --executor` runs the experiment."""
+
+    slurm: Slurm | None = Field(None, description="the Slurm job of `segal run --executor slurm`")
+
+
 
     images: PositiveInt | None = Field(None, description="the number of pool images: exact plans, budgets checked")
     resolution: tuple[PositiveInt, PositiveInt] | None = Field(  # (W, H), mmcv order
@@ -178,6 +203,7 @@ class Experiment(Strict):
     pool: Pool = Field(Pool(), description="facts about the unlabelled pool, for exact plans and budget checks")
     schedule: Schedule = Field(description="training and queries, in epochs or iterations")
     log: Log | None = Field(None, description="logging every N iterations: text, wandb")
+    launch: Launch | None = Field(None, description="how `segal run --executor slurm` submits the run")
     evaluation: Evaluation | None = Field(None, description="validation every N epochs or iterations")
     checkpoint: Checkpoint | None = Field(None, description="checkpoints every N epochs or iterations")
     overrides: dict[str, Any] = Field({}, description="`mmseg { a.b = literal }`: pass-through overrides merged into "

@@ -287,6 +287,7 @@ class _ExperimentReader(_Reader):
             "heuristic": self.heuristic,
             "visualize": self.visualize,
             "pool": self.pool,
+            "launch": self.launch,
             "log": self.log,
             "evaluation": self.evaluation,
             "checkpoint": self.checkpoint,
@@ -425,6 +426,19 @@ class _ExperimentReader(_Reader):
             self.malformed(setting, "a block", "pool { images 2975; resolution 1280x640 }")
         return self.block(setting, loc, {"images": self.scalar_reader("images 2975"), "resolution": self.dims},
                           "`pool`")
+
+    def launch(self, setting: n.Setting, loc: tuple) -> Any:
+        if setting.args:
+            self.malformed(setting, "a block", 'launch { slurm { partition "gpu"; gpus_per_node 4 } }')
+        return self.block(setting, loc, {"slurm": self.slurm}, "`launch`")
+
+    def slurm(self, setting: n.Setting, loc: tuple) -> Any:
+        sc = self.scalar_reader
+        keys = {"partition": sc('partition "gpu"'), "nodes": sc("nodes 1"), "gpus_per_node": sc("gpus_per_node 4"),
+                "tasks_per_node": sc("tasks_per_node 4"), "cpus_per_task": sc("cpus_per_task 8"),
+                "time": sc("time 240"), "account": sc('account "lab"'), "max_parallel": sc("max_parallel 10"),
+                "sbatch": lambda s, loc: self.strings(s, loc, 'sbatch "--qos=high", "--exclusive"')}
+        return self.block(setting, loc, keys, "`slurm`")
 
     def dims(self, setting: n.Setting, loc: tuple) -> Any:
         self.record(loc, setting)
@@ -780,6 +794,7 @@ def _range_help(kind: str, ctx: dict) -> str:
 SECTIONS: dict[str, type] = {
     "runner": m.Runner, "sample": m.Sample, "heuristic": m.Heuristic, "visualize": m.Visualize, "pool": m.Pool,
     "log": m.Log, "evaluation": m.Evaluation, "checkpoint": m.Checkpoint, "schedule": m.Schedule,
+    "launch": m.Launch,
 }
 
 

@@ -57,15 +57,20 @@ def _write_compiled(checked, seg_path: str, work_dir: str | None) -> tuple[str, 
 
 def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool = False,
                    seed: int | None = None, launcher: str = "none", print_commands: bool = False,
-                   dry_run: bool = False, checked=None) -> int:
+                   dry_run: bool = False, checked=None, executor: str = "none", cluster=None,
+                   wait: bool = False) -> int:
     """`segal run`: 0 on success, 1 on a failed check or run, 130 when interrupted.
 
     `checked` is the front end's result when the caller already has it (the CLI checks before it
-    imports the runtime); the `.seg` file is analysed once either way.
+    imports the runtime); the `.seg` file is analysed once either way. `executor` slurm|local submits
+    the run (a sweep: a job array) through submitit with `cluster` (slurm.ClusterSettings) instead.
     """
     if not osp.isfile(seg_path):
         preflight.error_line(f"experiment file not found: {seg_path}")
         return 1
+    if executor != "none":
+        return _submit(seg_path, checked, work_dir=work_dir, seed=seed, executor=executor, cluster=cluster,
+                       wait=wait)
     is_seg = not seg_path.endswith(".py")  # a .py is an already compiled config
     from .train import init_distributed
 
@@ -103,3 +108,60 @@ def run_experiment(seg_path: str, *, work_dir: str | None = None, resume: bool =
 
     return run_config(cfg_path, seg_path if is_seg else None, work_dir=work_dir, resume=resume, seed=seed,
                       launcher=launcher)
+
+
+def _submit(seg_path: str, checked, *, work_dir: str | None, seed: int | None, executor: str, cluster,
+            wait: bool) -> int:
+    """Compile here, run in submitit jobs (runtime/slurm.py): the submitting shell may go away after."""
+    from . import slurm
+
+    settings = cluster or slurm.ClusterSettings()
+    if seg_path.endswith(".py"):
+        cfg, out_dir, name = seg_path, work_dir or osp.join("work_dirs", Path(seg_path).stem), Path(seg_path).stem
+        seg = None
+    else:
+        if checked is None:
+            checked = check_experiment(seg_path)
+            if checked is None:
+                return 1
+        if checked.is_sweep:
+            from .sweep_run import run_sweep
+
+            def submit(seg, root, sweep_name, jobs, point_seed):
+                return slurm.submit_for_sweep(executor, seg, root, sweep_name, jobs, point_seed, settings, wait)
+
+            return run_sweep(seg_path, checked, work_dir=work_dir, resume=False, seed=seed, launcher="none",
+                             submit=submit)
+        try:
+            cfg, out_dir = _write_compiled(checked, seg_path, work_dir)
+        except OSError as e:
+            preflight.error_line(preflight.os_error_line(e, work_dir))
+            return 1
+        seg, name = osp.abspath(seg_path), checked.points[0].plan.experiment
+    sub = slurm.submit_run(executor, cfg, seg, out_dir, seed, settings, name)
+    print(slurm.describe(sub, out_dir), file=sys.stderr)
+    return slurm.wait_all(sub) if executor == "local" or wait else 0
+
+
+def torchrun_command(argv: list[str], *, nnodes: int, node_rank: int, nproc_per_node: int,
+                     rdzv_endpoint: str | None) -> list[str]:
+    """torchrun around `segal run ARGV --launcher pytorch`, for clusters without Slurm: the same command on
+    every node, each with its `--node-rank`; node 0's `--rdzv-endpoint HOST:PORT` is where ranks meet
+    (torchrun's static rendezvous, so node ranks are the ones given)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nnodes={nnodes}", f"--node-rank={node_rank}",
+           f"--nproc-per-node={nproc_per_node}"]
+    if rdzv_endpoint:
+        cmd.append(f"--rdzv-endpoint={rdzv_endpoint}")
+    elif nnodes > 1:
+        raise ValueError("--nnodes > 1 needs --rdzv-endpoint HOST:PORT (node 0's address, the same on every node)")
+    return [*cmd, "-m", "segal_dsl.cli", "run", *argv, "--launcher", "pytorch"]
+
+
+def run_torchrun(cmd: list[str]) -> int:
+    """Run the torchrun command in the foreground; its exit code is the run's."""
+    import subprocess
+
+    try:
+        return subprocess.run(cmd, check=False).returncode
+    except KeyboardInterrupt:
+        return 130

@@ -17,7 +17,7 @@ from .runner import STATE_DIR
 
 
 def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, seed: int | None, launcher: str,
-              print_commands: bool = False, dry_run: bool = False, rank: int = 0) -> int:
+              print_commands: bool = False, dry_run: bool = False, rank: int = 0, submit=None) -> int:
     """Every point of an already checked sweep file (the front end ran once, in the caller).
 
     Under torchrun every rank comes here: rank 0 alone writes the point configs and prints, the others
@@ -45,6 +45,8 @@ def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, see
     if print_commands:  # rank 0 only (the others returned above)
         _print_commands(jobs, seed, resume, launcher)
         return 0
+    if submit is not None:  # --executor slurm|local: one job per point (runtime/slurm.py)
+        return submit(seg_path, root, sweep_name, jobs, seed)
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():  # the other ranks read the configs rank 0 wrote
@@ -62,7 +64,7 @@ def run_sweep(seg_path: str, checked, *, work_dir: str | None, resume: bool, see
             if not osp.isdir(osp.join(point_dir, STATE_DIR)):  # it stopped before training: so will the rest
                 break
     if rank == 0:
-        _combined_report(root, sweep_name, jobs)
+        combined_report(root, sweep_name, jobs)
     if failed:
         print(f"error: sweep points failed: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -94,7 +96,8 @@ def _finished(point_dir: str) -> bool:
     return osp.isfile(osp.join(point_dir, "report.json"))
 
 
-def _combined_report(root: str, name: str, jobs) -> None:
+def combined_report(root: str, name: str, jobs) -> None:
+    """sweep_report.json and learning_curves.png of the points that have a report (after a sweep, or its job array)."""
     from .report import curves
 
     series, unit, table = {}, "pixels", {}

@@ -1,0 +1,171 @@
+"""Submitted jobs as the work dir records them: `segal status` and `segal cancel` of a Slurm (or submitit
+local) run or sweep, from any shell, long after the submitting one is gone.
+
+Outside runtime/ because importing that package registers mmseg's modules (torch): status must be quick
+on a login node, so this imports neither torch nor submitit; the queue is asked through `squeue`/`scontrol`,
+everything else is read from the work dir's files. runtime/slurm.py writes what this reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from segal_dsl.api import write_atomic
+
+JOBS_DIR = "slurm"            # <work dir>/slurm/: submitit's folder (pickles, logs) and jobs.json
+JOBS_FILE = "jobs.json"
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One submitted job (a run, or one sweep point = one task of the job array)."""
+
+    name: str
+    job_id: str               # Slurm's id (`12` or `12_3` in an array); the pid for the local executor
+    work_dir: str
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What `segal run --executor` submitted: kept in <work dir>/slurm/jobs.json, read by status/cancel."""
+
+    executor: str             # slurm | local
+    kind: str                 # run | sweep
+    jobs: tuple[JobRecord, ...]
+    folder: str               # submitit's folder
+    extra_job_ids: tuple[str, ...] = field(default=())   # the sweep's report job
+
+    def save(self, root: str) -> None:
+        write_atomic({Path(root, JOBS_DIR, JOBS_FILE): json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"})
+
+    @classmethod
+    def load(cls, root: str) -> Submission | None:
+        path = Path(root, JOBS_DIR, JOBS_FILE)
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data["executor"], data["kind"], tuple(JobRecord(**j) for j in data["jobs"]), data["folder"],
+                   tuple(data.get("extra_job_ids", ())))
+
+
+def queue_states(job_ids: list[str]) -> dict[str, str]:
+    """Slurm's state of each job: squeue for pending/running ones, scontrol for jobs that ended less than
+    MinJobAge ago. A job neither knows is absent from the result (there is no sacct without slurmdbd)."""
+    states: dict[str, str] = {}
+    if not job_ids:
+        return states
+    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(sorted({j.split("_")[0] for j in job_ids}))],
+                         capture_output=True, text=True, check=False).stdout
+    for line in out.splitlines():
+        jid, _, state = line.strip().partition(" ")
+        states[jid] = state
+    for jid in job_ids:
+        if jid in states:
+            continue
+        show = subprocess.run(["scontrol", "show", "job", "-o", jid], capture_output=True, text=True, check=False)
+        for token in show.stdout.split():
+            if token.startswith("JobState="):
+                states[jid] = token.split("=", 1)[1]
+                break
+    return states
+
+
+def _local_state(folder: str, job_id: str) -> str:
+    if Path(folder, f"{job_id}_0_result.pkl").is_file():
+        return "FINISHED"
+    try:
+        os.kill(int(job_id), 0)
+    except (OSError, ValueError):
+        return "GONE"
+    return "RUNNING"
+
+
+def work_dir_progress(work_dir: str) -> dict:
+    """Round (queries done), last mIoU and the newest log of a work dir, from the files the runner commits
+    atomically (the progress file of the state dir, then the report at the end); nothing is locked or changed."""
+    info: dict = {"round": None, "miou": None, "finished": osp.isfile(osp.join(work_dir, "report.json")), "log": None}
+    for path in (osp.join(work_dir, "report.json"), osp.join(work_dir, "al_state", "progress.json")):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        rounds = data.get("rounds") if isinstance(data, dict) else data
+        if rounds:
+            info["round"] = rounds[-1].get("round", len(rounds) - 1)
+            info["miou"] = rounds[-1].get("mIoU")
+            break
+    logs = sorted(Path(work_dir).glob("*.log"), key=lambda p: p.stat().st_mtime)
+    info["log"] = str(logs[-1]) if logs else None
+    return info
+
+
+def slurm_status(root: str) -> list[dict] | None:
+    """The state of every job submitted from `root` (a run's work dir or a sweep's), or None when nothing
+    was submitted from there. This is the cluster part of `segal status`; a local status can call it."""
+    sub = Submission.load(root)
+    if sub is None:
+        return None
+    ids = [j.job_id for j in sub.jobs]
+    states = queue_states(ids) if sub.executor == "slurm" else {i: _local_state(sub.folder, i) for i in ids}
+    rows = []
+    for job in sub.jobs:
+        progress = work_dir_progress(job.work_dir)
+        state = states.get(job.job_id) or ("COMPLETED" if progress["finished"] else "UNKNOWN")
+        rows.append({"name": job.name, "job_id": job.job_id, "state": state, "work_dir": job.work_dir,
+                     "stdout": job.stdout, "stderr": job.stderr, **progress})
+    return rows
+
+
+def cancel(root: str) -> list[str]:
+    """Stop every job submitted from `root` (scancel, or SIGTERM for the local executor); returns their ids."""
+    sub = Submission.load(root)
+    if sub is None:
+        return []
+    ids = [j.job_id for j in sub.jobs] + list(sub.extra_job_ids)
+    if sub.executor == "slurm":
+        subprocess.run(["scancel", *ids], check=False)
+    else:
+        for jid in ids:
+            try:
+                os.kill(int(jid), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass   # already gone
+    return ids
+
+
+def format_status(rows: list[dict]) -> str:
+    """One line per job: name, id, state, round, last mIoU, then the log paths."""
+    lines = []
+    for r in rows:
+        miou = "-" if r["miou"] is None else f"{r['miou']:.4f}"
+        rnd = "-" if r["round"] is None else str(r["round"])
+        lines.append(f"{r['name']}  job {r['job_id']}  {r['state']}  round {rnd}  mIoU {miou}")
+        lines.append(f"    stdout {r['stdout']}")
+        lines.append(f"    stderr {r['stderr']}")
+        if r["log"]:
+            lines.append(f"    log    {r['log']}")
+    return "\n".join(lines)
+
+
+def job_extra(work_dir: str) -> dict[str, str]:
+    """The scheduler's view of one work dir (a run's, or a sweep point's, whose jobs.json is in the sweep
+    root): lines for `workdir.RunStatus.extra`, so the local `segal status` shows the job too. {} if none."""
+    wd = osp.abspath(work_dir)
+    for root in (wd, osp.dirname(wd)):
+        sub = Submission.load(root)
+        rec = next((j for j in sub.jobs if osp.abspath(j.work_dir) == wd), None) if sub else None
+        if rec is None:
+            continue
+        rows = {r["job_id"]: r for r in slurm_status(root) or []}
+        state = rows.get(rec.job_id, {}).get("state", "UNKNOWN")
+        return {"job": f"{sub.executor} {rec.job_id} {state}", "job stdout": rec.stdout, "job stderr": rec.stderr}
+    return {}
