@@ -1,7 +1,8 @@
 """The final report in the work dir: report.json, report.csv and learning_curve.png (mIoU vs labels).
 
 One entry per round, written by rank 0 after the run (and rebuilt from progress.json on resume, so a
-resumed run reports every round, not only those after the restart).
+resumed run reports every round, not only those after the restart). An entry also holds the per-class
+IoU and the labelled pixels per ground-truth class, which `segal report` (segal_dsl/report/) draws.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import json
 import os.path as osp
 from typing import Any
 
+import numpy as np
+
 from .labels import atomic_write_bytes
+from .pipelines import resize_nearest
 
 FIELDS = ("round", "planned", "labelled", "added", "labelled_images", "mIoU", "mAcc", "aAcc",
           "global_iter", "global_epoch")
@@ -44,7 +48,31 @@ def round_entry(r: int, labels, previous: list[dict], global_iter: int, global_e
     for k in sorted(metrics):  # validation losses (multitask runner: loss_seg_val, loss_rec_val)
         if k.endswith("_val"):
             entry[k] = round(float(metrics[k]), 6)
+    per_class = {k[len("IoU."):]: round(float(v), 6) for k, v in metrics.items()
+                 if k.startswith("IoU.") and v == v}  # mmseg: NaN for a class absent from val
+    if per_class:
+        entry["IoU"] = per_class
     return entry
+
+
+def labelled_per_class(labels, dataset, classes) -> dict[str, int] | None:
+    """Labelled pixels per ground-truth class (image mode: every pixel of a labelled image), or None when
+    the pool has no ground truth to read. Shows whether a strategy finds the rare classes."""
+    get = getattr(dataset, "get_gt_seg_map_by_idx", None)
+    if get is None or getattr(dataset, "ann_dir", None) is None or not classes:
+        return None
+    n = len(classes)
+    counts = np.zeros(n, dtype=np.int64)
+    for i in range(len(labels)):
+        if not labels.count(i):
+            continue
+        gt = np.asarray(get(i))
+        if labels.mode != "image":
+            mask = labels.mask(i)
+            gt = (gt if gt.shape == mask.shape else resize_nearest(gt, mask.shape))[mask]
+        gt = gt[gt < n]
+        counts += np.bincount(gt.ravel(), minlength=n)[:n]
+    return {str(c): int(k) for c, k in zip(classes, counts)}
 
 
 def write(work_dir: str, rounds: list[dict], labels, mode: str) -> None:

@@ -8,14 +8,12 @@ Reference defects fixed here are cited inline (docs/reference.md §n).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import json
 import os
 import os.path as osp
 import random
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +27,7 @@ from mmcv.runner.hooks import CheckpointHook, LoggerHook
 from segal_dsl.spec.config import Contract
 
 from . import report, visualize
+from .console import RunConsole
 from .labels import LabelState, remove_temp_files
 from .loaders import iters_per_epoch, shard_loader, train_loader
 from .pipelines import LabelMaskedDataset, image_subset, pool_sizes, with_source
@@ -67,16 +66,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def progress_bar(enabled: bool):
-    """A rich progress bar on an interactive rank-0 terminal, else a no-op."""
-    if not (enabled and sys.stderr.isatty()):
-        return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), transient=True)
-
-
 @RUNNERS.register_module()
 class ActiveLearningRunner(EpochBasedRunner):
     """Runs one train step per round, then that round's query; epochs or iterations per step."""
@@ -93,6 +82,8 @@ class ActiveLearningRunner(EpochBasedRunner):
         self.global_iter = 0
         self.round = 0
         self.labels: LabelState | None = None
+        self.console = RunConsole(self.work_dir, "off")  # train_config sets rank 0's (runtime/console.py)
+        self.resume_command = ""
 
     # ------------------------------------------------------------------ set-up
 
@@ -269,7 +260,7 @@ class ActiveLearningRunner(EpochBasedRunner):
 
     # ------------------------------------------------------------------ train / eval
 
-    def _step(self, i: int, data_batch, bar, task) -> None:
+    def _step(self, i: int, data_batch) -> None:
         self.data_batch = data_batch
         self._inner_iter = i
         self.call_hook("before_train_iter")
@@ -279,22 +270,21 @@ class ActiveLearningRunner(EpochBasedRunner):
         self._iter += 1
         self.global_iter += 1
         kill_point("train_iter")
-        if bar is not None:
-            bar.advance(task)
+        self.console.advance()
 
-    def _train_epoch(self, loader, bar, task) -> None:
+    def _train_epoch(self, loader) -> None:
         """EpochBasedRunner.train without its sleep(2), with a per-epoch data-order seed."""
         self.model.train()
         self.mode, self.data_loader = "train", loader
         loader.sampler.set_epoch(self.global_epoch)  # docs/reference.md §5b: every epoch replayed one order
         self.call_hook("before_train_epoch")
         for i, data_batch in enumerate(loader):
-            self._step(i, data_batch, bar, task)
+            self._step(i, data_batch)
         self.call_hook("after_train_epoch")
         self._epoch += 1
         self.global_epoch += 1
 
-    def _train_iters(self, loader, n: int, bar, task) -> None:
+    def _train_iters(self, loader, n: int) -> None:
         """n iterations, cycling the loader; every (partial) pass gets a fresh data-order seed."""
         self.model.train()
         self.mode, self.data_loader = "train", loader
@@ -303,7 +293,7 @@ class ActiveLearningRunner(EpochBasedRunner):
         while done < n:
             loader.sampler.set_epoch(self.global_epoch)
             for i, data_batch in enumerate(loader):
-                self._step(i, data_batch, bar, task)
+                self._step(i, data_batch)
                 done += 1
                 if done >= n:
                     break
@@ -316,15 +306,12 @@ class ActiveLearningRunner(EpochBasedRunner):
         if len(loader) == 0:
             raise RuntimeError(f"round {r}: the train set is empty (no labelled images)")
         rnd = self.rounds[r]
-        bar = progress_bar(self.rank == 0)
-        total = rnd.train if self.by_iters else rnd.train * len(loader)
-        with bar if bar is not None else contextlib.nullcontext():
-            task = bar.add_task(f"round {r} train", total=total) if bar is not None else None
-            if self.by_iters:
-                self._train_iters(loader, rnd.train, bar, task)
-            else:
-                for _ in range(rnd.train):
-                    self._train_epoch(loader, bar, task)
+        self.console.step_start("train", r, rnd.train if self.by_iters else rnd.train * len(loader))
+        if self.by_iters:
+            self._train_iters(loader, rnd.train)
+        else:
+            for _ in range(rnd.train):
+                self._train_epoch(loader)
 
     @torch.no_grad()
     def evaluate(self) -> dict:
@@ -381,6 +368,12 @@ class ActiveLearningRunner(EpochBasedRunner):
         self.logger.info("active learning: %d rounds, %d queries, mode %s, heuristic %s, seed %d",
                          len(self.rounds), sum(r.query for r in self.rounds), self.sample_mode,
                          data.contract.heuristic, data.seed)
+        self.console.begin(experiment=str((data.cfg.get("segal_meta") or {}).get("experiment")
+                                          or osp.splitext(osp.basename(data.cfg.filename or "run"))[0]),
+                           steps=steps, unit="images" if self.sample_mode == "image" else "px",
+                           total_iters=sum(self._round_iters(i) for i, _ in enumerate(self.rounds)),
+                           heuristic=str(data.contract.heuristic), mode=self.sample_mode, seed=data.seed,
+                           resume=self.resume_command, done=progress.next_step)
         self.call_hook("before_run")
         self._snapshot()
         if progress.next_step > 0:
@@ -401,7 +394,12 @@ class ActiveLearningRunner(EpochBasedRunner):
                 metrics = self.evaluate()
                 entry = report.round_entry(r, self.labels, progress.rounds, self.global_iter,
                                            self.global_epoch, metrics)
+                per_class = report.labelled_per_class(self.labels, self.data.query,
+                                                      getattr(self.data.query, "CLASSES", None))
+                if per_class is not None:
+                    entry["labelled_per_class"] = per_class
                 progress.rounds.append(entry)
+                self.console.round_done(entry)
                 self.logger.info("round %d: %s labelled, mIoU %s", r, entry["labelled"], entry.get("mIoU"))
                 for h in self.hooks:
                     if hasattr(h, "log_al"):
@@ -417,11 +415,13 @@ class ActiveLearningRunner(EpochBasedRunner):
                 self._store(progress, queries_done=progress.queries_done + 1, next_step=k + 1)
                 self.logger.info("query %d: %d new labels (planned %d), %d labelled in total, %d void pixels "
                                  "not for sale", r + 1, result.added, result.planned, self.labels.total(), result.void)
+                self.console.query_done(r + 1, result.added, result.planned, self.labels.total())
                 if viz is not None:
                     viz.render(r + 1, self.labels, result.viz_scores)
         self.call_hook("after_run")
         if self.rank == 0:
             report.write(self.work_dir, progress.rounds, self.labels, self.sample_mode)
+        self.console.finish(osp.join(self.work_dir, "report.json"))
 
     def _remove_stale(self) -> None:
         removed = LabelState.remove_stale(self._mask_dir())
@@ -455,12 +455,9 @@ class ActiveLearningRunner(EpochBasedRunner):
         else:
             indices = range(len(self.labels))
         loader = shard_loader(self.data.query, indices, self.data.cfg.data)
-        bar = progress_bar(self.rank == 0)
-        with bar if bar is not None else contextlib.nullcontext():
-            task = bar.add_task(f"query {rnd}", total=len(loader)) if bar is not None else None
-            tick = (lambda: bar.advance(task)) if bar is not None else None
-            return run_query(self, rnd, loader, self.labels, self.contract, self.data.seed,
-                             viz.indices if viz is not None else set(), tick)
+        self.console.step_start("query", rnd - 1, len(loader))
+        return run_query(self, rnd, loader, self.labels, self.contract, self.data.seed,
+                         viz.indices if viz is not None else set(), lambda: self.console.advance("query"))
 
 
 # MultiTaskActiveRunner lives in runtime/multitask/runner.py (registered when segal_dsl.runtime is imported).

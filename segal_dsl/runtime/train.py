@@ -19,8 +19,11 @@ import torch
 import torch.distributed as dist
 from mmcv.runner import build_runner, get_dist_info
 
+from segal_dsl.workdir import resume_command
+
 from . import preflight
 from .configfile import load_config
+from .console import RunConsole
 from .progress import Progress
 from .runner import STATE_DIR, ALData
 
@@ -147,6 +150,8 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
     timestamp = time.strftime("%Y%m%d_%H%M%S", time.localtime())
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f"{timestamp}.log"), log_level=cfg.get("log_level", "INFO"))
+    console = RunConsole.for_run(cfg.work_dir, verbose=bool(os.environ.get("SEGAL_VERBOSE")), rank=rank)
+    console.route_logs(logger, mmcv.utils.get_logger("mmcv"))  # mmcv's init dump: into the log file
     if rank == 0:  # the resolved config, as mmseg's train.py keeps it
         dump = osp.join(cfg.work_dir, osp.basename(config))
         if osp.abspath(dump) == osp.abspath(config):
@@ -189,6 +194,7 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
                                                      work_dir=cfg.work_dir, logger=logger,
                                                      meta=dict(seed=seed, exp_name=osp.basename(config))))
     run.timestamp = timestamp
+    run.console, run.resume_command = console, resume_command(seg_path, config, cfg.work_dir)
     optimizer_config = cfg.get("optimizer_config") or {}
     if cfg.get("fp16"):  # docs/reference.md §10: autocast only, loss_scale ignored
         optimizer_config = dict(type="Fp16OptimizerHook", **optimizer_config, **cfg.fp16, distributed=distributed)
@@ -203,7 +209,8 @@ def train_config(config: str, *, work_dir: str | None = None, resume: bool = Fal
         run.register_hook(mmcv.build_from_cfg(hook_cfg, mmcv.runner.HOOKS), priority=priority)
     data = ALData(cfg=cfg, contract=contract, train=train_ds, query=query_ds, pool_index=pool_index, val=val_ds,
                   source=source_ds, seed=seed, resume=resume, validate=validate)
-    run.run(data, cfg.workflow)
+    with console:  # stops the live view on any failure, and records it for `segal status`
+        run.run(data, cfg.workflow)
     return 0
 
 

@@ -33,7 +33,7 @@ from mmcv.parallel import collate, scatter
 from mmcv.runner import RUNNERS
 
 from ..loaders import iters_per_epoch, train_loader
-from ..runner import ActiveLearningRunner, barrier, progress_bar
+from ..runner import ActiveLearningRunner, barrier
 from .segmentor import unwrap
 from .visualize import ReconstructionViz
 
@@ -132,15 +132,12 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
         if len(loader) == 0:
             raise RuntimeError("MAE warm-up: the train set is empty")
         self.logger.info("MAE warm-up: %d %s", self.warmup, self.schedule_unit)
-        bar = progress_bar(self.rank == 0)
-        with bar if bar is not None else contextlib.nullcontext():
-            total = self.warmup if self.by_iters else self.warmup * len(loader)
-            task = bar.add_task("MAE warm-up", total=total) if bar is not None else None
-            if self.by_iters:
-                self._train_iters(loader, self.warmup, bar, task)
-            else:
-                for _ in range(self.warmup):
-                    self._train_epoch(loader, bar, task)
+        self.console.step_start("train", 0, self.warmup if self.by_iters else self.warmup * len(loader))
+        if self.by_iters:
+            self._train_iters(loader, self.warmup)
+        else:
+            for _ in range(self.warmup):
+                self._train_epoch(loader)
         if reset:
             module = unwrap(self.model)
             self._init_weights = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
@@ -153,11 +150,11 @@ class MultiTaskActiveRunner(ActiveLearningRunner):
             ActiveLearningRunner._set_schedule(self, 0)
         self.stage = "multitask"
 
-    def _step(self, i: int, data_batch, bar, task) -> None:
+    def _step(self, i: int, data_batch) -> None:
         if self._viz is not None and self.global_iter % self.mt.viz_interval == 0 \
                 and self.global_iter not in self._viz_done:
             self._render(self.global_iter)  # before the step: iter0 shows the untrained decoder
-        super()._step(i, data_batch, bar, task)
+        super()._step(i, data_batch)
         every = self.mt.mae_val_interval if self.stage == "mae" else self.mt.val_interval
         if every and self.global_iter % every == 0:
             vals = self.validation_losses()
