@@ -178,6 +178,13 @@ _ALL = [
     Code("SEG229", "bad-path", "error", "A path that holds a NUL or a line break.",
          "No file system names a file so; it is a typo (often a `\\n` inside quotes) that would fail at run time.",
          'experiment a {\n    load_from "ckpt\\n.pth"\n}', "Remove the character."),
+    Code("SEG230", "user-heuristic", "note", "A heuristic that is not built in, looked up after the `imports`.",
+         "A module named in `imports` can register its own scoring function; the front end cannot see it, so "
+         "the name and its parameters are checked at run time, before any training (an unregistered name "
+         "stops the run with the modules it imported).",
+         'experiment a {\n    imports "my_scores"\n    heuristic my_score { alpha 0.5 }\n}',
+         "Register the function in that module: `@segal_dsl.runtime.heuristics.register(\"my_score\")`. "
+         "A misspelt built-in name lands here too: check the spelling."),
     # ---- SEG3xx: schedule ------------------------------------------------------------------------
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
          "An AL experiment trains between queries; without training no labels are used.",

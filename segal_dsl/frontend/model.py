@@ -57,9 +57,11 @@ class Sample(Strict):
 
 
 class Heuristic(Strict):
-    """`heuristic <name> { params }`; the parameters are checked against spec/heuristics.py."""
+    """`heuristic <name> { params }`; the parameters are checked against spec/heuristics.py.
 
-    name: Literal[heuristics.HEURISTIC_NAMES] = Field(  # type: ignore[valid-type]
+    Any other name is a user heuristic, allowed only with `imports` (validate.py, SEG206/SEG230)."""
+
+    name: Literal[heuristics.HEURISTIC_NAMES] | str = Field(  # type: ignore[valid-type]
         description="how each query scores the pool (higher = more informative)")
     params: dict[str, Any] = Field({}, description="the heuristic's parameters")
 

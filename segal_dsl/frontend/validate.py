@@ -833,7 +833,7 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
             except ValidationError as err:
                 _report_pydantic(err, spans, diags, prefix=(key,))
     if "heuristic" in sections:
-        _check_heuristic(sections["heuristic"], spans, diags)
+        _check_heuristic(sections["heuristic"], spans, diags, sections.get("imports") or ())
     _check_cross_fields(sections, spans, diags)
     model = None
     if not any(d.severity is Severity.ERROR for d in diags.items[start:]):
@@ -844,7 +844,20 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
     return Validated(model, spans, sections)
 
 
-def _check_heuristic(h: m.Heuristic, spans: SpanIndex, diags: Diagnostics) -> None:
+def _check_heuristic(h: m.Heuristic, spans: SpanIndex, diags: Diagnostics, imports=()) -> None:
+    if heuristics.lookup(h.name) is None:  # a user heuristic: only a module of `imports` can register it
+        span = spans(("heuristic", "name"))
+        if not imports:
+            choices = heuristics.HEURISTIC_NAMES
+            diags.add("SEG206", f"`{h.name}` is not a valid heuristic", span,
+                      label=did_you_mean(h.name, choices) or "unknown", help=f"use one of {_choices(choices)}")
+        else:
+            diags.add("SEG230", f"`{h.name}` is not a built-in heuristic: `segal run` looks it up after importing "
+                      + ", ".join(f"`{i}`" for i in imports), span,
+                      label=did_you_mean(h.name, heuristics.HEURISTIC_NAMES) or "a user heuristic",
+                      help=f"register it in one of them with `@segal_dsl.runtime.heuristics.register(\"{h.name}\")`"
+                      "; its parameters are passed to it as written")
+        return
     params_model = heuristics.params_model(h.name)
     allowed = list(params_model.model_fields)  # ordered: diagnostics must be deterministic
     for key in h.params:
@@ -917,12 +930,12 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
     _check_strings(sections, spans, diags)
     if h is not None and s is not None:
         _check_heuristic_mode(h, s, spans, diags)
-        if s.threshold is not None and heuristics.HEURISTICS[h.name].uninformed:
+        if s.threshold is not None and heuristics.spec_of(h.name).uninformed:
             diags.add("SEG412", f"`threshold` has no effect with `heuristic {h.name}`", spans(("sample", "threshold")),
                       notes=((spans(("heuristic", "name")), f"`{h.name}` chosen here"),),
                       help=f"`{h.name}` scores carry no information, so a random pick among the top scores is "
                       "the same pick: remove `threshold`")
-    needs = heuristics.HEURISTICS[h.name].runner if h is not None else None
+    needs = heuristics.spec_of(h.name).runner if h is not None else None
     if needs is not None and runner.kind != needs:
         diags.add("SEG210", f"the `{h.name}` heuristic needs the {needs} runner", spans(("heuristic", "name")),
                   help=f"use `runner {needs}`, or another heuristic")
@@ -996,7 +1009,7 @@ def _has_path(tree: dict, path: tuple) -> bool:
 
 def _check_heuristic_mode(h: m.Heuristic, s: m.Sample, spans: SpanIndex, diags: Diagnostics) -> None:
     """Parameters that apply to some sample modes only, or that exclude a `sample` setting (spec/heuristics.py)."""
-    for p in heuristics.HEURISTICS[h.name].params:
+    for p in heuristics.spec_of(h.name).params:
         if p.name not in h.params:
             continue
         span = spans.key(("heuristic", "params", p.name))

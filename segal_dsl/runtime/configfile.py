@@ -15,7 +15,7 @@ import os.path as osp
 import sys
 import warnings
 
-from segal_dsl.spec.config import ConfigError, read_config
+from segal_dsl.spec.config import RUNTIME_MODULE, ConfigError, read_config
 
 
 class LoadFailure(ValueError):
@@ -79,5 +79,23 @@ def load_config(path: str, *, seg_path: str | None = None, cfg_options: dict | N
     roots = import_roots(path, seg_path, contract.meta.get("source"))
     _use_roots(roots)
     do_imports(contract.imports, contract.allow_failed_imports, roots)
+    check_user_heuristic(contract)
     return cfg, contract
+
+
+def check_user_heuristic(contract) -> None:
+    """A heuristic the front end did not know must be in the registry once the imports ran: say so before
+    any training, not at the first query."""
+    from segal_dsl.spec import heuristics as spec
+
+    if spec.lookup(contract.heuristic) is not None:
+        return
+    from .heuristics import HEURISTICS
+
+    name = contract.heuristic
+    if name not in HEURISTICS:
+        user = ", ".join(f"`{m}`" for m in contract.imports if m != RUNTIME_MODULE) or "none"
+        raise LoadFailure(f"heuristic `{name}` is not registered: no module of `imports` ({user}) registered it "
+                          f"with `@segal_dsl.runtime.heuristics.register(\"{name}\")`; registered: "
+                          + ", ".join(sorted(HEURISTICS)))
 

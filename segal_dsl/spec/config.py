@@ -325,7 +325,9 @@ class Contract:
 
     def score_params(self) -> dict[str, Any]:
         """The parameters the scoring function takes (those kept in `heuristic_cfg`), defaults applied."""
-        h = heuristics.HEURISTICS[self.heuristic]
+        h = heuristics.spec_of(self.heuristic)
+        if h.user:  # passed through as written (the module's function checks them)
+            return dict(self.params)
         return {p.name: self.params[p.name] for p in h.params if p.compiled == heuristics.HEURISTIC_CFG}
 
 
@@ -368,7 +370,8 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
     if mode == "region" and not settings.sample_evenly:
         raise ConfigError(("active_learning", "settings", "region", "sample_evenly"),
                           "region sampling allocates regions per image: must be True")
-    name, params = _heuristic(al, settings, mode, kind)
+    user_ok = bool(top.custom_imports and set(top.custom_imports.imports) - {RUNTIME_MODULE})
+    name, params = _heuristic(al, settings, mode, kind, user_ok)
     sched = _schedule(top, cfg, kind)
     if sched.queries and budget.is_zero(settings.budget_per_round):
         raise ConfigError(("active_learning", "settings", mode, "budget_per_round"),
@@ -391,8 +394,17 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
                     dict(top.segal_meta), bool(ci and ci.allow_failed_imports), _batch_size(cfg))
 
 
-def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str) -> tuple[str, dict[str, Any]]:
+def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str,
+               user_ok: bool = False) -> tuple[str, dict[str, Any]]:
     h = heuristics.lookup(al.heuristic)
+    if h is None and user_ok:  # a user heuristic: the runtime looks it up after the imports (configfile.py)
+        h = heuristics.spec_of(al.heuristic)
+        for h2 in heuristics.HEURISTICS.values():
+            for p in h2.params:
+                if p.compiled == heuristics.MODE_SETTINGS and getattr(settings, p.key, None) is not None:
+                    raise ConfigError(("active_learning", "settings", mode, p.key),
+                                      f"read only with heuristic `{h2.name}`")
+        return h.name, dict(al.heuristic_cfg)
     if h is None:
         raise ConfigError(("active_learning", "heuristic"), f"unknown heuristic `{al.heuristic}`; expected one of: "
                           + ", ".join(heuristics.HEURISTIC_NAMES))

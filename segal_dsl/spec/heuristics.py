@@ -56,6 +56,7 @@ class Heuristic:
     runner: str | None = None     # a runner kind it needs (`mps` needs the multitask runner's MAE decoder)
     uninformed: bool = False      # its scores say nothing about the pixels (a `threshold` over them changes nothing)
     source: str = ""              # where the method comes from
+    user: bool = False            # registered at run time by a module of `imports`, unknown to the front end
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -102,6 +103,13 @@ def lookup(name: str) -> Heuristic | None:
     return next((h for h in HEURISTICS.values() if name in h.aliases), None)
 
 
+def spec_of(name: str) -> Heuristic:
+    """A built-in heuristic by name or alias, else a user heuristic: one a module of `imports` registers at run
+    time with `segal_dsl.runtime.heuristics.register` (its parameters are the module's business)."""
+    h = lookup(name)
+    return h if h is not None else Heuristic(name, "a heuristic registered by a module of `imports`", user=True)
+
+
 def canonical_name(name: str) -> str:
     h = lookup(name)
     return h.name if h is not None else name
@@ -109,7 +117,7 @@ def canonical_name(name: str) -> str:
 
 def score_form(heuristic: str, params: dict[str, Any], mode: str) -> str | None:
     """The score form a heuristic with a `form` parameter uses in a sample mode (its stated one, else the mode's)."""
-    h = HEURISTICS[heuristic]
+    h = spec_of(heuristic)
     if h.param("form") is None:
         return None
     stated = params.get("form")
@@ -141,19 +149,23 @@ def annotation(p: Param) -> Any:
 @cache
 def params_model(name: str) -> type[BaseModel]:
     """A strict pydantic model of one heuristic's parameters (unknown names rejected, defaults filled)."""
-    h = HEURISTICS[name]
+    h = spec_of(name)
     fields = {p.name: (annotation(p), Field(default=p.default, description=p.doc)) for p in h.params}
+    # a user heuristic's parameters are passed through as written: only its own module knows them
     model = create_model(f"{name.title().replace('_', '')}Params",
-                         __config__=ConfigDict(strict=True, extra="forbid", frozen=True), **fields)
+                         __config__=ConfigDict(strict=True, extra="allow" if h.user else "forbid", frozen=True),
+                         **fields)
     model.__doc__ = f"The parameters of the `{name}` heuristic ({h.doc})."
     return model
 
 
 def compiled_params(name: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Stated parameters -> (heuristic_cfg entries, settings entries), named as the compiled config names them."""
-    h = HEURISTICS[name]
+    h = spec_of(name)
     cfg: dict[str, Any] = {}
     settings: dict[str, Any] = {}
+    if h.user:  # all of them to heuristic_cfg, as written
+        return {k: v for k, v in params.items() if v is not None}, settings
     for p in h.params:
         if p.name in params and params[p.name] is not None:
             value = params[p.name]
