@@ -2,7 +2,7 @@
 
 mmcv's logs (init dumps, one line per logging interval) go to the work dir's log file only; warnings and
 errors stay on the console; `-v` puts the logs back on stderr. The console also keeps
-al_state/run.json (pid, host, steps, state) current, which `segal status` reads (segal_dsl/workdir.py).
+the run record (workdir.RUN_FILE under the state dir: pid, host, steps, state) current, which `segal status` reads (segal_dsl/workdir.py).
 No torch here: the runner calls in with plain numbers.
 """
 

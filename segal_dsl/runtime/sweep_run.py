@@ -118,3 +118,8 @@ def combined_report(root: str, name: str, jobs) -> None:
         curves(osp.join(root, "learning_curves.png"), series, unit, f"sweep {name}")
     print(f"sweep report: {osp.join(root, 'sweep_report.json')}, {osp.join(root, 'learning_curves.png')}",
           file=sys.stderr)
+    if series:  # the page with the intervals over seeds (segal report ROOT makes the same one)
+        from segal_dsl.report import write_report
+
+        page, _ = write_report([root], osp.join(root, "report.html"))
+        print(f"sweep report page: {page}", file=sys.stderr)
