@@ -193,7 +193,7 @@ def _blank_line(text: str, source: Source, line: int) -> str | None:
 MAX_DEPTH = 64  # brackets, braces and groups nested deeper than this are refused (SEG105) before parsing
 
 # What can hold a bracket that is not one: strings (closed or not) and comments are skipped whole.
-_BRACKETS = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"?|'(?:[^'\\\n]|\\.)*'?|#[^\n]*|[\[\](){}]")
+_BRACKETS = re.compile(r"\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\"?|'[^'\\\n]*(?:\\.[^'\\\n]*)*'?|#[^\n]*|[\[\](){}]")
 
 
 def too_deep(source: Source, diags: Diagnostics) -> bool:
