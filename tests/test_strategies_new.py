@@ -113,3 +113,120 @@ def test_unregistered_user_heuristic_stops_before_training(user_run, capfd):
     line = next(x for x in err.splitlines() if "`seg_test_unregistered` is not registered" in x)
     assert "`seg_test_no_scores`" in line and "registered: " in line and "entropy" in line
     assert not (tmp / "missing-run" / "al_state").exists()
+
+
+# ---------------------------------------------------------------- MC dropout: formulas
+
+
+def _np_entropy(p):
+    """−Σ p log p over the last axis, 0 log 0 = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(p > 0, p * np.log(p), 0.0).sum(-1)
+
+
+# Hand-made posteriors of T = 3 passes for 4 pixels of C = 3 classes: all passes agree; confident but
+# disagreeing; each pass uniform; two of three vote class 0.
+PASSES = np.array([
+    [[1.0, 0.0, 0.0], [0.9, 0.1, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.6, 0.3, 0.1]],
+    [[1.0, 0.0, 0.0], [0.0, 0.9, 0.1], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.4, 0.1]],
+    [[1.0, 0.0, 0.0], [0.1, 0.0, 0.9], [1 / 3, 1 / 3, 1 / 3], [0.2, 0.7, 0.1]],
+])  # (T, pixels, C)
+
+
+def _as_samples(passes):
+    import torch
+
+    t, k, c = passes.shape  # pixels laid out as a 1 x k image: (T, N=1, C, H=1, W=k)
+    return torch.tensor(passes.transpose(0, 2, 1).reshape(t, 1, c, 1, k), dtype=torch.float32)
+
+
+def test_bald_matches_numpy_mutual_information():
+    from segal_dsl.runtime.heuristics import HEURISTICS
+
+    want = _np_entropy(PASSES.mean(0)) - _np_entropy(PASSES).mean(0)
+    got = HEURISTICS["bald"](_as_samples(PASSES))[0, 0].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert got[0] == 0 and abs(got[2]) < 1e-6  # agreeing passes carry no information about the weights
+    assert got[1] == got.max()  # confident passes that disagree score highest
+    np.testing.assert_allclose(got[1], np.log(3) - _np_entropy(np.array([0.9, 0.1])), atol=1e-6)
+
+
+def test_variation_ratio_matches_numpy_vote_count():
+    from segal_dsl.runtime.heuristics import HEURISTICS
+
+    votes = PASSES.argmax(-1)  # (T, pixels); the uniform pixel's ties go to class 0 in both
+    modal = np.array([np.bincount(votes[:, j], minlength=3).max() for j in range(votes.shape[1])])
+    want = 1 - modal / PASSES.shape[0]
+    got = HEURISTICS["variation_ratio"](_as_samples(PASSES))[0, 0].numpy()
+    np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(got, [0, 2 / 3, 0, 1 / 3])
+
+
+def test_mc_scores_need_two_passes():
+    from segal_dsl.runtime.heuristics import HEURISTICS
+
+    with pytest.raises(ValueError, match="T >= 2"):
+        HEURISTICS["bald"](_as_samples(PASSES[:1]))
+
+
+# ---------------------------------------------------------------- MC dropout: passes on the toy model
+
+
+def _toy_model_and_item(dropout: float):
+    import mmcv
+    from mmcv.parallel import collate
+    from mmseg.datasets import build_dataset
+    from mmseg.models import build_segmentor
+
+    import segal_dsl.runtime  # noqa: F401  (registers the toy dataset)
+    from segal_dsl.runtime.toy.dataset import config_path
+
+    cfg = mmcv.Config.fromfile(config_path())
+    cfg.model.decode_head.dropout_ratio = dropout
+    model = build_segmentor(cfg.model)
+    model.init_weights()
+    model.eval()
+    item = collate([build_dataset(cfg.data.query)[0]], samples_per_gpu=1)
+    return model, item
+
+
+@pytest.mark.runtime
+def test_mc_passes_differ_replay_with_the_seed_and_leave_the_model_in_eval(tmp_path):
+    pytest.importorskip("mmseg")
+    from _runtime_helpers import toy_env
+
+    from segal_dsl.runtime.query import mc_posteriors
+
+    toy_env(tmp_path)
+    model, item = _toy_model_and_item(0.5)
+    a = mc_posteriors(model, item, (64, 64), 3, seed=11)
+    b = mc_posteriors(model, item, (64, 64), 3, seed=11)
+    assert a.shape == (3, 1, 5, 64, 64) and torch_equal(a, b)
+    assert not torch_equal(a[0], a[1])  # dropout was on: the passes differ
+    assert not any(m.training for m in model.modules())  # dropout back off, BN never left eval
+    plain, item = _toy_model_and_item(0.0)
+    with pytest.raises(RuntimeError, match="needs a dropout layer"):
+        mc_posteriors(plain, item, (64, 64), 3, seed=11)
+
+
+def torch_equal(x, y) -> bool:
+    import torch
+
+    return bool(torch.equal(x, y))
+
+
+@pytest.mark.runtime
+def test_bald_runs_a_query_on_the_toy(tmp_path, monkeypatch):
+    pytest.importorskip("mmseg")
+    from _runtime_helpers import toy_env
+
+    from segal_dsl.runtime.labels import LabelState
+    from segal_dsl.runtime.launch import run_experiment
+
+    toy_env(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    seg = tmp_path / "bald.seg"
+    seg.write_text(_seg("    heuristic bald { passes 2 }\n    mmseg { model.decode_head.dropout_ratio = 0.1 }\n"))
+    assert run_experiment(str(seg), work_dir=str(tmp_path / "run")) == 0
+    records = LabelState.load(tmp_path / "run" / "masks").records
+    assert [r["round"] for r in records] == [0, 1] and records[1]["added"] == records[1]["planned"] > 0

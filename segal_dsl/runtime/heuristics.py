@@ -188,6 +188,46 @@ def ripu(
     return (impurity * mean_ent / log_c).float()
 
 
+def check_samples(samples: torch.Tensor) -> None:
+    """MC-dropout posteriors: (T, N, C, H, W), T >= 2 passes."""
+    if not isinstance(samples, torch.Tensor) or samples.dim() != 5 or samples.shape[0] < 2:
+        shape = tuple(samples.shape) if hasattr(samples, "shape") else type(samples).__name__
+        raise ValueError(f"MC-dropout samples must be shaped (T, N, C, H, W) with T >= 2, got {shape}")
+
+
+def _mc(fn: Heuristic) -> Heuristic:
+    # query.py runs the passes (runtime needs the model) and hands the stacked posteriors to fn
+    fn.mc_dropout = True  # type: ignore[attr-defined]
+    return fn
+
+
+@register("bald")
+@_mc
+def bald(samples: torch.Tensor) -> torch.Tensor:
+    """s = H(p̄) − (1/T) Σ_t H(p_t), p̄ = (1/T) Σ_t p_t: the mutual information between the label and the
+    weights under MC dropout (BALD; Houlsby et al. 2011, Gal et al. 2017). float64: the difference of two
+    close entropies loses float32's digits. ≥ 0 by Jensen; 0 when every pass agrees."""
+    check_samples(samples)
+    p = samples.double()
+    mean = p.mean(dim=0)
+    h_mean = -torch.xlogy(mean, mean).sum(dim=1)
+    mean_h = -torch.xlogy(p, p).sum(dim=2).mean(dim=0)
+    return (h_mean - mean_h).clamp_min(0.0)
+
+
+@register("variation_ratio")
+@_mc
+def variation_ratio(samples: torch.Tensor) -> torch.Tensor:
+    """s = 1 − f_m / T, f_m = the number of passes whose argmax is the modal class (Freeman 1965; Gal et al.
+    2017). 0 when all passes vote alike, at most 1 − 1/C."""
+    check_samples(samples)
+    t, _, c = samples.shape[:3]
+    votes = samples.argmax(dim=2)  # (T, N, H, W)
+    counts = torch.zeros((c, *votes.shape[1:]), dtype=torch.int64, device=samples.device)
+    counts.scatter_add_(0, votes, torch.ones_like(votes))
+    return 1.0 - counts.amax(dim=0).float() / t
+
+
 def image_scores(scores: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
     """Per-image score for image mode: the mean pixel score over `valid` pixels, shape (N,).
 

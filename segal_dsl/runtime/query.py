@@ -68,6 +68,30 @@ def posteriors(model, data: dict, label_shape: tuple[int, int]) -> torch.Tensor:
     return probs
 
 
+_DROPOUT = (torch.nn.Dropout, torch.nn.Dropout2d, torch.nn.Dropout3d, torch.nn.AlphaDropout)
+
+
+def mc_posteriors(model, data: dict, label_shape: tuple[int, int], passes: int, seed: int) -> torch.Tensor:
+    """(T, 1, C, H, W) posteriors of `passes` forward passes over the same item with only the dropout layers
+    in train mode (batch norm keeps its running statistics), the dropout masks drawn from `seed`, so a query
+    replays exactly (the global RNG is restored afterwards)."""
+    module = getattr(model, "module", model)
+    drops = [m for m in module.modules() if isinstance(m, _DROPOUT) and m.p > 0]
+    if not drops:
+        raise RuntimeError("MC-dropout scoring needs a dropout layer with p > 0 in the model: none found "
+                           "(e.g. `mmseg { model.decode_head.dropout_ratio = 0.1 }`)")
+    dev = _device_of(module)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for m in drops:
+            m.train()
+        try:
+            return torch.stack([posteriors(model, data, label_shape) for _ in range(passes)])
+        finally:
+            for m in drops:
+                m.eval()
+
+
 def void_reader(dataset, ignore_index: int):
     """index, (H, W) -> bool mask of the void pixels (GT == ignore_index) at the label resolution, or None
     when the pool has no ground truth to read (then nothing is excluded)."""
@@ -88,6 +112,10 @@ def _scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: i
     if heuristic == "random":
         g = torch.Generator().manual_seed(int(sel.rng_for(seed, rnd, index).integers(2**62)))
         return fn(probs, generator=g)
+    if getattr(fn, "mc_dropout", False):  # `bald`, `variation_ratio`: N passes over the same data, dropout on
+        rest = {k: v for k, v in params.items() if k != "passes"}
+        seed_t = int(sel.rng_for(seed, rnd, index).integers(2**62))
+        return fn(mc_posteriors(model, data, tuple(probs.shape[-2:]), int(params.get("passes", 10)), seed_t), **rest)
     if getattr(fn, "needs_model", False):  # e.g. `mps` (runtime/multitask): scores from the model itself
         g = torch.Generator().manual_seed(int(sel.rng_for(seed, rnd, index).integers(2**62)))
         return fn(probs, model=model, data=data, generator=g, query=(rnd - 1, queries), **params)

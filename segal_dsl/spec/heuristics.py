@@ -92,6 +92,13 @@ HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
               "query to 0 at the last; replaces `mix_factor`", compiled_name="expl_schedule",
               choices=("constant", "linear")),
     ), runner="multitask"),
+    Heuristic("bald", "MC dropout: mutual information H(mean p) - mean H(p) over N passes with dropout on", (
+        Param("passes", "int", 10, "stochastic forward passes with the model's dropout layers on", ge=2, le=1000),
+    ), source="Houlsby et al., Bayesian Active Learning for Classification and Preference Learning, 2011; "
+              "Gal, Islam, Ghahramani, Deep Bayesian Active Learning with Image Data, ICML 2017"),
+    Heuristic("variation_ratio", "MC dropout: 1 - (passes voting for the modal class) / N", (
+        Param("passes", "int", 10, "stochastic forward passes with the model's dropout layers on", ge=2, le=1000),
+    ), source="Freeman, Elementary Applied Statistics, 1965; Gal, Islam, Ghahramani, ICML 2017"),
 )}
 HEURISTIC_NAMES: tuple[str, ...] = tuple(HEURISTICS)
 
