@@ -105,5 +105,24 @@ if [[ "$mode" == full ]] && ! command -v fish >/dev/null 2>&1 && command -v apt-
     || log "could not install fish: its completion test will be skipped"
 fi
 
+# Chromium, for the test that loads `segal report`'s page in a real headless browser
+# (tests/test_report_browser.py; skipped without it). Guarded like fish.
+if [[ "$mode" == full ]] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+   && [[ "$(id -u)" == 0 ]]; then
+  log "chromium (for the report's browser test)"
+  { apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; }; } \
+    || log "could not install chromium: the report's browser test will be skipped"
+fi
+
+# Slurm (slurm-wlm + munge), for tests/test_slurm.py against real daemons (scripts/slurm-local.sh starts
+# them when the tests need them). Guarded like fish: root with apt only; a failure never fails the set-up
+# (the tests then skip, saying why).
+if [[ "$mode" == full ]] && ! command -v slurmctld >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+   && [[ "$(id -u)" == 0 ]]; then
+  log "slurm-wlm + munge (for the cluster tests)"
+  bash scripts/slurm-local.sh install >/dev/null 2>&1 || log "could not install slurm-wlm: the Slurm tests will be skipped"
+fi
+
 echo "$stamp_src" > "$stamp_file"
 log "done ($mode): $("$VPY" -m segal_dsl --version 2>/dev/null || echo 'segal-dsl installed')"

@@ -379,6 +379,12 @@ def _missing_runtime() -> list[str]:
 
 def cmd_run(args) -> int:
     checked = None
+    if args.verbose:  # read by runtime/console.py, also in the processes this run starts
+        os.environ["SEGAL_VERBOSE"] = "1"
+    else:  # mmcv's import-time notice of its 2.0 release says nothing about this run
+        import warnings
+
+        warnings.filterwarnings("ignore", message="On January 1, 2023, MMCV will release v2.0.0")
     if not args.file.endswith(".py"):  # the front end, once: its errors come before any runtime question
         from segal_dsl.api import analyse
 
@@ -394,15 +400,112 @@ def cmd_run(args) -> int:
               "fix: bash scripts/setup.sh, then `segal doctor`", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if args.nnodes is not None or args.nproc_per_node is not None:  # torchrun around this same command
+            from segal_dsl.runtime.launch import run_torchrun, torchrun_command
+
+            try:
+                cmd = torchrun_command(_run_argv(args), nnodes=args.nnodes or 1, node_rank=args.node_rank,
+                                       nproc_per_node=args.nproc_per_node or 1, rdzv_endpoint=args.rdzv_endpoint)
+            except ValueError as err:
+                raise UsageError(str(err)) from None
+            return run_torchrun(cmd)
         from segal_dsl.runtime.launch import run_experiment
 
         return run_experiment(args.file, work_dir=args.work_dir, resume=args.resume, seed=args.seed,
                               launcher=args.launcher, print_commands=args.print_commands, dry_run=args.dry_run,
-                              checked=checked)
+                              checked=checked, executor=args.executor, cluster=_cluster_settings(args, checked),
+                              wait=args.wait)
     except ImportError as err:  # a broken install (e.g. mmcv-full built against another torch)
         print(f"segal run: the runtime stack does not import ({type(err).__name__}: {err}); "
               "fix: bash scripts/setup.sh, then `segal doctor`", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _run_argv(args) -> list[str]:
+    """`segal run`'s own arguments again, for the processes torchrun starts."""
+    argv = [args.file] + (["--work-dir", args.work_dir] if args.work_dir else []) + (["--resume"] if args.resume else [])
+    return argv + (["--seed", str(args.seed)] if args.seed is not None else [])
+
+
+def _cluster_settings(args, checked):
+    """The job's size: the file's `launch { slurm { … } }` block, then the command line over it."""
+    if args.executor == "none":
+        return None
+    from segal_dsl.runtime.slurm import ClusterSettings
+
+    exp = checked.points[0].experiment if checked is not None else None
+    block = exp.launch.slurm if exp is not None and exp.launch is not None else None
+    stated = {k: v for k, v in (block.model_dump() if block else {}).items() if v is not None}
+    if "time" in stated:
+        stated["time_min"] = stated.pop("time")
+    given = {"partition": args.partition, "nodes": args.nodes, "gpus_per_node": args.gpus_per_node,
+             "tasks_per_node": args.tasks_per_node, "cpus_per_task": args.cpus_per_task, "time_min": args.time,
+             "account": args.account, "max_parallel": args.max_parallel}
+    stated.update({k: v for k, v in given.items() if v is not None})
+    stated["sbatch"] = tuple(stated.get("sbatch", ())) + tuple(args.sbatch or ())
+    return ClusterSettings(**stated)
+
+
+def cmd_status(args) -> int:
+    from segal_dsl.cluster import format_status, slurm_status
+
+    rows = slurm_status(args.dir)
+    if rows is None:  # run here, not submitted: the work dir's own record (segal_dsl/workdir.py)
+        return local_status(args)
+    print(json.dumps(rows, indent=2) if args.json else format_status(rows))
+    return EXIT_OK
+
+
+def local_status(args) -> int:
+    """Where a run (or each point of a sweep) stands, from its work dir: no torch is imported."""
+    from segal_dsl.workdir import read_status, read_sweep
+
+    sweep = read_sweep(args.dir)
+    found = sweep[1] if sweep is not None else [read_status(args.dir)]
+    if sweep is None and found[0].state == "not started" and not os.path.isdir(args.dir):
+        raise UsageError(f"{args.dir} is not a work dir (no such directory)")
+    if args.json:
+        print(json.dumps([s.as_dict() for s in found], indent=2, sort_keys=True))
+    else:
+        if sweep is not None:
+            print(f"sweep {sweep[0].get('sweep')}: " + ", ".join(
+                f"{n} {s}" for s, n in sorted(_counts(st.state for st in found).items())))
+        for st in found:
+            print("\n".join(st.lines()))
+    return EXIT_OK
+
+
+def _counts(states) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in states:
+        out[s] = out.get(s, 0) + 1
+    return out
+
+
+def cmd_report(args) -> int:
+    from segal_dsl.report import write_report
+
+    try:
+        html, data = write_report(args.dirs, args.output, fraction=args.fraction, ceiling=args.ceiling)
+    except ImportError as err:
+        print(f"segal report draws its plots with matplotlib, which does not import here ({err}); "
+              "fix: pip install matplotlib", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"report: {html} (numbers: {data})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_cancel(args) -> int:
+    from segal_dsl.cluster import cancel
+
+    ids = cancel(args.dir)
+    if not ids:
+        raise UsageError(f"nothing was submitted from {args.dir} (no {args.dir}/slurm/jobs.json)")
+    print(f"cancelled: {', '.join(ids)}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_doctor(args) -> int:
@@ -524,6 +627,43 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sp.add_argument("--dry-run", action="store_true",
                     help="load the compiled config as the run would, check paths and imports, print the plan "
                     "against the pool on disk; train nothing")
+    sp.add_argument("-v", "--verbose", action="store_true",
+                    help="show mmcv's log on stderr too (it is always in the work dir's log file)")
+
+    g = sp.add_argument_group("cluster (docs/cluster.md)")
+    g.add_argument("--executor", choices=["none", "slurm", "local"], default="none",
+                   help="submit the run (a sweep: a job array) through submitit instead of running it here")
+    g.add_argument("--wait", action="store_true", help="with --executor slurm: wait for the jobs to end")
+    g.add_argument("--partition")
+    g.add_argument("--nodes", type=int)
+    g.add_argument("--gpus-per-node", type=int)
+    g.add_argument("--tasks-per-node", type=int, help="ranks per node (default: one per GPU, else 1)")
+    g.add_argument("--cpus-per-task", type=int)
+    g.add_argument("--time", type=int, metavar="MINUTES", help="the job's time limit")
+    g.add_argument("--account")
+    g.add_argument("--sbatch", action="append", metavar="--FLAG[=VALUE]", help="an extra sbatch flag (repeatable)")
+    g.add_argument("--max-parallel", type=int, help="a sweep's points running at once")
+    g.add_argument("--nnodes", type=int, help="torchrun without Slurm: the number of nodes")
+    g.add_argument("--node-rank", type=int, default=0, help="torchrun: this node's rank")
+    g.add_argument("--nproc-per-node", type=int, help="torchrun: processes (ranks) on this node")
+    g.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="torchrun: node 0's address, the same on every node")
+
+    sp = add("status", cmd_status, "the state of the jobs submitted from a work dir or sweep dir: state, round, "
+             "last mIoU, logs")
+    sp.add_argument("dir", metavar="WORK_DIR_OR_SWEEP")
+    sp.add_argument("--json", action="store_true")
+    sp = add("cancel", cmd_cancel, "cancel the jobs submitted from a work dir or sweep dir")
+    sp.add_argument("dir", metavar="WORK_DIR_OR_SWEEP")
+
+    sp = add("report", cmd_report, "one self-contained HTML page (and its numbers as JSON) of runs or sweeps: "
+             "learning curves with bootstrap intervals over seeds, per-class IoU and labels, query pictures")
+    sp.add_argument("dirs", nargs="+", metavar="WORK_DIR")
+    sp.add_argument("-o", "--output", default="report.html", metavar="REPORT.html",
+                    help="the page (default report.html); the numbers go next to it as REPORT.data.json")
+    sp.add_argument("--fraction", type=float, default=0.9,
+                    help="labels needed to reach this fraction of the best mIoU (default 0.9)")
+    sp.add_argument("--ceiling", type=float, metavar="MIOU",
+                    help="the full-supervision mIoU (0..1), drawn as a line, when no run records it")
 
     add("doctor", cmd_doctor, "report the installed runtime stack and what is missing")
 
