@@ -185,6 +185,11 @@ _ALL = [
          'experiment a {\n    imports "my_scores"\n    heuristic my_score { alpha 0.5 }\n}',
          "Register the function in that module: `@segal_dsl.runtime.heuristics.register(\"my_score\")`. "
          "A misspelt built-in name lands here too: check the spelling."),
+    Code("SEG231", "heuristic-mode-mismatch", "error", "A heuristic used in a sample mode it does not work in.",
+         "`kcenter` chooses whole images from features pooled per image, so it has nothing to say about pixels "
+         "or regions within an image.",
+         'experiment a {\n    sample pixel { budget 1% per image }\n    heuristic kcenter\n}',
+         "Use `sample image { … }` with it, or a pixel heuristic."),
     # ---- SEG3xx: schedule ------------------------------------------------------------------------
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
          "An AL experiment trains between queries; without training no labels are used.",

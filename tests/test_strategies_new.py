@@ -230,3 +230,94 @@ def test_bald_runs_a_query_on_the_toy(tmp_path, monkeypatch):
     assert run_experiment(str(seg), work_dir=str(tmp_path / "run")) == 0
     records = LabelState.load(tmp_path / "run" / "masks").records
     assert [r["round"] for r in records] == [0, 1] and records[1]["added"] == records[1]["planned"] > 0
+
+
+# ---------------------------------------------------------------- k-center greedy (image level)
+
+
+def _np_k_center(features, labelled, k):
+    """An independent k-center greedy: recompute every distance to every centre at each step."""
+    centres = [i for i in range(len(features)) if labelled[i]]
+    picks = []
+    for _ in range(k):
+        best, best_d = None, -1.0
+        for i in range(len(features)):
+            if labelled[i] or i in picks:
+                continue
+            if centres:
+                d = min(float(np.sum((features[i] - features[c]) ** 2)) for c in centres)
+            else:
+                d = float(np.sum((features[i] - features.mean(0)) ** 2))
+            if d > best_d:
+                best, best_d = i, d
+        picks.append(best)
+        centres.append(best)
+    return picks
+
+
+def test_k_center_greedy_on_hand_made_features():
+    from segal_dsl.runtime.selection import k_center_greedy
+
+    # Two tight clusters far apart plus an outlier; image 0 (cluster A) is labelled.
+    f = np.array([[0, 0], [0.1, 0], [0, 0.1], [10, 10], [10.1, 10], [10, 10.1], [-8, 9]], float)
+    lab = np.array([True, False, False, False, False, False, False])
+    # farthest from A is the cluster-B point (10.1, 10); then the outlier; then the rest of B before A's own
+    assert k_center_greedy(f, lab, 3).tolist() == [4, 6, 5] == _np_k_center(f, lab, 3)
+    # a score-only pick would buy near-duplicates: the batch covers both far groups instead
+    assert k_center_greedy(f, lab, 10).tolist() == _np_k_center(f, lab, 6)
+
+
+def test_k_center_greedy_matches_the_reference_on_random_features():
+    from segal_dsl.runtime.selection import k_center_greedy
+
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        n = int(rng.integers(2, 30))
+        f = rng.normal(size=(n, int(rng.integers(1, 6))))
+        lab = rng.random(n) < (0.0 if trial % 4 == 0 else 0.3)
+        k = int(rng.integers(0, n + 1))
+        assert k_center_greedy(f, lab, k).tolist() == _np_k_center(f, lab, min(k, int((~lab).sum())))
+
+
+def test_kcenter_is_for_image_sampling_only():
+    result = analyse(Source("u.seg", _seg("    heuristic kcenter\n")))
+    assert [d.code for d in result.diagnostics] == ["SEG231"]
+
+
+@pytest.mark.runtime
+def test_pooled_features_are_the_decode_heads_features_averaged(tmp_path):
+    pytest.importorskip("mmseg")
+    import torch
+    from _runtime_helpers import toy_env
+    from mmcv.parallel import scatter
+
+    from segal_dsl.runtime.query import pooled_features
+
+    toy_env(tmp_path)
+    model, item = _toy_model_and_item(0.0)
+    got = pooled_features(model, item, (64, 64))
+    img = scatter(item, [-1])[0]["img"][0]
+    with torch.no_grad():  # independently: backbone -> the FCN head's convs (no classifier), mean over H, W
+        head = model.decode_head
+        want = head.convs(head._transform_inputs(model.extract_feat(img))).double().mean(dim=(2, 3))[0].numpy()
+    assert got.shape == (head.channels,)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.runtime
+def test_kcenter_buys_whole_images_on_the_toy(tmp_path, monkeypatch):
+    pytest.importorskip("mmseg")
+    from _runtime_helpers import toy_env
+
+    from segal_dsl.runtime.labels import LabelState
+    from segal_dsl.runtime.launch import run_experiment
+
+    toy_env(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    seg = tmp_path / "kc.seg"
+    seg.write_text(f'experiment kc {{\n    extends "{(EXAMPLES / "toy_image.seg").as_posix()}"\n'
+                   "    heuristic kcenter\n    schedule iters { train 1; query; train 1 }\n}\n")
+    assert run_experiment(str(seg), work_dir=str(tmp_path / "run")) == 0
+    state = LabelState.load(tmp_path / "run" / "masks")
+    assert [(r["round"], r["added"]) for r in state.records] == [(0, 16), (1, 8)]
+    assert int(state.images().sum()) == 24

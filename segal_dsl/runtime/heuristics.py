@@ -228,6 +228,18 @@ def variation_ratio(samples: torch.Tensor) -> torch.Tensor:
     return 1.0 - counts.amax(dim=0).float() / t
 
 
+@register("kcenter")
+def kcenter(features, labelled, budget: int):
+    """Image sampling, batch-aware: k-center greedy over pooled decoder features (selection.k_center_greedy;
+    query.py hands it every image's features, labelled ones included, as the centres)."""
+    from .selection import k_center_greedy
+
+    return k_center_greedy(features, labelled, budget)
+
+
+kcenter.image_batch = True  # type: ignore[attr-defined]
+
+
 def image_scores(scores: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
     """Per-image score for image mode: the mean pixel score over `valid` pixels, shape (N,).
 

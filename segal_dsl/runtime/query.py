@@ -92,6 +92,21 @@ def mc_posteriors(model, data: dict, label_shape: tuple[int, int], passes: int, 
                 m.eval()
 
 
+def pooled_features(model, data: dict, label_shape: tuple[int, int]) -> np.ndarray:
+    """The decode head's features (the input of its classifier `conv_seg`), averaged over the image: (D,)."""
+    module = getattr(model, "module", model)
+    conv = getattr(getattr(module, "decode_head", None), "conv_seg", None)
+    if conv is None:
+        raise RuntimeError("`kcenter` needs an mmseg decode head with a `conv_seg` classifier")
+    got: list[torch.Tensor] = []
+    hook = conv.register_forward_hook(lambda _m, inputs, _out: got.append(inputs[0].detach()))
+    try:
+        posteriors(model, data, label_shape)
+    finally:
+        hook.remove()
+    return got[-1].double().mean(dim=(2, 3))[0].cpu().numpy()
+
+
 def void_reader(dataset, ignore_index: int):
     """index, (H, W) -> bool mask of the void pixels (GT == ignore_index) at the label resolution, or None
     when the pool has no ground truth to read (then nothing is excluded)."""
@@ -202,6 +217,8 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
 
     local_new: dict[int, np.ndarray] = {}   # image -> flat indices of new pixels (evenly mode)
     local_img: dict[int, float] = {}        # image mode: image -> score
+    if getattr(get_heuristic(heuristic), "image_batch", False):  # `kcenter`: one pick over every image
+        return _query_batch(result, model, loader, labels, planned, get_heuristic(heuristic), progress)
     for data in loader:
         index = int(data.pop("pool_index")[0])
         if mode == "image" and labels.count(index):
@@ -279,6 +296,29 @@ def _apply_images(result: QueryResult, labels, local_img: dict, planned: int, rn
         vec[i] = v
     for i in sel.select_images(vec, labels.images(), planned, rng, threshold).tolist():
         result.per_image[i] = labels.add(i, True)
+
+
+def _query_batch(result: QueryResult, model, loader, labels, planned: int, fn, progress) -> QueryResult:
+    """Image mode, batch-aware selector: the pooled features of every image (the labelled ones are the
+    centres), gathered from every rank; the same picks are labelled on every rank."""
+    local_feat: dict[int, np.ndarray] = {}
+    for data in loader:
+        index = int(data.pop("pool_index")[0])
+        with torch.no_grad():
+            local_feat[index] = pooled_features(model, data, labels.sizes[index])
+        if progress:
+            progress()
+    feats: dict = {}
+    for part in all_gather(local_feat):
+        feats.update(part)
+    missing = sorted(set(range(len(labels))) - set(feats))
+    if missing:
+        raise RuntimeError(f"k-center needs the features of every pool image; {len(missing)} missing")
+    matrix = np.stack([feats[i] for i in range(len(labels))])
+    for i in fn(matrix, labels.images(), planned).tolist():
+        result.per_image[int(i)] = labels.add(int(i), True)
+    result.added = sum(result.per_image.values())
+    return result
 
 
 def initial_labels(labels, contract: Contract, seed: int, void_of=None) -> int:

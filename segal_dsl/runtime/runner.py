@@ -28,6 +28,7 @@ from segal_dsl.spec.config import Contract
 
 from . import report, visualize
 from .console import RunConsole
+from .heuristics import get_heuristic
 from .labels import LabelState, remove_temp_files
 from .loaders import iters_per_epoch, shard_loader, train_loader
 from .pipelines import LabelMaskedDataset, image_subset, pool_sizes, with_source
@@ -450,7 +451,7 @@ class ActiveLearningRunner(EpochBasedRunner):
             raise RuntimeError(f"round {rnd}: ranks disagree on the label state (round 0: the initial labels)")
 
     def _query(self, rnd: int, viz) -> Any:
-        if self.sample_mode == "image":
+        if self.sample_mode == "image" and not getattr(get_heuristic(self.contract.heuristic), "image_batch", False):
             indices = [i for i in range(len(self.labels)) if not self.labels.count(i)]
         else:
             indices = range(len(self.labels))

@@ -469,6 +469,31 @@ def select_images(
     return np.sort(pool[rng.choice(pool.size, size=k, replace=False)])
 
 
+def k_center_greedy(features: Any, labelled: Any, budget: int) -> np.ndarray:
+    """Indices, in pick order, of min(budget, #unlabelled) unlabelled images chosen by k-center greedy
+    (Sener & Savarese, ICLR 2018, Algorithm 1): each pick is the image farthest (Euclidean) from its
+    nearest centre, the centres being the labelled images and the picks so far; with no labelled image the
+    first pick is the one farthest from the mean. Ties go to the lower index. A whole batch at once, so
+    near-duplicates are not bought together, which a per-image score cannot see."""
+    f = _as_numpy(features).astype(np.float64)
+    lab = _as_numpy(labelled).astype(bool).ravel()
+    if f.ndim != 2 or f.shape[0] != lab.size:
+        raise ValueError(f"features {f.shape} do not match {lab.size} labelled flags")
+    k = min(_check_quota(budget, "budget"), int((~lab).sum()))
+    if lab.any():
+        d = np.min(((f[:, None, :] - f[None, lab, :]) ** 2).sum(-1), axis=1)
+    else:  # the mean only chooses the first pick; it is no centre
+        d = np.full(lab.size, np.inf)
+    picks: list[int] = []
+    for step in range(k):
+        far = ((f - f.mean(0)) ** 2).sum(-1) if step == 0 and not lab.any() else d
+        far = np.where(lab | np.isin(np.arange(lab.size), picks), -np.inf, far)
+        i = int(np.argmax(far))  # first maximum: the lower index on ties
+        picks.append(i)
+        d = np.minimum(d, ((f - f[i]) ** 2).sum(-1))
+    return np.asarray(picks, dtype=np.int64)
+
+
 # --------------------------------------------------------------------------- initial labels
 
 

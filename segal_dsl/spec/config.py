@@ -408,6 +408,9 @@ def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str,
     if h is None:
         raise ConfigError(("active_learning", "heuristic"), f"unknown heuristic `{al.heuristic}`; expected one of: "
                           + ", ".join(heuristics.HEURISTIC_NAMES))
+    if mode not in h.modes:
+        raise ConfigError(("active_learning", "heuristic"), f"`{h.name}` works in {' or '.join(h.modes)} "
+                          f"sampling only, not `{mode}`")
     if h.runner is not None and kind != h.runner:
         raise ConfigError(("active_learning", "heuristic"), f"`{h.name}` needs the {h.runner} runner "
                           f"({RUNNER_KINDS[h.runner].type})")

@@ -57,6 +57,7 @@ class Heuristic:
     uninformed: bool = False      # its scores say nothing about the pixels (a `threshold` over them changes nothing)
     source: str = ""              # where the method comes from
     user: bool = False            # registered at run time by a module of `imports`, unknown to the front end
+    modes: tuple[str, ...] = MODE_NAMES  # sample modes it works in (`kcenter` picks whole images)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -99,6 +100,9 @@ HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
     Heuristic("variation_ratio", "MC dropout: 1 - (passes voting for the modal class) / N", (
         Param("passes", "int", 10, "stochastic forward passes with the model's dropout layers on", ge=2, le=1000),
     ), source="Freeman, Elementary Applied Statistics, 1965; Gal, Islam, Ghahramani, ICML 2017"),
+    Heuristic("kcenter", "image sampling: k-center greedy (core-set) over the decoder features pooled per image",
+              modes=("image",), source="Sener, Savarese, Active Learning for Convolutional Neural Networks: "
+              "A Core-Set Approach, ICLR 2018"),
 )}
 HEURISTIC_NAMES: tuple[str, ...] = tuple(HEURISTICS)
 
