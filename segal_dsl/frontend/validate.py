@@ -930,11 +930,6 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
     _check_strings(sections, spans, diags)
     if h is not None and s is not None:
         _check_heuristic_mode(h, s, spans, diags)
-        if s.mode not in heuristics.spec_of(h.name).modes:
-            works = " or ".join(heuristics.spec_of(h.name).modes)
-            diags.add("SEG231", f"`{h.name}` works in {works} sampling only", spans(("heuristic", "name")),
-                      notes=((spans(("sample", "mode")), f"`sample {s.mode}` here"),),
-                      help=f"use `sample {works}`, or another heuristic")
         if s.threshold is not None and heuristics.spec_of(h.name).uninformed:
             diags.add("SEG412", f"`threshold` has no effect with `heuristic {h.name}`", spans(("sample", "threshold")),
                       notes=((spans(("heuristic", "name")), f"`{h.name}` chosen here"),),
@@ -1013,7 +1008,13 @@ def _has_path(tree: dict, path: tuple) -> bool:
 
 
 def _check_heuristic_mode(h: m.Heuristic, s: m.Sample, spans: SpanIndex, diags: Diagnostics) -> None:
-    """Parameters that apply to some sample modes only, or that exclude a `sample` setting (spec/heuristics.py)."""
+    """SEG231: a heuristic outside its sample modes; SEG208: parameters that apply to some sample modes only,
+    or that exclude a `sample` setting (spec/heuristics.py)."""
+    if s.mode not in heuristics.spec_of(h.name).modes:
+        works = " or ".join(heuristics.spec_of(h.name).modes)
+        diags.add("SEG231", f"`{h.name}` works in {works} sampling only", spans(("heuristic", "name")),
+                  notes=((spans(("sample", "mode")), f"`sample {s.mode}` here"),),
+                  help=f"use `sample {works}`, or another heuristic")
     for p in heuristics.spec_of(h.name).params:
         if p.name not in h.params:
             continue
