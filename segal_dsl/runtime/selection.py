@@ -480,10 +480,9 @@ def k_center_greedy(features: Any, labelled: Any, budget: int) -> np.ndarray:
     if f.ndim != 2 or f.shape[0] != lab.size:
         raise ValueError(f"features {f.shape} do not match {lab.size} labelled flags")
     k = min(_check_quota(budget, "budget"), int((~lab).sum()))
-    if lab.any():
-        d = np.min(((f[:, None, :] - f[None, lab, :]) ** 2).sum(-1), axis=1)
-    else:  # the mean only chooses the first pick; it is no centre
-        d = np.full(lab.size, np.inf)
+    d = np.full(lab.size, np.inf)  # with no labelled image the mean chooses the first pick; it is no centre
+    for c in np.flatnonzero(lab):  # one centre at a time: O(n·D) memory, not n·|labelled|·D
+        d = np.minimum(d, ((f - f[c]) ** 2).sum(-1))
     picks: list[int] = []
     for step in range(k):
         far = ((f - f.mean(0)) ** 2).sum(-1) if step == 0 and not lab.any() else d
