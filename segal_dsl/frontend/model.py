@@ -91,8 +91,6 @@ class Visualize(Strict):
     dir: str | None = Field(None, description="one folder per round of pictures, relative to the work dir")
 
 
-class Pool(Strict):
-    """`pool { images N; resolution WxH }`: the pool as far as the file states it, for the plan."""
 SbatchFlag = Annotated[str, Field(pattern=r"^--[A-Za-z][A-Za-z0-9-]*(=.+)?$")]
 
 
@@ -118,6 +116,8 @@ class Launch(Strict):
     slurm: Slurm | None = Field(None, description="the Slurm job of `segal run --executor slurm`")
 
 
+class Pool(Strict):
+    """`pool { images N; resolution WxH }`: the pool as far as the file states it, for the plan."""
 
     images: PositiveInt | None = Field(None, description="the number of pool images: exact plans, budgets checked")
     resolution: tuple[PositiveInt, PositiveInt] | None = Field(  # (W, H), mmcv order
@@ -203,9 +203,9 @@ class Experiment(Strict):
                                           "start again after every query")
     visualize: Visualize | None = Field(None, description="pictures of the bought labels and the score maps")
     pool: Pool = Field(Pool(), description="facts about the unlabelled pool, for exact plans and budget checks")
+    launch: Launch | None = Field(None, description="how `segal run --executor slurm` submits the run")
     schedule: Schedule = Field(description="training and queries, in epochs or iterations")
     log: Log | None = Field(None, description="logging every N iterations: text, wandb")
-    launch: Launch | None = Field(None, description="how `segal run --executor slurm` submits the run")
     evaluation: Evaluation | None = Field(None, description="validation every N epochs or iterations")
     checkpoint: Checkpoint | None = Field(None, description="checkpoints every N epochs or iterations")
     overrides: dict[str, Any] = Field({}, description="`mmseg { a.b = literal }`: pass-through overrides merged into "
