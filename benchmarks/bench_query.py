@@ -174,8 +174,9 @@ def main() -> int:
     for heuristic in heuristics:
         try:
             query(model, pool[:1], heuristic, "pixel")
-        except ValueError as e:  # mps scores with the multitask model's reconstruction, not posteriors
-            print(f"{heuristic:<18}skipped: {e}")
+        except (ValueError, TypeError) as e:  # not one posterior per image: mps scores the multitask model's
+            # reconstruction, bald/variation_ratio MC-dropout samples, kcenter features and the labelled set
+            print(f"{heuristic:<18}skipped: {str(e).splitlines()[0]}")
             continue
         for mode in ("pixel", "region", "image"):
             base, q = interleaved(model, pool, heuristic, mode, reps)

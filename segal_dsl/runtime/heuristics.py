@@ -232,7 +232,7 @@ def variation_ratio(samples: torch.Tensor) -> torch.Tensor:
 def kcenter(features, labelled, budget: int):
     """Image sampling, batch-aware: k-center greedy over pooled decoder features (selection.k_center_greedy;
     query.py hands it every image's features, labelled ones included, as the centres)."""
-    from .selection import k_center_greedy
+    from segal_dsl.runtime.selection import k_center_greedy
 
     return k_center_greedy(features, labelled, budget)
 
