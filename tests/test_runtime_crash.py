@@ -92,11 +92,12 @@ def _check_consistent(wd: Path, ref_wd: Path, ref_payloads: dict[int, str], wher
             assert (state / progress.checkpoint).is_file(), where
         if progress.next_step > 0:
             assert LabelState.exists(masks), where
-    # Leftovers may only be temp files a reader never opens: hidden `.<name>.<random>.tmp`.
+    # Leftovers may only be temp files a reader never opens: hidden `.<name>.<random>.tmp`. (run.json is
+    # the console's record of the process, for `segal status`; it is written atomically too.)
     for d in (masks, state):
         for p in d.glob("*") if d.is_dir() else []:
             ok = (re.fullmatch(r"labels\.json|labels-[0-9a-f]{16}\.bin", p.name) if d == masks
-                  else re.fullmatch(r"progress\.json|step_\d+\.pth", p.name))
+                  else re.fullmatch(r"progress\.json|run\.json|step_\d+\.pth", p.name))
             assert ok or re.fullmatch(r"\..+\.tmp", p.name), f"{where}: unexpected file {p}"
 
 
