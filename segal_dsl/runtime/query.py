@@ -195,7 +195,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     evenly = contract.sample_evenly
     radius = contract.radius
     params = dict(params)
-    if "form" in params:  # `ripu`: RIPU's pixel (PA) score in pixel sampling unless stated
+    if "form" in params:  # `ripu`: the region form unless `form pixel` (RIPU's PA score) is stated
         params["form"] = heuristics_spec.score_form(heuristic, params, mode)
     suppress = getattr(contract.settings, "suppress_radius", None)
     keep_suppressed = getattr(contract.settings, "suppress_across_rounds", False)

@@ -80,7 +80,8 @@ HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
     Heuristic("least_confidence", "1 - max p: the flattest posterior", aliases=("least-confidence",)),
     Heuristic("ripu", "region impurity x prediction uncertainty", _RIPU_PARAMS + (
         Param("form", "choice", None, "`pixel`: the pixel's own entropy (RIPU's PA score), `region`: the window's "
-              "mean entropy (RA); default: `pixel` in pixel sampling, else `region`", choices=("pixel", "region")),
+              "mean entropy (RA); default: `region`, the score the reference uses in every mode (an imported "
+              "config keeps its meaning)", choices=("pixel", "region")),
     ),
               source="Xie et al., Towards Fewer Annotations: Active Learning via Region Impurity and Prediction "
                      "Uncertainty for Domain Adaptive Semantic Segmentation, CVPR 2022"),
@@ -127,12 +128,14 @@ def canonical_name(name: str) -> str:
 
 
 def score_form(heuristic: str, params: dict[str, Any], mode: str) -> str | None:
-    """The score form a heuristic with a `form` parameter uses in a sample mode (its stated one, else the mode's)."""
+    """The score form a heuristic with a `form` parameter uses: the stated one, else `region` in every sample
+    mode. The reference (and every config written for it) scores RIPU with the region form in pixel
+    sampling too, so RIPU's PA score is asked for by name (`form pixel`), never implied by the mode."""
     h = spec_of(heuristic)
     if h.param("form") is None:
         return None
     stated = params.get("form")
-    return stated if stated is not None else ("pixel" if mode == "pixel" else "region")
+    return stated if stated is not None else "region"
 
 
 def takers(param: str) -> list[str]:
