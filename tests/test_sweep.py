@@ -59,3 +59,18 @@ def test_sweep_errors_are_reported_once_with_their_point_values():
 def test_example_sweep_extends_the_toy_experiment():
     result = analyse(read_source(EXAMPLES / "sweeps" / "toy_heuristics.seg"))
     assert result.ok and [p.values["heuristic"] for p in result.points] == ["random", "entropy", "margin"]
+
+
+def test_wandb_group_and_name_default_to_the_sweep_and_the_point():
+    def wandb_init(log: str, sweep_block: str = " sweep { heuristic entropy, ripu }\n"):
+        result = compile_source(Source("s.seg", BASE + f" log every 5 iters {{ {log} }}\n{sweep_block}}}\n"), "o/c.py")
+        assert result.ok, result.diagnostics
+        return [next(h["init_kwargs"] for h in evaluate_config(p.config)["log_config"]["hooks"]
+                     if h["type"] == "WandbLoggerHookWithVal") for p in result.points]
+
+    assert wandb_init('wandb { project "p" }') == [
+        {"project": "p", "group": "s", "name": "s__heuristic-entropy"},
+        {"project": "p", "group": "s", "name": "s__heuristic-ripu"}]
+    explicit = wandb_init('wandb { group "mine"; name "run" }')
+    assert [(i["group"], i["name"]) for i in explicit] == [("mine", "run")] * 2  # what the file states wins
+    assert wandb_init("wandb", "") == [{}]  # no sweep: wandb's own defaults

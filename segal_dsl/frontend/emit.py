@@ -128,7 +128,7 @@ def config_dict(exp: m.Experiment, sched: Schedule, source: Source, inherited: d
     _head(exp, base, out)
     _active_learning(exp, sched, base, out)
     _schedule_and_runner(exp, sched, base, out)
-    _hooks(exp, out)
+    _hooks(exp, out, sweep)
     meta = {"experiment": exp.name, "source": source.path.replace(os.sep, "/"), "source_sha256": source.sha256,
             "version": __version__, "schedule_unit": sched.unit}
     if exp.pool.images is not None:
@@ -206,12 +206,15 @@ def _schedule_and_runner(exp: m.Experiment, sched: Schedule, base: dict, out: Co
     out.schedule_top = schedule_top
 
 
-def _hooks(exp: m.Experiment, out: Compiled) -> None:
+def _hooks(exp: m.Experiment, out: Compiled, sweep: dict | None) -> None:
     if exp.log is not None:
         hooks = [{"type": "TextLoggerHook"}] if exp.log.text else []
         if exp.log.wandb is not None:
             w = exp.log.wandb
             init = {k: getattr(w, k) for k in ("entity", "project", "name", "group") if getattr(w, k) is not None}
+            if sweep is not None:  # a sweep's runs side by side in wandb: one group, each point by its name
+                init.setdefault("group", sweep["name"])
+                init.setdefault("name", sweep["point"])
             if w.tags:
                 init["tags"] = list(w.tags)
             hooks.append({"type": "WandbLoggerHookWithVal", "init_kwargs": init})

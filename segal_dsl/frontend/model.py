@@ -129,8 +129,8 @@ class Wandb(Strict):
 
     entity: str | None = Field(None, description="the wandb team or user")
     project: str | None = Field(None, description="the wandb project")
-    name: str | None = Field(None, description="the run's name")
-    group: str | None = Field(None, description="the group the run belongs to")
+    name: str | None = Field(None, description="the run's name (a sweep point's default: the point's name)")
+    group: str | None = Field(None, description="the group the run belongs to (a sweep point's default: the sweep's name)")
     tags: tuple[str, ...] = Field((), description="the run's tags")
 
 

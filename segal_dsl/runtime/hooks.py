@@ -4,7 +4,8 @@ docs/reference.md §8 only added a `global_step` field and logged val metrics at
 with reset_each_round the step went backwards (W&B drops such points) and no AL metric was logged.
 Here every row carries `global_step` = the runner's global iteration (never reset) and W&B plots
 against it via define_metric, so train/val rows never collide on a step; after each round an `al/*`
-row records round, labelled pixels/images and mIoU. The run config holds the .seg source and plan.
+row records round, labelled pixels/images and mIoU, with the learning curve and the per-class IoU and
+labels so far as W&B tables. The run config holds the .seg source, the plan and a sweep point's axis values.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 from mmcv.runner import HOOKS
 from mmcv.runner.dist_utils import master_only
 from mmcv.runner.hooks.logger.wandb import WandbLoggerHook
+
+from .report import class_rows, curve_rows
 
 
 def _has_wandb_login() -> bool:
@@ -38,7 +41,8 @@ def _read(path: str | None) -> str | None:
 
 
 def run_config(runner) -> dict[str, Any]:
-    """What the W&B run config records: the compiled config, the .seg source text and the plan."""
+    """What the W&B run config records: the compiled config, the .seg source text, the plan and, for a sweep
+    point, `sweep` (name, point, axis values) at the top, where W&B filters and groups by it."""
     data = getattr(runner, "data", None)
     cfg = getattr(data, "cfg", None)
     if cfg is None:
@@ -58,6 +62,8 @@ def run_config(runner) -> dict[str, Any]:
                 out["plan"] = text
             break
     out["seed"] = getattr(data, "seed", None)
+    if meta.get("sweep"):
+        out["sweep"] = meta["sweep"]
     return out
 
 
@@ -127,19 +133,32 @@ class WandbLoggerHookWithVal(WandbLoggerHook):
                 self._give_up(runner, e)
 
     @master_only
-    def log_al(self, runner, entry: dict) -> None:
-        """One row per round: `al/round`, `al/labelled`, `al/labelled_images`, `al/mIoU`, planned."""
+    def log_al(self, runner, entry: dict, rounds: list[dict] | None = None) -> None:
+        """One row per round: `al/round`, `al/labelled`, `al/labelled_images`, `al/mIoU`, planned; with
+        `rounds` (every entry so far, this one last) also the tables `al/learning_curve` (a line plot) and
+        `al/per_class`, whole each time, since a W&B table is logged as a snapshot."""
         row = {f"al/{k}": v for k, v in entry.items() if k in
                ("round", "planned", "labelled", "labelled_images", "added", "mIoU", "mAcc", "aAcc")}
         row["global_step"] = self._step(runner)
         if getattr(self, "_broken", False):
             return
         try:
-            self.wandb.log(row, commit=True)
+            self.wandb.log({**row, **self._tables(rounds)}, commit=True)
             for k, v in row.items():
                 self.wandb.run.summary[k] = v
         except Exception as e:  # noqa: BLE001
             self._give_up(runner, e)
+
+    def _tables(self, rounds: list[dict] | None) -> dict[str, Any]:
+        if not rounds or getattr(self.wandb, "run", None) is None:
+            return {}
+        wandb = self.wandb
+        curve = wandb.Table(columns=["round", "labelled", "mIoU"], data=curve_rows(rounds))
+        out = {"al/learning_curve": wandb.plot.line(curve, "labelled", "mIoU", title="learning curve")}
+        per_class = class_rows(rounds)
+        if per_class:
+            out["al/per_class"] = wandb.Table(columns=["round", "class", "IoU", "labelled"], data=per_class)
+        return out
 
     @master_only
     def after_run(self, runner) -> None:

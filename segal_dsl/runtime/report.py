@@ -75,6 +75,21 @@ def labelled_per_class(labels, dataset, classes) -> dict[str, int] | None:
     return {str(c): int(k) for c, k in zip(classes, counts)}
 
 
+def curve_rows(rounds: list[dict]) -> list[list]:
+    """[round, labelled, mIoU] per round: the learning curve as table rows (mIoU None when not measured)."""
+    return [[e["round"], e["labelled"], e.get("mIoU")] for e in rounds]
+
+
+def class_rows(rounds: list[dict]) -> list[list]:
+    """[round, class, IoU, labelled] per round and class, from each entry's `IoU` and `labelled_per_class`
+    (None where one of them lacks the class): whether the labels bought reach the classes that score low."""
+    rows = []
+    for e in rounds:
+        iou, bought = e.get("IoU") or {}, e.get("labelled_per_class") or {}
+        rows += [[e["round"], c, iou.get(c), bought.get(c)] for c in dict.fromkeys([*bought, *iou])]
+    return rows
+
+
 def write(work_dir: str, rounds: list[dict], labels, mode: str) -> None:
     """report.json + report.csv + learning_curve.png (the plot only when matplotlib is importable)."""
     unit = "images" if mode == "image" else "pixels"

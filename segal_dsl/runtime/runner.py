@@ -404,7 +404,7 @@ class ActiveLearningRunner(EpochBasedRunner):
                 self.logger.info("round %d: %s labelled, mIoU %s", r, entry["labelled"], entry.get("mIoU"))
                 for h in self.hooks:
                     if hasattr(h, "log_al"):
-                        h.log_al(self, entry)
+                        h.log_al(self, entry, progress.rounds)
                 self._save_step(progress, k)
             else:
                 result = self._query(r + 1, viz)
