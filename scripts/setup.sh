@@ -95,34 +95,21 @@ if [[ "$mode" == full ]]; then
   "$VPY" -c "import mmcv.ops, mmseg, wandb" || { echo "setup: runtime stack does not import" >&2; exit 1; }
 fi
 
-# fish, for the test of `segal completion fish` (optional: the test is skipped without it). Only where
-# apt is usable without a password prompt (CI runs as root); a failure here never fails the set-up.
-if [[ "$mode" == full ]] && ! command -v fish >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
-   && [[ "$(id -u)" == 0 ]]; then
-  log "fish (for the shell-completion test)"
-  { apt-get install -y -q --no-install-recommends fish >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends fish >/dev/null 2>&1; }; } \
-    || log "could not install fish: its completion test will be skipped"
-fi
-
-# Chromium, for the test that loads `segal report`'s page in a real headless browser
-# (tests/test_report_browser.py; skipped without it). Guarded like fish.
-if [[ "$mode" == full ]] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
-   && [[ "$(id -u)" == 0 ]]; then
-  log "chromium (for the report's browser test)"
-  { apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; }; } \
-    || log "could not install chromium: the report's browser test will be skipped"
-fi
-
-# Slurm (slurm-wlm + munge), for tests/test_slurm.py against real daemons (scripts/slurm-local.sh starts
-# them when the tests need them). Guarded like fish: root with apt only; a failure never fails the set-up
-# (the tests then skip, saying why).
-if [[ "$mode" == full ]] && ! command -v slurmctld >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
-   && [[ "$(id -u)" == 0 ]]; then
-  log "slurm-wlm + munge (for the cluster tests)"
-  bash scripts/slurm-local.sh install >/dev/null 2>&1 || log "could not install slurm-wlm: the Slurm tests will be skipped"
-fi
+# System packages some tests need: each test is skipped, saying why, without its package. Installed only
+# where apt is usable without a password prompt (CI runs as root); a failure never fails the set-up.
+apt_optional() {  # apt_optional COMMAND WHY INSTALL...: install when COMMAND is missing
+  local cmd="$1" why="$2"; shift 2
+  [[ "$mode" == full ]] && ! command -v "$cmd" >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+    && [[ "$(id -u)" == 0 ]] || return 0
+  log "$cmd ($why)"
+  "$@" >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && "$@" >/dev/null 2>&1; } \
+    || log "could not install $cmd: $why is skipped"
+}
+APT=(apt-get install -y -q --no-install-recommends)
+apt_optional fish "the shell-completion test" "${APT[@]}" fish
+apt_optional chromium "the report's browser test" "${APT[@]}" chromium
+# slurm-wlm + munge for tests/test_slurm.py against real daemons (scripts/slurm-local.sh starts them).
+apt_optional slurmctld "the Slurm tests" bash scripts/slurm-local.sh install
 
 echo "$stamp_src" > "$stamp_file"
 log "done ($mode): $("$VPY" -m segal_dsl --version 2>/dev/null || echo 'segal-dsl installed')"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from segal_dsl.diagnostics import Diagnostic, Diagnostics, SegalError, Severity
 from segal_dsl.frontend import nodes
-from segal_dsl.source import Source
+from segal_dsl.source import Source, decode
 
 
 @dataclass
@@ -82,22 +82,16 @@ class Result:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-BOM = "\ufeff"
-
-
 def read_source(path: str | os.PathLike) -> Source:
-    """Read a .seg file as UTF-8; a leading byte-order mark is dropped (editors on Windows write one).
-    OSError / UnicodeDecodeError propagate: `unreadable` turns them into a diagnostic of the file."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        text = fh.read()
-    return Source(str(path), text.removeprefix(BOM))
+    """Read a .seg file (`source.decode`). OSError / UnicodeDecodeError propagate: `unreadable` turns them
+    into a diagnostic of the file."""
+    return Source(str(path), decode(Path(path).read_bytes()))
 
 
 def read_stdin(name: str | None) -> Source:
     """Standard input as a file named `name` (`--stdin-filename`; relative `extends`/`base` paths resolve
     from its folder), `<stdin>` by default."""
-    data = sys.stdin.buffer.read()
-    return Source(name or "<stdin>", data.decode("utf-8").removeprefix(BOM))
+    return Source(name or "<stdin>", decode(sys.stdin.buffer.read()))
 
 
 def read_problem(path: str, err: Exception, data: bytes | None = None) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from segal_dsl import __version__
 from segal_dsl.diagnostics import Diagnostic, Severity
-from segal_dsl.source import Source, Span
+from segal_dsl.source import Source, Span, decode
 
 FORMAT = 1  # bump when the entry layout changes
 PACKAGE = Path(__file__).resolve().parent
@@ -85,7 +85,7 @@ def load(path: str) -> Cached | None:
     try:
         data = Path(path).read_bytes()
         entry = json.loads((where / _key(path, data)).read_text(encoding="utf-8"))
-        text = data.decode("utf-8").removeprefix("\ufeff")
+        text = decode(data)
     except (OSError, ValueError):
         return None
     if entry.get("format") != FORMAT or any(_digest(p) != d for p, d in entry["deps"].items()):
@@ -93,7 +93,7 @@ def load(path: str) -> Cached | None:
     sources = {path: Source(path, text)}
     for p in entry["deps"]:
         try:
-            sources[p] = Source(p, Path(p).read_text(encoding="utf-8").removeprefix("\ufeff"))
+            sources[p] = Source(p, decode(Path(p).read_bytes()))
         except (OSError, ValueError):
             return None
     diagnostics = [_diagnostic(d) for d in entry["diagnostics"]]
@@ -113,7 +113,7 @@ def store(path: str, result) -> None:
         deps[p] = digest
     try:
         data = Path(path).read_bytes()
-        if data.decode("utf-8").removeprefix("\ufeff") != result.source.text:
+        if decode(data) != result.source.text:
             return  # changed while it was being checked
         entry = {"format": FORMAT, "deps": deps, "diagnostics": [_encode(d) for d in result.diagnostics]}
         import tempfile

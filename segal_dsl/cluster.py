@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from segal_dsl.api import write_atomic
+from segal_dsl.workdir import read_status
 
 JOBS_DIR = "slurm"            # <work dir>/slurm/: submitit's folder (pickles, logs) and jobs.json
 JOBS_FILE = "jobs.json"
@@ -89,23 +90,12 @@ def _local_state(folder: str, job_id: str) -> str:
 
 
 def work_dir_progress(work_dir: str) -> dict:
-    """Round (queries done), last mIoU and the newest log of a work dir, from the files the runner commits
-    atomically (the progress file of the state dir, then the report at the end); nothing is locked or changed."""
-    info: dict = {"round": None, "miou": None, "finished": osp.isfile(osp.join(work_dir, "report.json")), "log": None}
-    for path in (osp.join(work_dir, "report.json"), osp.join(work_dir, "al_state", "progress.json")):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            continue
-        rounds = data.get("rounds") if isinstance(data, dict) else data
-        if rounds:
-            info["round"] = rounds[-1].get("round", len(rounds) - 1)
-            info["miou"] = rounds[-1].get("mIoU")
-            break
+    """Round, last mIoU and the newest log of a work dir, for a job's row: the work dir's one reader
+    (`workdir.read_status`) says where the run stands; nothing is locked or changed."""
+    st = read_status(work_dir)
     logs = sorted(Path(work_dir).glob("*.log"), key=lambda p: p.stat().st_mtime)
-    info["log"] = str(logs[-1]) if logs else None
-    return info
+    return {"round": st.last_round, "miou": st.last_mIoU, "finished": st.state == "finished",
+            "log": str(logs[-1]) if logs else None}
 
 
 def slurm_status(root: str) -> list[dict] | None:

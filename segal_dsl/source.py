@@ -7,6 +7,14 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
+BOM = "\ufeff"
+
+
+def decode(data: bytes) -> str:
+    """A `.seg` file's bytes as its text: UTF-8, a leading byte-order mark dropped (editors on Windows
+    write one). UnicodeDecodeError propagates: the caller reports the file as unreadable (SEG001)."""
+    return data.decode("utf-8").removeprefix(BOM)
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
