@@ -89,10 +89,10 @@ if [[ "$mode" == full ]]; then
     "${PIP[@]}" install -q --no-deps --force-reinstall "$wheel_dir"/mmcv_full-*.whl
     "${PIP[@]}" install -q addict "yapf==0.40.1" packaging opencv-python numpy Pillow pyyaml regex
   fi
-  log "mmsegmentation $MMSEG_VERSION, wandb, matplotlib"
+  log "mmsegmentation $MMSEG_VERSION, wandb, matplotlib, scikit-image"
   "${PIP[@]}" install -q "mmsegmentation==$MMSEG_VERSION" "yapf==0.40.1" wandb matplotlib opencv-python prettytable \
-    "submitit>=1.5"
-  "$VPY" -c "import mmcv.ops, mmseg, wandb" || { echo "setup: runtime stack does not import" >&2; exit 1; }
+    "submitit>=1.5" "scikit-image>=0.22"
+  "$VPY" -c "import mmcv.ops, mmseg, wandb, skimage.segmentation" || { echo "setup: runtime stack does not import" >&2; exit 1; }
 fi
 
 # System packages some tests need: each test is skipped, saying why, without its package. Installed only
