@@ -240,6 +240,19 @@ def kcenter(features, labelled, budget: int):
 kcenter.image_batch = True  # type: ignore[attr-defined]
 
 
+@register("badge")
+def badge(embeddings, labelled, budget: int, rng):
+    """Image sampling, batch-aware: k-means++ seeding (D² sampling) over the gradient embeddings of the
+    unlabelled images (selection.kmeanspp_seeding; query.grad_embedding computes them)."""
+    from segal_dsl.runtime.selection import kmeanspp_seeding
+
+    return kmeanspp_seeding(embeddings, labelled, budget, rng)
+
+
+badge.image_batch = True  # type: ignore[attr-defined]
+badge.grad_embedding = True  # type: ignore[attr-defined]  # query.py: embeddings of the unlabelled only, an rng
+
+
 def image_scores(scores: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
     """Per-image score for image mode: the mean pixel score over `valid` pixels, shape (N,).
 

@@ -107,6 +107,24 @@ def pooled_features(model, data: dict, label_shape: tuple[int, int]) -> np.ndarr
     return got[-1].double().mean(dim=(2, 3))[0].cpu().numpy()
 
 
+def grad_embedding(model, data: dict, label_shape: tuple[int, int]) -> np.ndarray:
+    """BADGE's gradient embedding of one image (C·D,): sel.gradient_embedding of the input and the softmax of the
+    output of the decode head's classifier `conv_seg`, over the pixels of every call inference makes."""
+    module = getattr(model, "module", model)
+    conv = getattr(getattr(module, "decode_head", None), "conv_seg", None)
+    if conv is None:
+        raise RuntimeError("`badge` needs an mmseg decode head with a `conv_seg` classifier")
+    got: list[tuple[torch.Tensor, torch.Tensor]] = []
+    hook = conv.register_forward_hook(lambda _m, inputs, out: got.append((inputs[0].detach(), out.detach())))
+    try:
+        posteriors(model, data, label_shape)
+    finally:
+        hook.remove()
+    f = torch.cat([x.double().flatten(2)[0] for x, _ in got], dim=1)
+    p = torch.cat([torch.softmax(z.double(), dim=1).flatten(2)[0] for _, z in got], dim=1)
+    return sel.gradient_embedding(f.cpu().numpy(), p.cpu().numpy())
+
+
 def void_reader(dataset, ignore_index: int):
     """index, (H, W) -> bool mask of the void pixels (GT == ignore_index) at the label resolution, or None
     when the pool has no ground truth to read (then nothing is excluded)."""
@@ -218,7 +236,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     local_new: dict[int, np.ndarray] = {}   # image -> flat indices of new pixels (evenly mode)
     local_img: dict[int, float] = {}        # image mode: image -> score
     if getattr(get_heuristic(heuristic), "image_batch", False):  # `kcenter`: one pick over every image
-        return _query_batch(result, model, loader, labels, planned, get_heuristic(heuristic), progress)
+        return _query_batch(result, model, loader, labels, planned, get_heuristic(heuristic), progress, seed)
     for data in loader:
         index = int(data.pop("pool_index")[0])
         if mode == "image" and labels.count(index):
@@ -298,24 +316,33 @@ def _apply_images(result: QueryResult, labels, local_img: dict, planned: int, rn
         result.per_image[i] = labels.add(i, True)
 
 
-def _query_batch(result: QueryResult, model, loader, labels, planned: int, fn, progress) -> QueryResult:
+def _query_batch(result: QueryResult, model, loader, labels, planned: int, fn, progress, seed: int) -> QueryResult:
     """Image mode, batch-aware selector: the pooled features of every image (the labelled ones are the
-    centres), gathered from every rank; the same picks are labelled on every rank."""
+    centres), gathered from every rank; the same picks are labelled on every rank. `badge`: the gradient
+    embeddings of the unlabelled images (labelled rows stay 0 and are never picked), the draws from
+    rng_for(seed, query)."""
+    grads = getattr(fn, "grad_embedding", False)
     local_feat: dict[int, np.ndarray] = {}
     for data in loader:
         index = int(data.pop("pool_index")[0])
-        with torch.no_grad():
-            local_feat[index] = pooled_features(model, data, labels.sizes[index])
+        if not (grads and labels.count(index)):
+            with torch.no_grad():
+                embed = grad_embedding if grads else pooled_features
+                local_feat[index] = embed(model, data, labels.sizes[index])
         if progress:
             progress()
     feats: dict = {}
     for part in all_gather(local_feat):
         feats.update(part)
-    missing = sorted(set(range(len(labels))) - set(feats))
+    lab = labels.images()
+    missing = sorted(i for i in range(len(labels)) if i not in feats and not (grads and lab[i]))
     if missing:
-        raise RuntimeError(f"k-center needs the features of every pool image; {len(missing)} missing")
-    matrix = np.stack([feats[i] for i in range(len(labels))])
-    for i in fn(matrix, labels.images(), planned).tolist():
+        raise RuntimeError(f"{'badge' if grads else 'k-center'} needs the features of every pool image; "
+                           f"{len(missing)} missing")
+    width = len(next(iter(feats.values()))) if feats else 0
+    matrix = np.stack([feats.get(i, np.zeros(width)) for i in range(len(labels))])
+    extra = {"rng": sel.rng_for(seed, result.round)} if grads else {}
+    for i in fn(matrix, lab, planned, **extra).tolist():
         result.per_image[int(i)] = labels.add(int(i), True)
     result.added = sum(result.per_image.values())
     return result

@@ -493,6 +493,50 @@ def k_center_greedy(features: Any, labelled: Any, budget: int) -> np.ndarray:
     return np.asarray(picks, dtype=np.int64)
 
 
+def gradient_embedding(features: Any, probs: Any) -> np.ndarray:
+    """BADGE's embedding of one image, flat (C·D,): the gradient of the mean per-pixel cross-entropy with the
+    argmax pseudo-label w.r.t. the weights W (C, D) of the 1x1 classifier, at the classifier's own resolution:
+    (1/n) Σ_x (p_x − e_{ŷ_x}) f_xᵀ, for features (D, n) and their posteriors (C, n) (ŷ ties to the lower class)."""
+    f = _as_numpy(features).astype(np.float64)
+    p = _as_numpy(probs).astype(np.float64)
+    if f.ndim != 2 or p.ndim != 2 or f.shape[1] != p.shape[1] or f.shape[1] == 0:
+        raise ValueError(f"features (D, n) and probs (C, n) with n > 0 expected, got {f.shape} and {p.shape}")
+    g = p.copy()
+    g[np.argmax(p, axis=0), np.arange(p.shape[1])] -= 1.0
+    return (g @ f.T / p.shape[1]).ravel()
+
+
+def kmeanspp_seeding(embeddings: Any, labelled: Any, budget: int, rng: Rng) -> np.ndarray:
+    """Indices, in pick order, of min(budget, #unlabelled) unlabelled images chosen as BADGE does (Ash et al.,
+    ICLR 2020, `init_centers`): k-means++ seeding over the unlabelled images only, the first the one of largest
+    embedding norm (ties: lower index), each next one drawn with probability ∝ D(x)², D the Euclidean distance to
+    the nearest pick so far (`rng.choice` with those weights). When every unpicked image sits on a pick (all D = 0,
+    where BADGE stops in a debugger), the pick is uniform among the unpicked ones."""
+    x = _as_numpy(embeddings).astype(np.float64)
+    lab = _as_numpy(labelled).astype(bool).ravel()
+    if x.ndim != 2 or x.shape[0] != lab.size:
+        raise ValueError(f"embeddings {x.shape} do not match {lab.size} labelled flags")
+    cand = np.flatnonzero(~lab)
+    k = min(_check_quota(budget, "budget"), cand.size)
+    if k == 0:
+        return np.empty(0, np.int64)
+    xc = x[cand]
+    first = int(np.argmax((xc ** 2).sum(1)))
+    picks = [first]
+    d2 = ((xc - xc[first]) ** 2).sum(1)
+    while len(picks) < k:
+        w = d2.copy()
+        w[picks] = 0.0
+        if w.sum() > 0:
+            j = int(rng.choice(w.size, p=w / w.sum()))
+        else:
+            rest = np.setdiff1d(np.arange(w.size), picks)
+            j = int(rest[rng.integers(rest.size)])
+        picks.append(j)
+        d2 = np.minimum(d2, ((xc - xc[j]) ** 2).sum(1))
+    return cand[np.asarray(picks, dtype=np.int64)]
+
+
 # --------------------------------------------------------------------------- initial labels
 
 

@@ -104,6 +104,9 @@ HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
     Heuristic("kcenter", "image sampling: k-center greedy (core-set) over the decoder features pooled per image",
               modes=("image",), source="Sener, Savarese, Active Learning for Convolutional Neural Networks: "
               "A Core-Set Approach, ICLR 2018"),
+    Heuristic("badge", "image sampling: k-means++ seeding over gradient embeddings of the decoder's classifier",
+              modes=("image",), source="Ash et al., Deep Batch Active Learning by Diverse, Uncertain Gradient "
+              "Lower Bounds (BADGE), ICLR 2020"),
 )}
 HEURISTIC_NAMES: tuple[str, ...] = tuple(HEURISTICS)
 
