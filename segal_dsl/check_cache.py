@@ -12,30 +12,36 @@ SEGAL_NO_CACHE=1 (or `segal check --no-cache`) turns it off; entries are written
 
 from __future__ import annotations
 
-import hashlib
-import json
+import marshal
 import os
-from dataclasses import dataclass, field
+import sys
 from functools import cache
 from pathlib import Path
+
+try:  # hashlib's own BLAKE2 without importing `hashlib`, which loads OpenSSL: ~3 ms of a cache hit's start-up
+    from _blake2 import blake2b
+except ImportError:  # not CPython
+    from hashlib import blake2b
 
 from segal_dsl import __version__
 from segal_dsl.diagnostics import Diagnostic, Severity
 from segal_dsl.source import Source, Span, decode
+from segal_dsl.values import Value
 
-FORMAT = 1  # bump when the entry layout changes
+FORMAT = 2  # bump when the entry layout changes (2: marshal, not JSON: `json` costs the hit path ~3 ms)
 PACKAGE = Path(__file__).resolve().parent
 UNCACHEABLE = frozenset({"SEG001", "SEG215", "SEG900"})  # results that depend on what could not be read
 
 
-@dataclass
-class Cached:
-    """A stored result, shaped like `api.Result` for what `segal check` prints."""
+class Cached(Value):
+    """A stored result, shaped like `api.Result` for what `segal check` prints: the file's `source`, its
+    `diagnostics`, every file they point into (`sources`) and, always empty here, `bases_unread`."""
 
+    __slots__ = ("source", "diagnostics", "sources", "bases_unread")
     source: Source
     diagnostics: list[Diagnostic]
-    sources: dict[str, Source] = field(default_factory=dict)
-    bases_unread: list[str] = field(default_factory=list)
+    sources: dict[str, Source]
+    bases_unread: list[str]
 
 
 def directory() -> Path | None:
@@ -48,7 +54,7 @@ def directory() -> Path | None:
 @cache
 def tool_digest() -> str:
     """The package as it is installed: version, and the size and mtime of every file of it."""
-    h = hashlib.sha256(f"{FORMAT} {__version__}".encode())
+    h = blake2b(f"{FORMAT} {__version__} {sys.version}".encode(), digest_size=32)  # marshal's format is Python's
     stack = [str(PACKAGE)]
     rows = []
     while stack:  # os.scandir: the directory entries carry what stat() would fetch again
@@ -65,14 +71,14 @@ def tool_digest() -> str:
 
 
 def _key(path: str, data: bytes) -> str:
-    h = hashlib.sha256(f"{tool_digest()}\0{os.path.abspath(path)}\0{os.getcwd()}\0".encode())
+    h = blake2b(f"{tool_digest()}\0{os.path.abspath(path)}\0{os.getcwd()}\0".encode(), digest_size=32)
     h.update(data)
     return h.hexdigest()
 
 
 def _digest(path: str) -> str | None:
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return blake2b(Path(path).read_bytes(), digest_size=32).hexdigest()
     except (OSError, ValueError):
         return None
 
@@ -84,11 +90,11 @@ def load(path: str) -> Cached | None:
         return None
     try:
         data = Path(path).read_bytes()
-        entry = json.loads((where / _key(path, data)).read_text(encoding="utf-8"))
+        entry = marshal.loads((where / _key(path, data)).read_bytes())
         text = decode(data)
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, TypeError):
         return None
-    if entry.get("format") != FORMAT or any(_digest(p) != d for p, d in entry["deps"].items()):
+    if not isinstance(entry, dict) or entry.get("format") != FORMAT or any(_digest(p) != d for p, d in entry["deps"].items()):
         return None
     sources = {path: Source(path, text)}
     for p in entry["deps"]:
@@ -97,7 +103,7 @@ def load(path: str) -> Cached | None:
         except (OSError, ValueError):
             return None
     diagnostics = [_diagnostic(d) for d in entry["diagnostics"]]
-    return Cached(sources[path], diagnostics, sources)
+    return Cached(sources[path], diagnostics, sources, [])
 
 
 def store(path: str, result) -> None:
@@ -120,8 +126,8 @@ def store(path: str, result) -> None:
 
         where.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=where, prefix=".entry-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(entry, fh)
+        with os.fdopen(fd, "wb") as fh:
+            marshal.dump(entry, fh)
         os.replace(tmp, where / _key(path, data))
     except (OSError, ValueError):
         return

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import glob
-import json
 import os
 import sys
 from pathlib import Path
@@ -28,6 +25,8 @@ def _expand_inputs(patterns: list[str]) -> list[str]:
     files: list[str] = []
     for pattern in patterns:
         if any(c in pattern for c in "*?["):
+            import glob
+
             matches = sorted(glob.glob(pattern, recursive=True))
             if not matches:
                 raise UsageError(f"no file matches `{pattern}`")
@@ -121,7 +120,18 @@ def _filtered(result, args):
         return result
     from segal_dsl import suppress
 
-    return dataclasses.replace(result, diagnostics=suppress.select(result.diagnostics, selected, ignored))
+    return _replaced(result, diagnostics=suppress.select(result.diagnostics, selected, ignored))
+
+
+def _replaced(result, **changes):
+    """A copy of an `api.Result` (a dataclass) or a `check_cache.Cached` (a `values.Value`, which a cache hit
+    gives without importing dataclasses) with some fields changed."""
+    replace = getattr(result, "replace", None)
+    if replace is not None:
+        return replace(**changes)
+    import dataclasses
+
+    return dataclasses.replace(result, **changes)
 
 
 def _checked(path: str, args):
@@ -139,7 +149,7 @@ def _checked(path: str, args):
         check_cache.store(path, result)
     # Only the diagnostics (and the files they point into) outlive each file: `check dir/` of many files
     # keeps no compiled configs around.
-    return _filtered(dataclasses.replace(result, points=[], plan=None), args)
+    return _filtered(_replaced(result, points=[], plan=None), args)
 
 
 def _unreadable(results) -> bool:
@@ -172,6 +182,8 @@ def cmd_plan(args) -> int:
     if not result.ok:
         return EXIT_USAGE if _unreadable([result]) else EXIT_ERRORS
     if args.format == "json":
+        import json
+
         from segal_dsl.frontend.emit import plan_json
 
         if result.is_sweep:
@@ -328,6 +340,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_schema(args) -> int:
+    import json
+
     from segal_dsl.frontend.language import schema
 
     text = json.dumps(schema(), indent=2, sort_keys=True) + "\n"
@@ -447,6 +461,8 @@ def _cluster_settings(args, checked):
 
 
 def cmd_status(args) -> int:
+    import json
+
     from segal_dsl.cluster import format_status, slurm_status
 
     rows = slurm_status(args.dir)
@@ -458,6 +474,8 @@ def cmd_status(args) -> int:
 
 def local_status(args) -> int:
     """Where a run (or each point of a sweep) stands, from its work dir: no torch is imported."""
+    import json
+
     from segal_dsl.workdir import read_status, read_sweep
 
     sweep = read_sweep(args.dir)
@@ -495,6 +513,10 @@ def cmd_report(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERRORS
     print(f"report: {html} (numbers: {data})", file=sys.stderr)
+    from segal_dsl.report.page import versus_markdown
+    from segal_dsl.workdir import read_json
+
+    print(versus_markdown(read_json(data) or {"groups": []}), end="")  # each strategy vs random, as Markdown
     return EXIT_OK
 
 
@@ -540,18 +562,40 @@ class _Skipped:
         return lambda *args, **kwargs: self
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, its width read from the terminal as `shutil.get_terminal_size` does but without
+    importing `shutil` (which imports bz2, lzma, …: ~3 ms of a cached `segal check`); argparse makes one for
+    every argument it adds."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None, **kwargs):
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width, **kwargs)
+
+
+def _columns() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line, or with `only`, just that command: argparse spends ~1 ms per argument on
     help formatters, which a `segal check` answered from the cache would otherwise pay for every command."""
     p = argparse.ArgumentParser(prog="segal", description="Check, plan, compile and run active-learning "
-                                "experiments for semantic segmentation (.seg files).")
+                                "experiments for semantic segmentation (.seg files).", formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"segal-dsl {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name, func, help_):
         if only is not None and name != only:
             return _Skipped()
-        sp = sub.add_parser(name, help=help_, description=help_)
+        sp = sub.add_parser(name, help=help_, description=help_, formatter_class=_Formatter)
         sp.set_defaults(func=func)
         return sp
 

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from segal_dsl.codes import CODES, Severity
 from segal_dsl.source import Span
+from segal_dsl.values import Value
 
 __all__ = ["Diagnostic", "Diagnostics", "SegalError", "Severity"]
 
 MAX_MESSAGE = 300
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(Value):
     """One finding of a stage, located in the source: data first, rendered by render.py."""
 
+    __slots__ = ("code", "severity", "message", "span", "label", "help", "notes")
+    DEFAULTS = {"label": None, "help": None, "notes": ()}
     code: str  # "SEG304"; slug and docs come from codes.py
     severity: Severity
     message: str  # one phrase; offending value in backticks; no trailing period
     span: Span | None
-    label: str | None = None  # printed under the caret
-    help: str | None = None  # what to do about it
-    notes: tuple[tuple[Span, str], ...] = ()
+    label: str | None  # printed under the caret (default None)
+    help: str | None  # what to do about it (default None)
+    notes: tuple[tuple[Span, str], ...]  # (default ())
 
     @property
     def name(self) -> str:
@@ -34,11 +34,19 @@ class Diagnostic:
         return (*self.span.sort_key(), self.code)
 
 
-@dataclass
 class Diagnostics:
-    """An ordered collection that stages append to and keep going."""
+    """An ordered collection that stages append to and keep going (`items`, in the order added)."""
 
-    items: list[Diagnostic] = field(default_factory=list)
+    def __init__(self, items: list[Diagnostic] | None = None):
+        self.items: list[Diagnostic] = [] if items is None else items
+
+    def __eq__(self, other: object) -> bool:
+        return self.items == other.items if isinstance(other, Diagnostics) else NotImplemented
+
+    __hash__ = None  # mutable
+
+    def __repr__(self) -> str:
+        return f"Diagnostics(items={self.items!r})"
 
     def add(
         self,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from segal_dsl.diagnostics import Diagnostic, Severity
 from segal_dsl.source import Source
 
@@ -83,6 +81,8 @@ def to_json(diag: Diagnostic) -> dict:
 
 
 def render_json(diags: list[Diagnostic]) -> str:
+    import json  # only here: a cached `check` prints text and must not pay for the import
+
     return json.dumps([to_json(d) for d in diags], indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import bisect
-import hashlib
-from dataclasses import dataclass
 from functools import cached_property
+
+from segal_dsl.values import Value, assign
 
 BOM = "\ufeff"
 
@@ -16,26 +16,38 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8").removeprefix(BOM)
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A region of one source file; lines and columns are 1-based, the end is exclusive."""
+class Span(Value):
+    """A region of one source file; lines and columns are 1-based, the end is exclusive.
 
+    path, line, column, end_line, end_column; start and end are character offsets into the text."""
+
+    __slots__ = ("path", "line", "column", "end_line", "end_column", "start", "end")
     path: str
     line: int
     column: int
     end_line: int
     end_column: int
-    start: int  # character offsets into the text
+    start: int
     end: int
+
+    def __init__(self, path: str, line: int, column: int, end_line: int, end_column: int, start: int, end: int):
+        # written out (not Value's generic __init__): every token and node of a parse makes one
+        assign(self, "path", path)
+        assign(self, "line", line)
+        assign(self, "column", column)
+        assign(self, "end_line", end_line)
+        assign(self, "end_column", end_column)
+        assign(self, "start", start)
+        assign(self, "end", end)
 
     def sort_key(self) -> tuple[str, int, int]:
         return (self.path, self.line, self.column)
 
 
-@dataclass(frozen=True)
-class Source:
-    """A `.seg` file's text and the path as the user typed it."""
+class Source(Value):
+    """A `.seg` file's text (`text`) and the path as the user typed it (`path`)."""
 
+    FIELDS = ("path", "text")  # not __slots__: `line_starts` is cached in the instance's __dict__
     path: str
     text: str
 
@@ -49,6 +61,8 @@ class Source:
 
     @property
     def sha256(self) -> str:
+        import hashlib
+
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def line(self, number: int) -> str:
