@@ -8,7 +8,8 @@ Codes are stable: never renumber or reuse one.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from segal_dsl.values import Value
 
 
 class Severity(enum.Enum):
@@ -19,10 +20,10 @@ class Severity(enum.Enum):
     NOTE = "note"
 
 
-@dataclass(frozen=True)
-class Code:
+class Code(Value):
     """One rule of the catalogue: its stable code, slug, default severity and the text of `segal explain`."""
 
+    __slots__ = ("code", "name", "default", "summary", "why", "example", "fix")
     code: str
     name: str  # slug naming the problem, not the fix
     default: str  # "error" | "warning" | "note"
