@@ -232,6 +232,8 @@ def _point(exp, source: Source, diags: Diagnostics, pr: PointResult, out_dir, em
         base, point = sweep
         sweep_info = {"name": base.name, "point": point.name, "values": dict(point.values),
                       "initial_seed": model.seed if model.seed is not None else 0}  # this point's seed
+        if point.reference is not None:  # emit.py writes active_learning.reference
+            sweep_info["reference"] = point.reference
     inherited = bases.read_bases(model.base, source)
     result.bases.update(inherited.sources)
     if inherited.values is None:

@@ -135,6 +135,8 @@ def config_dict(exp: m.Experiment, sched: Schedule, source: Source, inherited: d
         meta["pool_images"] = exp.pool.images
     if sweep is not None:
         meta["sweep"] = sweep
+        if sweep.get("reference") is not None:  # the full-supervision point of a sweep (frontend/sweep.py)
+            out.put(("active_learning", "reference"), sweep["reference"], ())
     out.put(("segal_meta",), meta, ())
     _passthrough(exp, out)
     return out

@@ -22,7 +22,7 @@ from segal_dsl.spec import heuristics
 from segal_dsl.spec.budget import UNITS, Unit
 from segal_dsl.spec.config import MODE_SETTINGS, MULTITASK_RUNNER_SETTINGS, RUNNER_SETTINGS, SAMPLE_SETTINGS, ActiveLearning, CompiledConfig
 from segal_dsl.spec.config import Visualize as ContractVisualize
-from segal_dsl.spec.modes import RUNNER_KINDS, SAMPLE_MODES
+from segal_dsl.spec.modes import REFERENCES, RUNNER_KINDS, SAMPLE_MODES
 from segal_dsl.spec.schedule import UNITS as SCHEDULE_UNITS
 
 
@@ -232,6 +232,9 @@ def blocks() -> dict[str, Block]:
     axes = {name: replace(top.get(name) or out["sample"].keys[name], block=None, required=False,
                           value="values separated by commas") for name in TOP_AXES + SAMPLE_AXES}
     axes["lr"] = Key("lr", "the optimizer's learning rate (`optimizer.lr`)", "numbers separated by commas")
+    axes["reference"] = Key("reference", "adds the full-supervision reference: one point per seed trained on every "
+                            "pool label for the same schedule, buying nothing; `segal report` draws it as the ceiling",
+                            "`full`", words=tuple(Word(r, "every pool label from round 0") for r in REFERENCES))
     out["sweep"] = Block("sweep", "axes: a statement and alternative values for its words", axes)
     out["mmseg"] = Block("mmseg", top["mmseg"].doc)
     return out

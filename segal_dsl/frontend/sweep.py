@@ -7,6 +7,12 @@ A point keeps a statement's block only when its words equal the original's (`heu
 `{ k 1 }` of `heuristic ripu { k 1 }`). A point draws its initial labels with its own seed (api.py writes
 it as `segal_meta.sweep.initial_seed`): the strategies of one seed start from the same pool, and a `seed`
 axis varies that pool too, so the spread over seeds counts the initial labels' share.
+
+`reference full` in the block adds the full-supervision reference: one more point per value of the `seed`
+axis (one point without it), `<experiment>__reference-full[__seed-S]`, that trains on every pool label from
+round 0 for the same schedule and buys nothing (api.py writes `active_learning.reference = 'full'`); the
+other axes take the experiment's own statement, or their first value where it has none (with all labels a
+strategy's axes change nothing). `segal report` draws it as the ceiling, never as a strategy.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass, replace
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend import nodes as n
 from segal_dsl.source import Span
+from segal_dsl.spec.modes import REFERENCES
 
 TOP_AXES = ("heuristic", "seed", "reset_each_round", "load_from", "runner", "source_free", "deterministic")
 SAMPLE_AXES = ("budget", "initial", "threshold", "evenly", "radius", "ignore_index")
@@ -36,6 +43,7 @@ class Point:
     name: str
     values: dict[str, str]  # axis -> value text
     experiment: n.Experiment
+    reference: str | None = None  # `full`: the full-supervision reference point (REFERENCES)
 
 
 def value_text(args) -> str:
@@ -60,11 +68,13 @@ def axes_of(setting: n.Setting, diags: Diagnostics) -> list[Axis]:
     known = TOP_AXES + SAMPLE_AXES + ("lr",)
     seen: set[str] = set()
     for item in setting.block.items:
+        if isinstance(item, n.Setting) and item.key == "reference":
+            continue  # not an axis: reference_of reads it
         if not isinstance(item, n.Setting) or item.key not in known:
             name = getattr(item, "key", "?") if isinstance(item, n.Setting) else type(item).__name__.lower()
             diags.add("SEG218", f"`{name}` cannot be swept", getattr(item, "key_span", item.span),
                       label=did_you_mean(name, known) or "not an axis",
-                      help="axes: " + ", ".join(f"`{k}`" for k in known))
+                      help="axes: " + ", ".join(f"`{k}`" for k in known) + "; and `reference full`")
             continue
         if item.key in seen:
             diags.add("SEG202", f"axis `{item.key}` is given twice", item.key_span)
@@ -151,6 +161,51 @@ def _span(value: tuple) -> Span:
     return Span(first.path, first.line, first.column, last.end_line, last.end_column, first.start, last.end)
 
 
+def reference_of(setting: n.Setting, diags: Diagnostics) -> str | None:
+    """The `reference full` of a sweep block (SEG207 when malformed, SEG202 when given twice), else None."""
+    found = [i for i in (setting.block.items if setting.block is not None else ())
+             if isinstance(i, n.Setting) and i.key == "reference"]
+    for extra in found[1:]:
+        diags.add("SEG202", "`reference` is given twice", extra.key_span)
+    if not found:
+        return None
+    item = found[0]
+    words = value_text(item.args).split()
+    if item.block is not None or len(words) != 1 or words[0] not in REFERENCES:
+        diags.add("SEG207", "`reference` expects `full`", item.span, label="not a reference",
+                  help="write `reference full`: a point trained on every pool label, the report's ceiling")
+        return None
+    return words[0]
+
+
+def _has(exp: n.Experiment, key: str) -> bool:
+    """Whether the experiment states axis `key` itself (top level, or in its `sample` block)."""
+    for item in exp.block.items:
+        if isinstance(item, n.Setting) and item.key == key:
+            return True
+        if isinstance(item, n.Setting) and item.key == "sample" and item.block is not None and any(
+                isinstance(i, n.Setting) and i.key == key for i in item.block.items):
+            return True
+    return key == "lr"  # the optimizer comes from the bases: the experiment's own lr
+
+
+def reference_points(exp: n.Experiment, base: n.Experiment, axes: list[Axis], kind: str) -> list[Point]:
+    """The reference's points: one per `seed` value (REFERENCES); other axes only where the experiment lacks
+    the statement (their first value)."""
+    point = base
+    for axis in axes:
+        if axis.key != "seed" and not _has(base, axis.key):
+            point = _apply(point, axis, axis.values[0])
+    seeds = next((a for a in axes if a.key == "seed"), None)
+    out = []
+    for args in (seeds.values if seeds is not None else (None,)):
+        p = point if args is None else _apply(point, seeds, args)
+        name = f"{exp.name}__reference-{kind}" + ("" if args is None else f"__seed-{slug(args)}")
+        values = {"reference": kind, **({} if args is None else {"seed": value_text(args)})}
+        out.append(Point(name, values, replace(p, name=name), kind))
+    return out
+
+
 def expand_sweep(exp: n.Experiment, diags: Diagnostics) -> list[Point] | None:
     """The sweep's points, or None when the experiment has no `sweep`."""
     sweeps = [i for i in exp.block.items if isinstance(i, n.Setting) and i.key == "sweep"]
@@ -159,10 +214,12 @@ def expand_sweep(exp: n.Experiment, diags: Diagnostics) -> list[Point] | None:
     for extra in sweeps[1:]:
         diags.add("SEG202", "`sweep` is given twice", extra.key_span, help="put every axis in one `sweep` block")
     axes = axes_of(sweeps[0], diags)
+    kind = reference_of(sweeps[0], diags)
     base = replace(exp, block=replace(exp.block, items=tuple(
         i for i in exp.block.items if not (isinstance(i, n.Setting) and i.key == "sweep"))))
+    extra = reference_points(exp, base, axes, kind) if kind is not None else []
     if not axes:
-        return [Point(exp.name, {}, base)]
+        return [Point(exp.name, {}, base), *extra]
     points = []
     for combo in itertools.product(*(axis.values for axis in axes)):
         point = base
@@ -171,4 +228,4 @@ def expand_sweep(exp: n.Experiment, diags: Diagnostics) -> list[Point] | None:
         name = "__".join([exp.name] + [f"{axis.key}-{slug(args)}" for axis, args in zip(axes, combo)])
         values = {axis.key: value_text(args) for axis, args in zip(axes, combo)}
         points.append(Point(name, values, replace(point, name=name)))
-    return points
+    return points + extra

@@ -3,7 +3,9 @@
 Reads only the files a run leaves (segal_dsl/workdir.py names them); no torch. Runs are grouped by
 strategy (a sweep point's axis values without `seed`, else the heuristic), and every group gets its
 mean curve with a bootstrap 95% band over seeds, its area under the learning curve and the labels it
-needs to reach a fraction of the best mIoU, each with an interval.
+needs to reach a fraction of the best mIoU, each with an interval. A sweep's full-supervision point
+(report.json `reference`, `sweep { … reference full }`) is no strategy: it is kept out of the groups, the
+ranking and the best mIoU, and its final mIoU (mean over its seeds) is the ceiling.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def load_run(wd: Path, base: Path, name: str | None = None, values: dict | None 
     plan = _plan(wd)
     run = read_json(wd / STATE_DIR / RUN_FILE) or {}
     values = dict(values or {})
-    seed = values.get(SEED_AXIS, progress.get("seed"))
+    doc = report if isinstance(report, dict) else {}
+    seeds = doc.get("seeds") or {}  # every random stream's seed (runtime/report.py)
+    seed = values.get(SEED_AXIS, progress.get("seed", seeds.get("selection")))
     strategy = {k: v for k, v in values.items() if k != SEED_AXIS}
     group = ", ".join(f"{k}={v}" for k, v in sorted(strategy.items())) or str(plan.get("heuristic") or wd.name)
     viz_dir = wd / ((plan.get("visualize") or {}).get("dir") or "viz")
@@ -67,6 +71,8 @@ def load_run(wd: Path, base: Path, name: str | None = None, values: dict | None 
         "pictures": pictures,
         "timings": run.get("timings", []),
         "ceiling": (report or {}).get("ceiling_mIoU") if isinstance(report, dict) else None,
+        "seeds": dict(seeds),
+        "reference": doc.get("reference"),
     }
 
 
@@ -95,7 +101,9 @@ def _xy(run: dict) -> tuple[list[float], list[float]]:
 def summarise(runs: list[dict[str, Any]], fraction: float = 0.9, ceiling: float | None = None) -> dict[str, Any]:
     """The report's numbers: per run, per group (mean and bootstrap interval over seeds) and the winner."""
     unit = runs[0]["unit"] if runs else "pixels"
-    best = max((y for r in runs for y in _xy(r)[1]), default=None)
+    refs = [r for r in runs if r.get("reference")]
+    strategies = [r for r in runs if not r.get("reference")]
+    best = max((y for r in strategies for y in _xy(r)[1]), default=None)
     target = None if best is None else round(fraction * best, 6)
     for r in runs:
         xs, ys = _xy(r)
@@ -104,11 +112,14 @@ def summarise(runs: list[dict[str, Any]], fraction: float = 0.9, ceiling: float 
         reach = None if target is None else stats.labels_to_reach(xs, ys, target)
         r["labels_to_target"] = None if reach is None else round(reach, 3)
         r["final_mIoU"] = ys[-1] if ys else None
-    ceilings = [r["ceiling"] for r in runs if r.get("ceiling") is not None]
+    ref_finals = [r["final_mIoU"] for r in refs if r["final_mIoU"] is not None]
+    ceilings = ref_finals or [r["ceiling"] for r in runs if r.get("ceiling") is not None]
     ceiling = ceiling if ceiling is not None else (stats.mean(ceilings) if ceilings else None)
+    reference = {"runs": [r["name"] for r in refs], "seeds": [r["seed"] for r in refs],
+                 "final_mIoU": stats.bootstrap(ref_finals) if ref_finals else None} if refs else None
     groups = []
-    for name in sorted({r["group"] for r in runs}):
-        members = [r for r in runs if r["group"] == name]
+    for name in sorted({r["group"] for r in strategies}):
+        members = [r for r in strategies if r["group"] == name]
         n_rounds = min(len([e for e in m["rounds"] if "mIoU" in e]) for m in members)
         curve = []
         for i in range(n_rounds):
@@ -137,4 +148,5 @@ def summarise(runs: list[dict[str, Any]], fraction: float = 0.9, ceiling: float 
     for g in groups:
         del g["_aulcs"]
     return {"unit": unit, "fraction": fraction, "best_mIoU": best, "target_mIoU": target, "ceiling_mIoU": ceiling,
+            "reference": reference,
             "ranking": [g["name"] for g in ranked], "winner": winner, "groups": groups, "runs": runs}

@@ -133,14 +133,18 @@ padding:.5em;overflow:auto}details{margin:.6em 0}summary{cursor:pointer;font-wei
 <th>{{ unit }} to reach {{ fraction }} of the best ({{ target }})</th></tr>
 {% for g in groups %}<tr><td class="l">{{ g.name }}</td><td>{{ g.n }}</td><td>{{ g.final }}</td><td>{{ g.aulc }}</td>
 <td>{{ g.reach }}</td></tr>
-{% endfor %}</table>
+{% endfor %}{% if reference %}<tr><td class="l">full supervision (reference, not a strategy)</td><td>{{ reference.n }}</td>
+<td>{{ reference.final }}</td><td>-</td><td>-</td></tr>
+{% endif %}</table>
 <p>Intervals: percentile bootstrap 95% over seeds ({{ boot }} resamples); the band in the plot is the same
 interval per round.{% if ceiling %} Full supervision: {{ ceiling }}.{% endif %}</p>
 {% for r in runs %}
 <details{% if open_runs %} open{% endif %}><summary>{{ r.name }} ({{ r.group }}{% if r.seed is not none %}, seed
 {{ r.seed }}{% endif %}){% if not r.finished %} — not finished{% endif %}</summary>
 <h3>Plan</h3><table>{% for k, v in r.plan.items() %}<tr><th class="l">{{ k }}</th><td class="l">{{ v }}</td></tr>
-{% endfor %}</table>{% if r.source %}<pre>{{ r.source }}</pre>{% endif %}
+{% endfor %}</table>{% if r.seeds %}<h3>Seeds of the random streams</h3><table>{% for k, v in r.seeds.items() %}
+<tr><th class="l">{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>{% endif %}
+{% if r.source %}<pre>{{ r.source }}</pre>{% endif %}
 <h3>Rounds</h3><table><tr><th>round</th><th>bought</th><th>labelled</th><th>mIoU</th><th>train time</th>
 <th>query time</th></tr>{% for e in r.rows %}<tr><td>{{ e.round }}</td><td>{{ e.added }}</td><td>{{ e.labelled }}</td>
 <td>{{ e.miou }}</td><td>{{ e.train_s }}</td><td>{{ e.query_s }}</td></tr>{% endfor %}</table>
@@ -188,11 +192,14 @@ def render(summary: dict[str, Any], base: Path, title: str) -> str:
                     "bought": [f"{b[c]:,}" if c in b else "-" for b in bought]} for c in names]
         seg = base / r["work_dir"] / "experiment.seg"
         runs.append({"name": r["name"], "group": r["group"], "seed": r["seed"], "finished": r["finished"],
+                     "seeds": r.get("seeds") or {},
                      "plan": r["plan"], "source": seg.read_text(encoding="utf-8") if seg.is_file() else None,
                      "rows": rows, "classes": classes, "classes_plot": classes_plot(r),
                      "pictures": [(k, [_data_uri(base / p) for p in v]) for k, v in r["pictures"].items()]})
     ceiling = summary["ceiling_mIoU"]
-    return TEMPLATE.render(title=title, headline=headline(summary), curves=curves_plot(summary), groups=groups,
+    ref = summary.get("reference")
+    reference = {"n": len(ref["runs"]), "final": _ci(ref["final_mIoU"], unit="%")} if ref else None
+    return TEMPLATE.render(reference=reference, title=title, headline=headline(summary), curves=curves_plot(summary), groups=groups,
                            unit=unit, fraction=f"{summary['fraction']:.0%}",
                            target="-" if summary["target_mIoU"] is None else f"{100 * summary['target_mIoU']:.2f}%",
                            boot=BOOTSTRAP, ceiling=None if ceiling is None else f"{100 * ceiling:.2f}% mIoU",

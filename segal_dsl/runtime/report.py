@@ -90,11 +90,16 @@ def class_rows(rounds: list[dict]) -> list[list]:
     return rows
 
 
-def write(work_dir: str, rounds: list[dict], labels, mode: str) -> None:
-    """report.json + report.csv + learning_curve.png (the plot only when matplotlib is importable)."""
+def write(work_dir: str, rounds: list[dict], labels, mode: str, reference: str | None = None) -> None:
+    """report.json + report.csv + learning_curve.png (the plot only when matplotlib is importable).
+
+    report.json also holds the seed of every random stream (labels.json `meta.seeds`, selection.STREAMS) and,
+    for a sweep's full-supervision point, `reference` (`full`), which `segal report` draws as the ceiling."""
     unit = "images" if mode == "image" else "pixels"
     doc = {"sample_mode": mode, "unit": unit, "pool": len(labels), "rounds": rounds,
-           "label_records": labels.records}
+           "label_records": labels.records, "seeds": dict((labels.meta or {}).get("seeds") or {})}
+    if reference is not None:
+        doc["reference"] = reference
     atomic_write_bytes(osp.join(work_dir, "report.json"),
                        (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     buf = io.StringIO()

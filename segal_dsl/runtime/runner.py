@@ -33,7 +33,7 @@ from .labels import LabelState, remove_temp_files
 from .loaders import iters_per_epoch, shard_loader, train_loader
 from .pipelines import LabelMaskedDataset, image_subset, pool_sizes, with_source
 from .progress import Progress
-from .query import initial_labels, run_query, void_reader
+from .query import QueryResult, initial_labels, run_query, void_reader
 from .selection import stream_seeds
 from .testhooks import kill_point, trace
 
@@ -125,8 +125,11 @@ class ActiveLearningRunner(EpochBasedRunner):
         seed = self.contract.initial_seed
         void_of = (void_reader(self.data.query, self.contract.ignore_index)
                    if mode == "pixel" and getattr(self.contract.settings, "exclude_void", True) else None)
-        added = initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed), void_of)
-        planned = self.contract.settings.initial_pool if mode == "image" else added
+        if self.contract.reference == "full":  # a sweep's full-supervision reference: every label, no query
+            added = planned = full_labels(labels)
+        else:
+            added = initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed), void_of)
+            planned = self.contract.settings.initial_pool if mode == "image" else added
         labels.record_round(0, planned=planned, added=added)
         labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode,
                        "seeds": stream_seeds(self.data.seed, seed)}
@@ -146,7 +149,7 @@ class ActiveLearningRunner(EpochBasedRunner):
     def _train_size(self, r: int) -> int:
         """Planned train-set size of round r (image mode grows by the budget per query)."""
         n = len(self.data.train)
-        if self.sample_mode == "image":
+        if self.sample_mode == "image" and self.contract.reference is None:
             queries = sum(x.query for x in self.rounds[:r])
             bought = sum(self.contract.query_budget(k) for k in range(1, queries + 1))
             n = min(self.contract.settings.initial_pool + bought, n)
@@ -421,7 +424,7 @@ class ActiveLearningRunner(EpochBasedRunner):
                     viz.render(r + 1, self.labels, result.viz_scores)
         self.call_hook("after_run")
         if self.rank == 0:
-            report.write(self.work_dir, progress.rounds, self.labels, self.sample_mode)
+            report.write(self.work_dir, progress.rounds, self.labels, self.sample_mode, self.contract.reference)
         self.console.finish(osp.join(self.work_dir, "report.json"))
 
     def _remove_stale(self) -> None:
@@ -451,6 +454,8 @@ class ActiveLearningRunner(EpochBasedRunner):
             raise RuntimeError(f"round {rnd}: ranks disagree on the label state (round 0: the initial labels)")
 
     def _query(self, rnd: int, viz) -> Any:
+        if self.contract.reference is not None:  # the reference holds every label already: nothing to score
+            return QueryResult(round=rnd, planned=0, added=0)
         if self.sample_mode == "image" and not getattr(get_heuristic(self.contract.heuristic), "image_batch", False):
             indices = [i for i in range(len(self.labels)) if not self.labels.count(i)]
         else:
@@ -459,6 +464,14 @@ class ActiveLearningRunner(EpochBasedRunner):
         self.console.step_start("query", rnd - 1, len(loader))
         return run_query(self, rnd, loader, self.labels, self.contract, self.data.seed,
                          viz.indices if viz is not None else set(), lambda: self.console.advance("query"))
+
+
+def full_labels(labels) -> int:
+    """Label every pool image (image mode) or every pixel of each (pixel modes, void pixels too: their ground
+    truth is ignore_index, so the loss skips them); returns how many labels that is."""
+    if labels.mode == "image":
+        return labels.add_images(list(range(len(labels))))
+    return sum(labels.add(i, np.ones(size, dtype=bool)) for i, size in enumerate(labels.sizes))
 
 
 # MultiTaskActiveRunner lives in runtime/multitask/runner.py (registered when segal_dsl.runtime is imported).

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from segal_dsl.spec import budget, heuristics, schedule
-from segal_dsl.spec.modes import MODE_NAMES, RUNNER_KINDS, SAMPLE_MODES, runner_kind_of_type
+from segal_dsl.spec.modes import MODE_NAMES, REFERENCES, RUNNER_KINDS, SAMPLE_MODES, runner_kind_of_type
 
 RUNTIME_MODULE = "segal_dsl.runtime"  # the custom import that registers the runners, hooks and datasets
 MULTITASK_KEYS = ("mae_viz_dir", "mae_warmup_epochs", "multitask_validation_iter", "mae_val_iter",
@@ -145,6 +145,9 @@ class ActiveLearning(Section):
     reset_each_round: bool = Field(False, description="restart weights, optimizer state and LR schedule after "
                                    "every query")
     visualize: Visualize | None = Field(None, description="absent: no pictures")
+    reference: Literal[REFERENCES] | None = Field(  # type: ignore[valid-type]
+        None, description="`'full'`: the full-supervision reference of a sweep (`reference full`): every pool "
+        "label from round 0, the same schedule, no query buys; `segal report` draws it as the ceiling")
 
 
 class Runner(Section):
@@ -280,6 +283,7 @@ class Contract:
     meta: dict[str, Any] = field(default_factory=dict)
     allow_failed_imports: bool = False
     batch_size: int | None = None      # `data.samples_per_gpu` (the plan's iterations per epoch), None: unknown
+    reference: str | None = None       # `full`: every label from round 0, queries buy nothing (REFERENCES)
 
     def query_budget(self, query: int) -> Any:
         """What query `query` (1-based) buys: its share of a `budget X total` (`budget_per_query`), else
@@ -391,7 +395,8 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
     return Contract(kind, top.runner.type, mode, settings, name, params, al.reset_each_round, al.visualize, sched,
                     top.source_free, top.scale_size, top.mask_dir or CompiledConfig.model_fields["mask_dir"].default,
                     top.load_from, top.seed, top.deterministic, tuple(ci.imports) if ci else (), mt,
-                    dict(top.segal_meta), bool(ci and ci.allow_failed_imports), _batch_size(cfg))
+                    dict(top.segal_meta), bool(ci and ci.allow_failed_imports), _batch_size(cfg),
+                    reference=al.reference)
 
 
 def _heuristic(al: ActiveLearning, settings: Section, mode: str, kind: str,

@@ -61,3 +61,7 @@ RUNNER_NAMES: tuple[str, ...] = tuple(RUNNER_KINDS)
 def runner_kind_of_type(type_name: object) -> str | None:
     """`ActiveLearningRunner` -> `active`; None for any other (non active-learning) runner type."""
     return next((k.name for k in RUNNER_KINDS.values() if k.type == type_name), None)
+
+# A sweep's reference points (`sweep { … reference full }`): `full` trains on every pool label from round 0 for
+# the same schedule and buys nothing; `segal report` draws it as the ceiling (frontend/sweep.py, runtime/runner.py).
+REFERENCES: tuple[str, ...] = ("full",)
