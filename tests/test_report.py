@@ -112,3 +112,16 @@ document.title = 'images:' + document.images.length + ' broken:' + bad.length; }
     assert title.startswith("images:") and title.endswith(" broken:0"), title
     assert int(title.split()[0].split(":")[1]) >= 10
     assert "CONSOLE(" not in dom.stderr and "Uncaught" not in dom.stderr, dom.stderr[-2000:]
+
+
+def test_each_strategy_against_random_on_the_page_and_stdout(sweep_report):
+    """Paired by seed: entropy - random is +5, +6, +6 points in rounds 1-3 of every seed."""
+    doc = json.loads((sweep_report / "report.data.json").read_text())
+    v = {e["group"]: e for e in doc["versus"]}
+    assert set(v) == {"heuristic=entropy", "heuristic=margin"} and all(e["paired"] for e in v.values())
+    assert v["heuristic=entropy"]["final_mIoU"]["difference"] == {"mean": 0.06, "lo": 0.06, "hi": 0.06, "n": 3}
+    assert "Against random at equal budget" in (sweep_report / "report.html").read_text()
+    result = report(str(sweep_report), "-o", str(sweep_report / "again.html"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[2] == ("| heuristic=entropy | 0, 1, 2 (paired) | 51.00 | +6.00 [+6.00, +6.00] "
+                                             "| 43.83 | +4.67 [+4.67, +4.67] | yes |")

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from segal_dsl.spec import heuristics
 from segal_dsl.workdir import PROGRESS, REPORT, RUN_FILE, STATE_DIR, read_json, read_sweep
 
 from . import stats
@@ -147,6 +148,67 @@ def summarise(runs: list[dict[str, Any]], fraction: float = 0.9, ceiling: float 
         winner = {"group": ranked[0]["name"], "over": None, "aulc_difference": None}
     for g in groups:
         del g["_aulcs"]
-    return {"unit": unit, "fraction": fraction, "best_mIoU": best, "target_mIoU": target, "ceiling_mIoU": ceiling,
+    return {"versus": versus(groups, runs),
+            "unit": unit, "fraction": fraction, "best_mIoU": best, "target_mIoU": target, "ceiling_mIoU": ceiling,
             "reference": reference,
             "ranking": [g["name"] for g in ranked], "winner": winner, "groups": groups, "runs": runs}
+
+
+def _verdict(d: dict) -> str:
+    return "better" if d["lo"] > 0 else "worse" if d["hi"] < 0 else "unclear"
+
+
+def _last_labelled(run: dict) -> float | None:
+    pts = [e["labelled"] for e in run["rounds"] if "mIoU" in e]
+    return pts[-1] if pts else None
+
+
+def _difference(ms: list[dict], mb: list[dict], metric: str, paired: bool) -> dict[str, Any] | None:
+    a, c = [m[metric] for m in ms], [m[metric] for m in mb]
+    if not paired:
+        a, c = [x for x in a if x is not None], [x for x in c if x is not None]
+    if not a or not c or None in a or None in c:
+        return None
+    d = stats.paired_difference(a, c) if paired else stats.bootstrap_difference(a, c)
+    return {"strategy": round(stats.mean(a), 6), "baseline": round(stats.mean(c), 6), "difference": d,
+            "verdict": _verdict(d)}
+
+
+def versus(groups: list[dict[str, Any]], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every strategy against the uninformed baseline (`random`, spec/heuristics.py) with the same other
+    sweep values: final mIoU and area under the curve, their means and the 95% interval of the
+    difference (strategy - baseline). Paired by seed (stats.paired_difference) when both groups ran the
+    same distinct seeds, else each side resampled on its own (stats.bootstrap_difference). `verdict`:
+    better / worse when the interval excludes 0, else unclear; `equal_budget`: the same labels at the
+    end, pair by pair (unpaired: in the mean)."""
+    by_name = {r["name"]: r for r in runs}
+    members = {g["name"]: [by_name[n] for n in g["runs"]] for g in groups}
+
+    def others(name: str) -> tuple:
+        vals = members[name][0]["values"]
+        return tuple(sorted((k, str(v)) for k, v in vals.items() if k not in (SEED_AXIS, "heuristic")))
+
+    def uninformed(name: str) -> bool:
+        found = {m["values"].get("heuristic", m["heuristic"]) for m in members[name]}
+        spec = heuristics.lookup(str(found.pop())) if len(found) == 1 else None
+        return spec is not None and spec.uninformed
+
+    baselines = {others(g["name"]): g["name"] for g in groups if uninformed(g["name"])}
+    out = []
+    for g in groups:
+        b = baselines.get(others(g["name"]))
+        if b is None or b == g["name"]:
+            continue
+        ms, mb = members[g["name"]], members[b]
+        seeds, base_seeds = [str(m["seed"]) for m in ms], [str(m["seed"]) for m in mb]
+        paired = (None not in [m["seed"] for m in ms + mb] and sorted(seeds) == sorted(base_seeds)
+                  and len(set(seeds)) == len(seeds))
+        if paired:
+            ms, mb = sorted(ms, key=lambda m: str(m["seed"])), sorted(mb, key=lambda m: str(m["seed"]))
+        budget = ([_last_labelled(x) for x in ms] == [_last_labelled(y) for y in mb] if paired else
+                  stats.mean([_last_labelled(x) or 0 for x in ms]) == stats.mean([_last_labelled(y) or 0 for y in mb]))
+        out.append({"group": g["name"], "baseline": b, "paired": paired, "equal_budget": budget,
+                    "seeds": [m["seed"] for m in ms], "baseline_seeds": [m["seed"] for m in mb],
+                    "final_mIoU": _difference(ms, mb, "final_mIoU", paired),
+                    "aulc": _difference(ms, mb, "aulc", paired)})
+    return out

@@ -116,6 +116,61 @@ def headline(summary: dict) -> str:
     return text
 
 
+def _signed(v: dict) -> str:
+    m, lo, hi = (100 * v[k] for k in ("mean", "lo", "hi"))
+    return f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def _beats(e: dict) -> str:
+    """`yes` only when both intervals (area and final mIoU) exclude 0 on the strategy's side."""
+    verdicts = {"area": (e["aulc"] or {}).get("verdict"), "final mIoU": (e["final_mIoU"] or {}).get("verdict")}
+    if all(v == "better" for v in verdicts.values()):
+        return "yes"
+    words = {"better": "better", "worse": "worse", "unclear": "interval includes 0", None: "not measured"}
+    detail = ", ".join(f"{k} {words[v]}" for k, v in verdicts.items())
+    return f"no: worse than {e['baseline']} ({detail})" if "worse" in verdicts.values() else f"not shown ({detail})"
+
+
+def versus_rows(summary: dict) -> list[dict[str, str]]:
+    """The `versus` table of the summary (data.versus) as text cells: one row per strategy, then its
+    baseline; mIoU in %, differences in points with their 95% interval."""
+    groups = {g["name"]: g for g in summary["groups"]}
+    rows, done = [], set()
+    for e in summary.get("versus") or []:
+        fin, area = e["final_mIoU"], e["aulc"]
+        rows.append({"strategy": e["group"], "seeds": ", ".join(map(str, e["seeds"])) +
+                     (" (paired)" if e["paired"] else " (unpaired)"),
+                     "final": "-" if fin is None else f"{100 * fin['strategy']:.2f}",
+                     "d_final": "-" if fin is None else _signed(fin["difference"]),
+                     "aulc": "-" if area is None else f"{100 * area['strategy']:.2f}",
+                     "d_aulc": "-" if area is None else _signed(area["difference"]),
+                     "beats": _beats(e) + ("" if e["equal_budget"] else "; the budgets differ")})
+    for e in summary.get("versus") or []:
+        b = groups[e["baseline"]]
+        if e["baseline"] in done:
+            continue
+        done.add(e["baseline"])
+        rows.append({"strategy": e["baseline"], "seeds": ", ".join(map(str, e["baseline_seeds"])),
+                     "final": "-" if b["final_mIoU"] is None else f"{100 * b['final_mIoU']['mean']:.2f}",
+                     "d_final": "-", "aulc": "-" if b["aulc"] is None else f"{100 * b['aulc']['mean']:.2f}",
+                     "d_aulc": "-", "beats": "(the baseline)"})
+    return rows
+
+
+VERSUS_HEADER = ("strategy", "seeds", "final mIoU %", "Δ final mIoU [95%]", "area under the curve %",
+                 "Δ area [95%]", "beats random?")
+
+
+def versus_markdown(summary: dict) -> str:
+    """The versus table as Markdown (what `segal report` prints, for a README); empty without a baseline."""
+    rows = versus_rows(summary)
+    if not rows:
+        return ""
+    keys = ("strategy", "seeds", "final", "d_final", "aulc", "d_aulc", "beats")
+    lines = ["| " + " | ".join(VERSUS_HEADER) + " |", "|" + "---|" * len(VERSUS_HEADER)]
+    lines += ["| " + " | ".join(r[k] for k in keys) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
 TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string("""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <style>
@@ -138,7 +193,15 @@ padding:.5em;overflow:auto}details{margin:.6em 0}summary{cursor:pointer;font-wei
 {% endif %}</table>
 <p>Intervals: percentile bootstrap 95% over seeds ({{ boot }} resamples); the band in the plot is the same
 interval per round.{% if ceiling %} Full supervision: {{ ceiling }}.{% endif %}</p>
-{% for r in runs %}
+{% if versus %}<h2>Against random at equal budget</h2>
+<table><tr>{% for h in versus_header %}<th{% if loop.first %} class="l"{% endif %}>{{ h }}</th>{% endfor %}</tr>
+{% for v in versus %}<tr><td class="l">{{ v.strategy }}</td><td>{{ v.seeds }}</td><td>{{ v.final }}</td>
+<td>{{ v.d_final }}</td><td>{{ v.aulc }}</td><td>{{ v.d_aulc }}</td><td class="l">{{ v.beats }}</td></tr>
+{% endfor %}</table>
+<p>Δ: strategy − random in mIoU points, percentile bootstrap 95% over seeds; paired: the differences of
+runs with the same seed (same initial labels) are resampled. With 3 seeds a paired interval is the range
+of the 3 differences.</p>
+{% endif %}{% for r in runs %}
 <details{% if open_runs %} open{% endif %}><summary>{{ r.name }} ({{ r.group }}{% if r.seed is not none %}, seed
 {{ r.seed }}{% endif %}){% if not r.finished %} — not finished{% endif %}</summary>
 <h3>Plan</h3><table>{% for k, v in r.plan.items() %}<tr><th class="l">{{ k }}</th><td class="l">{{ v }}</td></tr>
@@ -201,6 +264,7 @@ def render(summary: dict[str, Any], base: Path, title: str) -> str:
     reference = {"n": len(ref["runs"]), "final": _ci(ref["final_mIoU"], unit="%")} if ref else None
     return TEMPLATE.render(reference=reference, title=title, headline=headline(summary), curves=curves_plot(summary), groups=groups,
                            unit=unit, fraction=f"{summary['fraction']:.0%}",
+                           versus=versus_rows(summary), versus_header=VERSUS_HEADER,
                            target="-" if summary["target_mIoU"] is None else f"{100 * summary['target_mIoU']:.2f}%",
                            boot=BOOTSTRAP, ceiling=None if ceiling is None else f"{100 * ceiling:.2f}% mIoU",
                            runs=runs, open_runs=len(runs) == 1)

@@ -44,6 +44,18 @@ def bootstrap_difference(a: Sequence[float], b: Sequence[float], seed: int = 0) 
             "n": min(len(a), len(b))}
 
 
+def paired_difference(a: Sequence[float], b: Sequence[float], seed: int = 0) -> dict[str, float | int]:
+    """mean(a[i] - b[i]) with a 95% interval, the pairs resampled together (a[i] and b[i] share a seed).
+
+    The bootstrap of the per-pair differences: what the seeds share (initial labels, model init) cancels,
+    so the interval is narrower than `bootstrap_difference`'s when the seeds differ more than the
+    strategies. With 3 pairs it is the range of the 3 differences (each pair is drawn 3 times in a
+    resample with probability 1/27 > 2.5%)."""
+    if len(a) != len(b):
+        raise ValueError(f"paired_difference: {len(a)} and {len(b)} values do not pair")
+    return bootstrap([float(x) - float(y) for x, y in zip(a, b)], seed)
+
+
 def aulc(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Area under the learning curve divided by its label range: the mean mIoU over the budget (trapezoids).
 
