@@ -246,7 +246,8 @@ def _point(exp, source: Source, diags: Diagnostics, pr: PointResult, out_dir, em
     plan = plan_of(contract, Pool(model.pool.images, model.pool.resolution))
     sampling = Sampling(contract.mode, contract.initial_spec, contract.settings.budget_per_round,
                         contract.sample_evenly, contract.sample_threshold, contract.radius,
-                        tuple(contract.settings.budget_per_query or ()))
+                        tuple(contract.settings.budget_per_query or ()),
+                        getattr(contract.settings, "superpixel_segments", None))
     if not schedule.warmup_only:
         check_pool(sampling, model.pool, plan.queries, validated.spans, diags)
     if any(d.severity is Severity.ERROR for d in diags.items[start:]):

@@ -295,6 +295,12 @@ _ALL = [
     Code("SEG414", "keep-suppressed-without-suppress", "error", "`keep_suppressed` without `suppress`.",
          "`keep_suppressed true` keeps the suppressed squares of earlier queries; without `suppress r` there are none.",
          'sample pixel { budget 10 px per image; keep_suppressed true }', "Add `suppress r`, or remove `keep_suppressed`."),
+    Code("SEG415", "superpixels-exceed-segments", "warning", "More superpixels bought per image than SLIC makes.",
+         "`segments N` asks SLIC for about N superpixels per image (it often makes fewer); when the initial labels "
+         "and the queries buy more than N per image, the later queries find nothing left to buy in many images "
+         "and the budget the plan shows is not spent.",
+         'sample superpixel { budget 40 superpixels per image; segments 32 }',
+         "Raise `segments`, or lower the budget or the number of queries."),
     Code("SEG501", "unrepresentable-value", "error", "A value that cannot be written as a Python literal.",
          "Everything in the compiled config is a literal, so no string from a .seg file can become code.",
          "(internal)", "Report the value; use a string, number, bool or container of them."),

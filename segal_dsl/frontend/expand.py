@@ -205,6 +205,7 @@ class Sampling:
     threshold: float | None
     radius: int
     shares: tuple[b.BudgetSpec, ...] = ()  # `budget X total`: what each query buys (else `budget`, each time)
+    segments: int | None = None  # superpixel mode: the superpixels SLIC is asked for per image
 
 
 def stated_sampling(sample: m.Sample, queries: int = 0) -> Sampling:
@@ -221,7 +222,8 @@ def stated_sampling(sample: m.Sample, queries: int = 0) -> Sampling:
     amount = sample.budget
     shares = tuple(b.split_total(amount.value, amount.unit, queries, radius)) if amount.total else ()
     return Sampling(sample.mode, initial, shares[0] if shares else b.compile_amount(amount.value, amount.unit, radius),
-                    bool(value("evenly")) if sample.mode != "image" else True, value("threshold"), radius, shares)
+                    bool(value("evenly")) if sample.mode != "image" else True, value("threshold"), radius, shares,
+                    value("segments") if sample.mode == "superpixel" else None)
 
 
 def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex, diags: Diagnostics) -> None:
@@ -248,6 +250,9 @@ def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex,
                           f"but the pool holds {images}", b_span, label="exceeds the pool",
                           help=f"at most {(images - (initial.total or 0)) // max(queries, 1)} images per round")
         return
+    if sampling.mode == "superpixel":
+        _check_superpixels(sampling, final, spans, diags)
+        return
     hw = res[0] * res[1] if res else None
     low = min((s for s in specs or [sampling.budget] if isinstance(s, int)), default=None)
     if low is not None and sampling.evenly and images and low < images:
@@ -269,6 +274,14 @@ def check_pool(sampling: Sampling, pool: m.Pool, queries: int, spans: SpanIndex,
         diags.add("SEG406", f"the top-{threshold:g}% candidate pool is smaller than one query's "
                   f"{per_query.per_image_percent:g}% per image", spans(("sample", "threshold")),
                   help="raise the threshold above the per-image budget (the pool is widened to the quota)")
+
+
+def _check_superpixels(sampling: Sampling, final: b.Estimate, spans: SpanIndex, diags: Diagnostics) -> None:
+    """SEG415: more superpixels per image than SLIC is asked to make (known when per image, or the pool's size)."""
+    if final.per_image is not None and sampling.segments is not None and final.per_image > sampling.segments:
+        diags.add("SEG415", f"initial + queries buy {final.per_image:g} superpixels per image, but SLIC is asked for "
+                  f"{sampling.segments}", spans(("sample", "budget")), label="more than an image has",
+                  help="raise `segments`, or lower the budget or the number of queries")
 
 
 def check_schedule(validated: Validated, diags: Diagnostics) -> None:

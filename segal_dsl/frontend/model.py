@@ -14,7 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from segal_dsl.spec import heuristics
 from segal_dsl.spec.budget import UNIT_KEYS
-from segal_dsl.spec.config import IgnoreIndex, NonNegInt, PictureCount, PositiveInt, Radius, Seed, Threshold
+from segal_dsl.spec.config import (
+    Compactness,
+    IgnoreIndex,
+    NonNegInt,
+    PictureCount,
+    PositiveInt,
+    Radius,
+    Seed,
+    Segments,
+    SuperpixelLabel,
+    Threshold,
+)
 from segal_dsl.spec.modes import MODE_NAMES, RUNNER_NAMES
 from segal_dsl.spec.schedule import UNITS as SCHEDULE_UNITS
 
@@ -54,6 +65,11 @@ class Sample(Strict):
                                     "pixel selection)")
     keep_suppressed: bool | None = Field(None, description="`true`: the suppressed squares of earlier queries stay "
                                          "suppressed (RIPU keeps them)")
+    segments: Segments | None = Field(None, description="SLIC superpixels asked for per image (scikit-image's "
+                                      "n_segments), computed once per image and cached in the work dir")
+    compactness: Compactness | None = Field(None, description="SLIC compactness: higher gives squarer superpixels")
+    label: SuperpixelLabel | None = Field(None, description="`dominant`: a bought superpixel gets its majority class "
+                                          "(one click, Cai et al. 2021); `full`: its ground truth, pixel by pixel")
 
 
 class Heuristic(Strict):

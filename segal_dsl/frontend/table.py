@@ -13,6 +13,10 @@ def _fmt_px(b: Budget | None) -> tuple[str, str]:
         return "—", "—"
     if b.unit == "images":
         return "—", f"{b.total:,} img" if b.total is not None else "?"
+    if b.unit == "superpixels":  # clicks; their pixels are counted at run time (report.json)
+        def sp(v):
+            return "?" if v is None else f"{v:,.0f} sp" if float(v).is_integer() else f"{v:,.1f} sp"
+        return sp(b.per_image), sp(b.total) if b.total is not None else "—"
     if b.per_image is not None:
         per = f"{b.per_image:,.0f} px" if float(b.per_image).is_integer() else f"{b.per_image:,.1f} px"
         if b.per_image_percent is not None:
@@ -90,6 +94,8 @@ def render_plan(plan: Plan, colour: bool = False, width: int = 140) -> str:
     in_iters = f" ({total_iters:,} iterations on one GPU)" if total_iters is not None and unit != "iters" else ""
     console.print(f"total: {plan.total_train + plan.warmup} {unit} of training{in_iters}, {plan.queries} queries, "
                   f"labels at the end: {held}")
+    if mode == "superpixel":
+        console.print("superpixels (sp): one click each; the pixels they cover are counted at run time (report.json)")
     if plan.reset_each_round:
         console.print("reset: weights, optimizer state and LR schedule start again after every query")
     return _strip(buf.getvalue())

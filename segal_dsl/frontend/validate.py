@@ -348,7 +348,8 @@ class _ExperimentReader(_Reader):
         keys = {"initial": lambda s, loc: self.amount(s, loc, False), "budget": lambda s, loc: self.amount(s, loc, True),
                 "threshold": self.threshold, "evenly": sc("evenly true"), "ignore_index": sc("ignore_index 255"),
                 "radius": sc("radius 1"), "exclude_void": sc("exclude_void false"), "suppress": sc("suppress 32"),
-                "keep_suppressed": sc("keep_suppressed true")}
+                "keep_suppressed": sc("keep_suppressed true"), "segments": sc("segments 2048"),
+                "compactness": sc("compactness 10"), "label": sc("label dominant")}
         per_mode = {name: tuple(sm.settings) for name, sm in SAMPLE_MODES.items()}
         allowed = per_mode.get(mode, tuple(keys))
         if setting.block is not None:

@@ -8,7 +8,10 @@ On disk (`dir` = work_dir/masks):
                                (image mode: np.packbits over the N flags)
     labels.json                manifest: format, version, mode, sizes, payload name + sha256 +
                                byte count, per-image counts, round records, meta
-The manifest is the commit point: it is replaced last, and the payload it names is content-addressed,
+    classes-<sha256[:16]>.bin  superpixel mode, `label dominant` only: each image's assigned-class map (int16,
+                               -1 where the ground truth is used), zlib-compressed, back to back; the manifest's
+                               `superpixels` entry names it with its sha256, per-image offsets and the clicks
+The manifest is the commit point: it is replaced last, and the payloads it names are content-addressed,
 so a reader sees either the previous state or the new one, never a mix or a half-written file.
 """
 
@@ -18,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -116,11 +120,21 @@ class LabelState:
             self._flags = np.zeros(len(self.sizes), dtype=bool)
         self.records: list[dict[str, Any]] = []
         self.meta: dict[str, Any] = {}
+        self.clicks: np.ndarray | None = None  # superpixel mode: superpixels bought per image
+        self._classes: dict[int, bytes] = {}   # superpixel mode: image -> zlib of its int16 assigned-class map
 
     @classmethod
     def for_pixels(cls, sizes: Sequence[tuple[int, int]]) -> LabelState:
         """Empty pixel/region-mode state for a pool of (H, W) mask sizes, in pool order."""
         return cls("pixel", sizes)
+
+    @classmethod
+    def for_superpixels(cls, sizes: Sequence[tuple[int, int]]) -> LabelState:
+        """Empty superpixel-mode state: pixel labels, plus the superpixels (clicks) bought per image and, for
+        one-click (`dominant`) labels, the class each bought pixel was given."""
+        state = cls("pixel", sizes)
+        state.clicks = np.zeros(len(state.sizes), dtype=np.int64)
+        return state
 
     @classmethod
     def for_images(cls, n: int) -> LabelState:
@@ -193,6 +207,32 @@ class LabelState:
             self._counts[i] += added
         return added
 
+    def add_superpixels(self, i: int, new_mask: Any, clicks: int, class_map: np.ndarray | None = None) -> int:
+        """Superpixel mode: OR `new_mask` into image i as `clicks` superpixels; `class_map` (int16, -1: none)
+        assigns a class to pixels (one-click labels). Returns the new pixels, as `add`."""
+        if self.clicks is None:
+            raise ValueError("only valid in superpixel mode (LabelState.for_superpixels)")
+        i = self._check_index(i)
+        added = self.add(i, new_mask)
+        self.clicks[i] += int(clicks)
+        if class_map is not None:
+            new = np.asarray(class_map, dtype=np.int16)
+            cur = self.class_map(i)
+            merged = new if cur is None else np.where(new >= 0, new, cur).astype(np.int16)
+            self._classes[i] = zlib.compress(merged.astype("<i2").tobytes(), 6)
+        return added
+
+    def class_map(self, i: int) -> np.ndarray | None:
+        """The (H, W) int16 classes assigned to image i's pixels (-1: the ground truth is used), or None."""
+        blob = self._classes.get(self._check_index(i))
+        if blob is None:
+            return None
+        return np.frombuffer(zlib.decompress(blob), dtype="<i2").astype(np.int16).reshape(self.sizes[i])
+
+    def superpixels(self) -> int | None:
+        """Superpixels (clicks) bought over the pool; None outside superpixel mode."""
+        return None if self.clicks is None else int(self.clicks.sum())
+
     def add_images(self, indices: Sequence[int]) -> int:
         """Image mode: label these images; return how many were new."""
         self._require("image")
@@ -213,6 +253,8 @@ class LabelState:
             "added": int(added),
             "cumulative": int(self.total() if cumulative is None else cumulative),
         }
+        if self.clicks is not None:
+            rec["superpixels"] = self.superpixels()  # cumulative, as `cumulative` counts pixels
         if extra:
             rec["extra"] = dict(extra)
         json.dumps(rec)  # fail now, not at save time, on a value JSON cannot hold
@@ -257,6 +299,9 @@ class LabelState:
             "records": self.records,
             "meta": self.meta,
         }
+        previous_classes = _classes_payload(d)
+        if self.clicks is not None:
+            manifest["superpixels"] = self._save_classes(d)
         text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
         try:
             atomic_write_bytes(d / MANIFEST, text.encode(), kill_event="label_save_manifest")
@@ -269,7 +314,27 @@ class LabelState:
         for stale in d.glob("labels-*.bin"):
             if stale.name not in (name, previous):
                 stale.unlink(missing_ok=True)
+        keep = {previous_classes, manifest.get("superpixels", {}).get("classes")}
+        for stale in d.glob("classes-*.bin"):
+            if stale.name not in keep:
+                stale.unlink(missing_ok=True)
         return d / MANIFEST
+
+    def _save_classes(self, d: Path) -> dict[str, Any]:
+        """Superpixel mode: write the assigned-class maps (content-addressed) and return the manifest entry."""
+        index, blobs, offset = [], [], 0
+        for i in sorted(self._classes):
+            blob = self._classes[i]
+            index.append([i, offset, len(blob)])
+            blobs.append(blob)
+            offset += len(blob)
+        payload = b"".join(blobs)
+        digest = hashlib.sha256(payload).hexdigest()
+        name = f"classes-{digest[:16]}.bin"
+        if not (d / name).exists():
+            atomic_write_bytes(d / name, payload)
+        return {"clicks": [int(c) for c in self.clicks], "classes": name, "classes_sha256": digest,
+                "classes_index": index}
 
     @staticmethod
     def remove_stale(dir: str | os.PathLike[str]) -> list[str]:
@@ -288,8 +353,9 @@ class LabelState:
             if (d / MANIFEST).exists():
                 return removed
             keep = None  # killed before the first manifest: no payload is referenced
-        for p in d.glob("labels-*.bin"):
-            if p.name != keep:
+        classes = _classes_payload(d)
+        for p in [*d.glob("labels-*.bin"), *d.glob("classes-*.bin")]:
+            if p.name not in (keep, classes):
                 p.unlink(missing_ok=True)
                 removed.append(p.name)
         return removed
@@ -332,7 +398,25 @@ class LabelState:
             raise LabelStateError(f"{d / MANIFEST}: per-image counts do not match the payload")
         state.records = list(m.get("records", []))
         state.meta = dict(m.get("meta", {}))
+        if "superpixels" in m:
+            state._load_superpixels(d, m["superpixels"])
         return state
+
+    def _load_superpixels(self, d: Path, sp: Any) -> None:
+        try:
+            clicks, name, digest, index = sp["clicks"], sp["classes"], sp["classes_sha256"], sp["classes_index"]
+            self.clicks = np.asarray(clicks, dtype=np.int64).reshape(len(self.sizes))
+        except (KeyError, TypeError, ValueError) as e:
+            raise LabelStateError(f"{d / MANIFEST}: malformed superpixel entry ({e})") from e
+        if Path(name).name != name:
+            raise LabelStateError(f"{d / MANIFEST}: classes payload must be a file name, got {name!r}")
+        try:
+            payload = (d / name).read_bytes()
+        except OSError as e:
+            raise LabelStateError(f"{d / name}: cannot read the assigned-class payload ({e})") from e
+        if hashlib.sha256(payload).hexdigest() != digest:
+            raise LabelStateError(f"{d / name}: assigned-class payload is corrupted (sha256 does not match {MANIFEST})")
+        self._classes = {int(i): payload[int(o): int(o) + int(n)] for i, o, n in index}
 
     def _fill(self, payload: bytes) -> None:
         raw = np.frombuffer(payload, dtype=np.uint8)
@@ -358,6 +442,14 @@ def _popcount(packed: np.ndarray) -> int:
     if hasattr(np, "bitwise_count"):  # numpy >= 2.0: no 8x unpacked copy
         return int(np.bitwise_count(packed).sum(dtype=np.int64))
     return int(np.unpackbits(packed).sum())
+
+
+def _classes_payload(d: Path) -> str | None:
+    """The assigned-class payload the manifest in `d` names (superpixel mode), or None."""
+    try:
+        return (_read_manifest(d / MANIFEST).get("superpixels") or {}).get("classes")
+    except (LabelStateError, AttributeError):
+        return None
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from mmseg.datasets.pipelines import LoadAnnotations
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
 MASK_KEY = "al_label_mask"
+CLASS_KEY = "al_class_map"  # superpixel `label dominant`: int16 classes assigned to bought pixels (-1: the GT)
 
 
 def resize_nearest(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -34,7 +35,8 @@ class LoadAnnotationsWithLabels(LoadAnnotations):
     The mask lives at the label resolution (the GT's own size unless `scale_size` states another);
     at another size it is resized to the GT with nearest neighbour, so each bought pixel covers the
     matching area of the native GT. Without a mask in `results` (a fully labelled source set) the GT
-    is left as it is.
+    is left as it is. With `results['al_class_map']` (one-click superpixel labels, runtime/superpixels.py)
+    the assigned class replaces the GT wherever it is >= 0, before the mask is applied.
     """
 
     def __init__(self, ignore_index: int = 255, **kwargs):
@@ -44,11 +46,17 @@ class LoadAnnotationsWithLabels(LoadAnnotations):
     def __call__(self, results):
         results = super().__call__(results)
         mask = results.pop(MASK_KEY, None)
+        classes = results.pop(CLASS_KEY, None)
         if mask is not None:
             gt = results["gt_semantic_seg"]
             if mask.shape != gt.shape:
                 mask = resize_nearest(mask, gt.shape)
             gt = gt.copy()
+            if classes is not None:
+                if classes.shape != gt.shape:
+                    classes = resize_nearest(classes, gt.shape)
+                given = classes >= 0
+                gt[given] = classes[given].astype(gt.dtype)
             gt[~mask] = self.ignore_index
             results["gt_semantic_seg"] = gt
         return results
@@ -94,6 +102,9 @@ class LabelMaskedDataset(Dataset):
         results = dict(img_info=info, ann_info=self.base.get_ann_info(idx))
         self.base.pre_pipeline(results)
         results[MASK_KEY] = self.labels.mask(self.pool_index[idx])
+        classes = self.labels.class_map(self.pool_index[idx])
+        if classes is not None:
+            results[CLASS_KEY] = classes
         return self.base.pipeline(results)
 
 

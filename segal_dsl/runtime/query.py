@@ -27,6 +27,7 @@ from segal_dsl.spec.config import Contract
 from . import selection as sel
 from .heuristics import get_heuristic, image_scores
 from .pipelines import resize_nearest
+from .superpixels import SuperpixelQuery
 from .testhooks import kill_point
 
 
@@ -41,6 +42,7 @@ class QueryResult:
     viz_scores: dict[int, np.ndarray] = field(default_factory=dict)
     short: list[int] = field(default_factory=list)
     void: int = 0   # unlabelled void pixels (ground truth = ignore_index) kept out of the ranking
+    extra: dict = field(default_factory=dict)  # superpixel mode: superpixels planned and bought (label records)
 
 
 def all_gather(obj: Any) -> list[Any]:
@@ -221,6 +223,10 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
                if mode != "image" and getattr(contract.settings, "exclude_void", True) else None)
 
     spec = contract.query_budget(rnd)  # this query's share of a `budget X total`, else budget_per_round
+    if mode == "superpixel":  # SLIC regions ranked by their mean score (runtime/superpixels.py)
+        sp = SuperpixelQuery(runner, contract, labels, spec, seed, rnd, void_of)
+        return _query_superpixels(sp, result, loader, model, (heuristic, params, seed, rnd, contract.schedule.queries),
+                                  viz_indices, progress)
     if mode == "image":
         planned = min(spec, len(labels) - labels.total())
         result.planned = spec
@@ -289,6 +295,34 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
         warnings.warn(f"query {rnd}: only {result.added} new labels were left to buy of the "
                       f"{result.planned} planned; took all that was left", stacklevel=2)
     return result
+
+
+def _query_superpixels(sp: SuperpixelQuery, result: QueryResult, loader, model, scoring: tuple, viz_indices: set[int],
+                       progress) -> QueryResult:
+    """Superpixel mode: each image's pixel scores (void and labelled pixels out) pooled over its superpixels;
+    `sp.finish` chooses and labels them identically on every rank. `scoring`: heuristic, params, seed, rnd, queries."""
+    heuristic, params, seed, rnd, queries = scoring
+    labels = sp.labels
+    for data in loader:
+        indices = [int(i) for i in data.pop("pool_index")]
+        with torch.no_grad():
+            probs = posteriors(model, data, labels.sizes[indices[0]])
+        for j, index in enumerate(indices):
+            with torch.no_grad():
+                scores = _scores(probs[j:j + 1], heuristic, params, seed, rnd, index, model, data, queries)
+            lab = labels.mask(index)
+            if sp.void_of is not None:
+                void = sp.void_of(index, labels.sizes[index])
+                result.void += int((void & ~lab).sum())
+                lab = lab | void  # never ranked, never bought
+            s = scores[0].cpu().numpy()
+            if index in viz_indices:
+                result.viz_scores[index] = s
+            sp.add(index, s, lab)
+            kill_point("query_image")
+        if progress:
+            progress()
+    return sp.finish(result, all_gather)
 
 
 def _select_one(contract: Contract, s: np.ndarray, lab: np.ndarray, quota: int, rng, zone) -> np.ndarray:

@@ -19,7 +19,7 @@ from .labels import atomic_write_bytes
 from .pipelines import resize_nearest
 
 FIELDS = ("round", "planned", "labelled", "added", "labelled_images", "mIoU", "mAcc", "aAcc",
-          "global_iter", "global_epoch")
+          "global_iter", "global_epoch", "superpixels", "superpixels_added")
 
 
 def round_entry(r: int, labels, previous: list[dict], global_iter: int, global_epoch: int,
@@ -42,6 +42,9 @@ def round_entry(r: int, labels, previous: list[dict], global_iter: int, global_e
         "global_iter": global_iter,
         "global_epoch": global_epoch,
     }
+    if labels.superpixels() is not None:  # superpixel mode: the cost in clicks next to the pixels they cover
+        entry["superpixels"] = labels.superpixels()
+        entry["superpixels_added"] = int((rec.get("extra") or {}).get("superpixels", 0))
     for k in ("mIoU", "mAcc", "aAcc"):
         if k in metrics:
             entry[k] = round(float(metrics[k]), 6)

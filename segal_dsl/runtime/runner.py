@@ -26,7 +26,7 @@ from mmcv.runner.hooks import CheckpointHook, LoggerHook
 
 from segal_dsl.spec.config import Contract
 
-from . import report, visualize
+from . import report, superpixels, visualize
 from .console import RunConsole
 from .heuristics import get_heuristic
 from .labels import LabelState, remove_temp_files
@@ -121,6 +121,8 @@ class ActiveLearningRunner(EpochBasedRunner):
             raise RuntimeError(f"{self._state_dir()} has progress but {mask_dir} has no label state")
         sizes = pool_sizes(self.data.query, self.contract.scale_size)
         labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
+        if self.sample_mode == "superpixel":  # SLIC regions, their clicks counted (runtime/superpixels.py)
+            return self._init_superpixels(LabelState.for_superpixels(sizes), mask_dir)
         # A sweep point draws its initial labels with its seed: the strategies of one seed start equal.
         seed = self.contract.initial_seed
         void_of = (void_reader(self.data.query, self.contract.ignore_index)
@@ -131,6 +133,22 @@ class ActiveLearningRunner(EpochBasedRunner):
             added = initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed), void_of)
             planned = self.contract.settings.initial_pool if mode == "image" else added
         labels.record_round(0, planned=planned, added=added)
+        labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode,
+                       "seeds": stream_seeds(self.data.seed, seed)}
+        self.labels = labels
+        self._check_ranks_agree(0)
+        if self.rank == 0:
+            labels.save(mask_dir)
+        barrier()
+
+    def _init_superpixels(self, labels: LabelState, mask_dir: str) -> None:
+        """Round 0 of superpixel sampling: random superpixels (void pixels never bought), clicks recorded."""
+        seed = self.contract.initial_seed
+        void_of = (void_reader(self.data.query, self.contract.ignore_index)
+                   if getattr(self.contract.settings, "exclude_void", True) else None)
+        added, clicks = superpixels.initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed),
+                                                   void_of, self.work_dir, self.data.query)
+        labels.record_round(0, planned=added, added=added, extra={"superpixels_planned": clicks, "superpixels": clicks})
         labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode,
                        "seeds": stream_seeds(self.data.seed, seed)}
         self.labels = labels
@@ -411,7 +429,7 @@ class ActiveLearningRunner(EpochBasedRunner):
                 self._save_step(progress, k)
             else:
                 result = self._query(r + 1, viz)
-                self.labels.record_round(r + 1, planned=result.planned, added=result.added)
+                self.labels.record_round(r + 1, planned=result.planned, added=result.added, extra=result.extra or None)
                 self._check_ranks_agree(r + 1)
                 if self.rank == 0:
                     self.labels.save(self._mask_dir())

@@ -28,7 +28,7 @@ class Unit:
 
     key: str            # the validated model's and the compiled spec's spelling, e.g. "%/img"
     text: str           # how a `.seg` file writes it after the number, e.g. "% per image"
-    counts: str         # "px", "images" or "regions"
+    counts: str         # "px", "images", "regions" or "superpixels"
     per_image: bool     # the amount is per pool image (else a total over the pool)
     percent: bool       # the amount is a percentage of pixels
     compiled_as_dict: bool  # the spec keeps value + unit (resolved at run time); else an int total
@@ -37,6 +37,7 @@ class Unit:
 
 
 _PX_MODES = ("pixel", "region")
+_SP_WORDS = ("superpixel", "superpixels", "sp")
 UNITS: dict[str, Unit] = {u.key: u for u in (
     Unit("px", "px", "px", False, False, False, _PX_MODES, ("px", "pixel", "pixels")),
     Unit("px/img", "px per image", "px", True, False, True, _PX_MODES, ("px", "pixel", "pixels")),
@@ -45,6 +46,9 @@ UNITS: dict[str, Unit] = {u.key: u for u in (
     Unit("images", "images", "images", False, False, False, ("image",), ("image", "images")),
     Unit("regions", "regions", "regions", False, False, False, ("region",), ("region", "regions")),
     Unit("regions/img", "regions per image", "regions", True, False, True, ("region",), ("region", "regions")),
+    # A superpixel's pixels are known only once SLIC has run on the image: the spec keeps the count (clicks).
+    Unit("superpixels", "superpixels", "superpixels", False, False, True, ("superpixel",), _SP_WORDS),
+    Unit("superpixels/img", "superpixels per image", "superpixels", True, False, True, ("superpixel",), _SP_WORDS),
 )}
 UNIT_KEYS: tuple[str, ...] = tuple(UNITS)
 RUNTIME_UNITS: tuple[str, ...] = tuple(k for k, u in UNITS.items() if u.compiled_as_dict)
@@ -239,6 +243,8 @@ def per_image_quotas(spec: BudgetSpec | Mapping[str, Any], sizes: Sequence[Size]
     if isinstance(spec, numbers.Integral):  # bool included: distribute() rejects it by name
         return distribute(spec, len(pool))
     value, unit = parse_spec(spec)
+    if UNITS[unit].counts == "superpixels":
+        raise ValueError(f"a budget of {unit_text(unit)} counts superpixels, not pixels: see superpixel_quotas")
     share = spec.get("share")
 
     def part(count: int) -> int:
@@ -252,6 +258,24 @@ def per_image_quotas(spec: BudgetSpec | Mapping[str, Any], sizes: Sequence[Size]
         return distribute(part(int(sum(h * w for h, w in pool) * value / 100)), len(pool))
     r = check_count(radius, "region radius")  # regions/img
     return [part(int(value)) * region_area(r)] * len(pool)
+
+
+def is_superpixel_spec(spec: Any) -> bool:
+    """A budget spec that counts superpixels (`sample superpixel`)."""
+    return isinstance(spec, Mapping) and UNITS.get(spec.get("unit"), UNITS["px"]).counts == "superpixels"
+
+
+def superpixel_quotas(spec: BudgetSpec | Mapping[str, Any], images: int) -> list[int]:
+    """Superpixels (clicks) each of `images` pool images buys in one round: 'superpixels/img': int(value) each;
+    'superpixels': a total, distributed exactly (`distribute`); 0 buys nothing."""
+    if isinstance(spec, numbers.Integral):
+        if check_count(spec, "superpixel budget"):
+            raise ValueError(f"a superpixel budget needs a unit (superpixels), got the pixel total {spec}")
+        return [0] * images
+    value, unit = parse_spec(spec)
+    if UNITS[unit].counts != "superpixels":
+        raise ValueError(f"`sample superpixel` counts superpixels, not {unit_text(unit)}")
+    return [int(value)] * images if UNITS[unit].per_image else distribute(int(value), images)
 
 
 def total_budget(spec: BudgetSpec | Mapping[str, Any], sizes: Sequence[Size], radius: int = 1) -> int:
@@ -272,7 +296,7 @@ class Estimate:
     image, `total` the sum over the pool; each is None when the pool does not determine it.
     """
 
-    unit: str                       # "px" or "images"
+    unit: str                       # "px", "images" or "superpixels" (then per_image/total count superpixels)
     per_image: float | None = None
     per_image_percent: float | None = None
     total: int | None = None
@@ -297,6 +321,13 @@ def estimate(spec: BudgetSpec, mode: str, images: int | None, resolution: tuple[
     """
     if mode == "image":
         return Estimate("images", total=check_count(spec, "image budget"))
+    if mode == "superpixel":  # counts of superpixels; their pixels are known once SLIC has run
+        n = len(sizes) if sizes else images
+        if n:
+            total = sum(superpixel_quotas(spec, n))
+            return Estimate("superpixels", _mean(total, n), None, total)
+        per = superpixel_quotas(spec, 1)[0] if is_zero(spec) or UNITS[parse_spec(spec)[1]].per_image else None
+        return Estimate("superpixels", per, None, 0 if is_zero(spec) else None)
     if sizes:
         total = sum(per_image_quotas(spec, sizes, radius))
         per_image = _mean(total, len(sizes))

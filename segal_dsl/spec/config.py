@@ -17,7 +17,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from segal_dsl.spec import budget, heuristics, schedule
-from segal_dsl.spec.modes import MODE_NAMES, REFERENCES, RUNNER_KINDS, SAMPLE_MODES, runner_kind_of_type
+from segal_dsl.spec.modes import (
+    MODE_NAMES,
+    REFERENCES,
+    RUNNER_KINDS,
+    SAMPLE_MODES,
+    SUPERPIXEL_LABELS,
+    runner_kind_of_type,
+)
 
 RUNTIME_MODULE = "segal_dsl.runtime"  # the custom import that registers the runners, hooks and datasets
 MULTITASK_KEYS = ("mae_viz_dir", "mae_warmup_epochs", "multitask_validation_iter", "mae_val_iter",
@@ -49,6 +56,9 @@ PositiveInt = Annotated[int, Field(gt=0)]
 Threshold = Annotated[float, Field(gt=0, le=100)]      # percent of the top-scored pixels (PixelPick)
 IgnoreIndex = Annotated[int, Field(ge=0, le=255)]      # a uint8 label value
 Radius = Annotated[int, Field(ge=0, le=256)]           # regions are (2r+1)² squares
+Segments = Annotated[int, Field(gt=0, le=1_000_000)]   # SLIC's n_segments: superpixels asked for per image
+Compactness = Annotated[float, Field(gt=0, le=1000)]   # SLIC's compactness (colour vs space)
+SuperpixelLabel = Literal[SUPERPIXEL_LABELS]  # type: ignore[valid-type]
 PictureCount = Annotated[int, Field(gt=0, le=10_000)]  # pool images drawn by `visualize`
 Seed = Annotated[int, Field(ge=0, lt=2**32)]           # numpy's seed range
 Size = Annotated[tuple[PositiveInt, PositiveInt], BeforeValidator(_as_tuple)]
@@ -107,6 +117,29 @@ class RegionSettings(PixelSettings):
     radius: Radius = Field(1, description="region radius r")
 
 
+class SuperpixelSettings(PixelSettings):
+    """`active_learning.settings.superpixel`: SLIC superpixels are bought whole; budgets count superpixels
+    (the BudgetSpecs' unit is `superpixels` or `superpixels/img`, `initial_label_pixels` included)."""
+
+    superpixel_segments: Segments = Field(2048, description="SLIC n_segments per pool image (at the label "
+                                          "resolution), computed once and cached in the work dir")
+    superpixel_compactness: Compactness = Field(10.0, description="SLIC compactness (scikit-image's default)")
+    superpixel_label: SuperpixelLabel = Field("dominant", description="`dominant`: every pixel of a bought "
+                                              "superpixel gets its majority ground-truth class (one click); `full`: "
+                                              "its ground truth, pixel by pixel")
+
+    @model_validator(mode="after")
+    def _counts_superpixels(self) -> SuperpixelSettings:
+        if self.sample_threshold is not None:
+            raise ValueError("sample_threshold picks pixels: superpixel sampling ranks whole superpixels")
+        for name in ("initial_label_pixels", "budget_per_round"):
+            spec = getattr(self, name)
+            if not budget.is_zero(spec) and not budget.is_superpixel_spec(spec):
+                raise ValueError(f"{name} must count superpixels (dict(value=N, unit='superpixels' or "
+                                 f"'superpixels/img')), got {spec!r}")
+        return self
+
+
 def _with_heuristic_settings(model: type[Section], mode: str) -> type[Section]:
     """A mode's settings plus the heuristic parameters that the compiled config keeps there (`entropy_prop`)."""
     fields = {}
@@ -125,6 +158,7 @@ MODE_SETTINGS: dict[str, type[Section]] = {
     "image": ImageSettings,
     "pixel": _with_heuristic_settings(PointSettings, "pixel"),
     "region": _with_heuristic_settings(RegionSettings, "region"),
+    "superpixel": _with_heuristic_settings(SuperpixelSettings, "superpixel"),
 }
 
 
@@ -265,7 +299,7 @@ class Contract:
 
     runner_kind: str                   # "active" | "multitask"
     runner_type: str
-    mode: str                          # "image" | "pixel" | "region"
+    mode: str                          # "image" | "pixel" | "region" | "superpixel"
     settings: Section                  # MODE_SETTINGS[mode], defaults applied
     heuristic: str                     # canonical name
     params: dict[str, Any]             # every parameter of the heuristic, defaults applied

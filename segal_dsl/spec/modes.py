@@ -13,10 +13,10 @@ from segal_dsl.spec.budget import UNITS
 
 @dataclass(frozen=True)
 class SampleMode:
-    """One way of buying labels: whole images, single pixels, or square regions around a pixel."""
+    """One way of buying labels: whole images, single pixels, square regions around a pixel, or superpixels."""
 
     name: str                 # the word after `sample`, and `runner.sample_mode` in the compiled config
-    counts: str               # "images" or "px": what the label state and the budgets of this mode count
+    counts: str               # "images" or "px": what the label state counts (superpixel budgets count superpixels)
     settings: dict[str, str]  # `sample <mode> { key … }` -> the key of `active_learning.settings.<mode>` it writes
     multitask: bool           # whether the multitask runner can sample this way
     doc: str
@@ -31,12 +31,19 @@ _PIXEL_SETTINGS = {"initial": "initial_label_pixels", "budget": "budget_per_roun
                    "evenly": "sample_evenly", "ignore_index": "ignore_index", "exclude_void": "exclude_void"}
 # RIPU's pixel selection (PA): no pick within r of an earlier one; kept across queries or not (docs/strategies.md)
 _SUPPRESS_SETTINGS = {"suppress": "suppress_radius", "keep_suppressed": "suppress_across_rounds"}
+# Superpixels (Cai et al. 2021, D2ADA): SLIC's segment count and compactness; `label dominant|full` (docs/strategies.md)
+_SUPERPIXEL_SETTINGS = {"segments": "superpixel_segments", "compactness": "superpixel_compactness",
+                        "label": "superpixel_label"}
+SUPERPIXEL_LABELS: tuple[str, ...] = ("dominant", "full")  # the superpixel's majority class, or its ground truth
 SAMPLE_MODES: dict[str, SampleMode] = {m.name: m for m in (
     SampleMode("image", "images", {"initial": "initial_pool", "budget": "budget_per_round"}, False,
                "whole images are labelled; budgets count images"),
     SampleMode("pixel", "px", {**_PIXEL_SETTINGS, **_SUPPRESS_SETTINGS}, True, "single pixels are labelled; budgets count pixels"),
     SampleMode("region", "px", {**_PIXEL_SETTINGS, "radius": "radius"}, True,
                "square (2r+1)x(2r+1) regions around the chosen pixels are labelled; budgets count pixels"),
+    SampleMode("superpixel", "px", {k: v for k, v in _PIXEL_SETTINGS.items() if k != "threshold"} | _SUPERPIXEL_SETTINGS,
+               False, "SLIC superpixels are labelled, fully or with their dominant class (one click); budgets count "
+               "superpixels"),
 )}
 MODE_NAMES: tuple[str, ...] = tuple(SAMPLE_MODES)
 
