@@ -191,6 +191,14 @@ _ALL = [
          "or regions within an image.",
          'experiment a {\n    sample pixel { budget 1% per image }\n    heuristic kcenter\n}',
          "Use `sample image { … }` with it, or a pixel heuristic."),
+    Code("SEG232", "mc-dropout-without-dropout", "error", "An MC-dropout heuristic on a model without dropout.",
+         "`bald` and `variation_ratio` compare forward passes with the dropout layers on; with every head's "
+         "`dropout_ratio` 0 (and no other dropout in the model config) the passes are identical, and the first "
+         "query stops the run after the first round's training.",
+         'base "bases/no_dropout.py"   # model.decode_head.dropout_ratio = 0\n'
+         'sample pixel { budget 1% per image }\nheuristic bald { passes 10 }',
+         "Turn dropout on: `mmseg { model.decode_head.dropout_ratio = 0.1 }` (mmseg's default), or use another "
+         "heuristic."),
     # ---- SEG3xx: schedule ------------------------------------------------------------------------
     Code("SEG301", "schedule-without-train", "error", "The schedule never trains.",
          "An AL experiment trains between queries; without training no labels are used.",

@@ -20,6 +20,7 @@ from segal_dsl.frontend.validate import SpanIndex
 from segal_dsl.pyconfig.evaluate import UNKNOWN
 from segal_dsl.pyconfig.load import DELETE_KEY, Loaded, Origin, load, merge_into
 from segal_dsl.source import Source, Span
+from segal_dsl.spec import heuristics
 from segal_dsl.spec.config import ConfigError, Contract, read_config
 
 
@@ -120,6 +121,7 @@ def check(compiled: Compiled, inherited: Inherited, source: Source, spans: SpanI
         return eff, None
     if eff.bases_known:
         _check_model(contract, eff, spans, diags)
+        _check_dropout(contract, eff, spans, diags)
     return eff, contract
 
 
@@ -165,6 +167,52 @@ def _check_model(contract: Contract, eff: Effective, spans: SpanIndex, diags: Di
                   notes=((_origin_span(origin), "`num_classes` set here"),) if isinstance(origin, Origin) else (),
                   help=f"RIPU normalises by log(categories): use `categories {classes}`, or leave it out (the "
                   "model's number of classes is the default)")
+
+
+HEAD_DROPOUT = 0.1  # mmseg's BaseDecodeHead(dropout_ratio=0.1): a head that does not set it has dropout
+
+
+def _heads(model: dict) -> list:
+    out = []
+    for key in ("decode_head", "auxiliary_head"):
+        head = model.get(key)
+        out += list(head) if isinstance(head, (list, tuple)) else [head] if head is not None else []
+    return out
+
+
+def _other_dropout(node: Any, path: tuple = ()) -> bool:
+    """Whether a model key other than a head's dropout_ratio may switch a dropout layer on (`drop_rate`,
+    `attn_drop_rate`, `ffn_drop`, …; not `drop_path_rate`, which is no dropout layer), or is unknown."""
+    if isinstance(node, dict):
+        return any(_other_dropout(v, (*path, k)) for k, v in node.items())
+    if isinstance(node, (list, tuple)):
+        return any(_other_dropout(v, path) for v in node)
+    key = str(path[-1]) if path else ""
+    if "drop" not in key or "drop_path" in key or key == "dropout_ratio":
+        return False
+    return node is UNKNOWN or (isinstance(node, (int, float)) and not isinstance(node, bool) and node > 0)
+
+
+def _check_dropout(contract: Contract, eff: Effective, spans: SpanIndex, diags: Diagnostics) -> None:
+    """SEG232: an MC-dropout heuristic (spec/heuristics.py `needs_dropout`) on a model whose every decode and
+    auxiliary head sets `dropout_ratio` 0 and whose config switches on no other dropout: the runtime's first
+    query would stop (runtime/query.py mc_posteriors)."""
+    model = eff.values.get("model")
+    if not heuristics.spec_of(contract.heuristic).needs_dropout or not isinstance(model, dict):
+        return
+    heads = _heads(model)
+    if not heads or not all(isinstance(h, dict) for h in heads):
+        return
+    ratios = [h.get("dropout_ratio", HEAD_DROPOUT) for h in heads]
+    if any(r is UNKNOWN or not isinstance(r, (int, float)) or r > 0 for r in ratios) or _other_dropout(model):
+        return
+    origin = eff.origin(("model", "decode_head", "dropout_ratio"))
+    note = ((_origin_span(origin), "`dropout_ratio` set here"),) if isinstance(origin, Origin) else \
+        ((spans(origin), "`dropout_ratio` set here"),) if isinstance(origin, tuple) and spans(origin) else ()
+    diags.add("SEG232", f"`{contract.heuristic}` needs dropout, but the model has none (`dropout_ratio` 0)",
+              spans(("heuristic", "name")), label="MC dropout", notes=note,
+              help="turn dropout on: `mmseg { model.decode_head.dropout_ratio = 0.1 }` (mmseg's default), "
+              "or use another heuristic")
 
 
 def _num_classes(model: dict) -> int | None:

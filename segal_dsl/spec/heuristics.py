@@ -58,6 +58,7 @@ class Heuristic:
     source: str = ""              # where the method comes from
     user: bool = False            # registered at run time by a module of `imports`, unknown to the front end
     modes: tuple[str, ...] = MODE_NAMES  # sample modes it works in (`kcenter` picks whole images)
+    needs_dropout: bool = False   # MC dropout: the model needs a dropout layer with p > 0 (SEG232)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -96,11 +97,11 @@ HEURISTICS: dict[str, Heuristic] = {h.name: h for h in (
     ), runner="multitask"),
     Heuristic("bald", "MC dropout: mutual information H(mean p) - mean H(p) over N passes with dropout on", (
         Param("passes", "int", 10, "stochastic forward passes with the model's dropout layers on", ge=2, le=1000),
-    ), source="Houlsby et al., Bayesian Active Learning for Classification and Preference Learning, 2011; "
+    ), needs_dropout=True, source="Houlsby et al., Bayesian Active Learning for Classification and Preference Learning, 2011; "
               "Gal, Islam, Ghahramani, Deep Bayesian Active Learning with Image Data, ICML 2017"),
     Heuristic("variation_ratio", "MC dropout: 1 - (passes voting for the modal class) / N", (
         Param("passes", "int", 10, "stochastic forward passes with the model's dropout layers on", ge=2, le=1000),
-    ), source="Freeman, Elementary Applied Statistics, 1965; Gal, Islam, Ghahramani, ICML 2017"),
+    ), needs_dropout=True, source="Freeman, Elementary Applied Statistics, 1965; Gal, Islam, Ghahramani, ICML 2017"),
     Heuristic("kcenter", "image sampling: k-center greedy (core-set) over the decoder features pooled per image",
               modes=("image",), source="Sener, Savarese, Active Learning for Convolutional Neural Networks: "
               "A Core-Set Approach, ICLR 2018"),
