@@ -121,7 +121,8 @@ class ActiveLearningRunner(EpochBasedRunner):
             raise RuntimeError(f"{self._state_dir()} has progress but {mask_dir} has no label state")
         sizes = pool_sizes(self.data.query, self.contract.scale_size)
         labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
-        if self.sample_mode == "superpixel":  # SLIC regions, their clicks counted (runtime/superpixels.py)
+        if self.sample_mode == "superpixel" and self.contract.reference is None:  # SLIC regions, their clicks
+            # counted (runtime/superpixels.py); the reference labels every pixel with its ground truth below
             return self._init_superpixels(LabelState.for_superpixels(sizes), mask_dir)
         # A sweep point draws its initial labels with its seed: the strategies of one seed start equal.
         seed = self.contract.initial_seed
