@@ -41,7 +41,7 @@ from segal_dsl.spec.config import (
     Runner,
     Visualize,
 )
-from segal_dsl.spec.modes import MODE_NAMES, RUNNER_KINDS, runner_kind_of_type
+from segal_dsl.spec.modes import MODE_NAMES, RUNNER_KINDS, SUPERPIXEL_LABELS, runner_kind_of_type
 from segal_dsl.spec.schedule import UNITS as SCHEDULE_UNITS
 
 WANDB_HOOKS = ("WandbLoggerHookWithVal", "WandbLoggerHook")
@@ -51,7 +51,8 @@ _HANDLED = frozenset(SET_BY)
 # The keys of each section the reference reads, as the contract names them (plus the guide's spellings).
 RUNNER_KEYS = tuple(Runner.model_fields)
 ACTIVE_LEARNING_KEYS = (*ActiveLearning.model_fields, "heuristics", "heuristics_cfg")
-PIXEL_KEYS = tuple(dict.fromkeys([*MODE_SETTINGS["pixel"].model_fields, *MODE_SETTINGS["region"].model_fields]))
+PIXEL_KEYS = tuple(dict.fromkeys([*MODE_SETTINGS["pixel"].model_fields, *MODE_SETTINGS["region"].model_fields,
+                                   *MODE_SETTINGS["superpixel"].model_fields]))
 DEFAULT_UNIT = Runner.model_fields["schedule_unit"].default
 
 
@@ -427,6 +428,14 @@ class Mapper:
                 origin.append((*path, "radius"))
             else:
                 self.drop("SEG611", "`radius` is left out: pixel sampling has no regions", *path, "radius")
+        for key, word, kind in (("superpixel_segments", "segments", "int"), ("superpixel_compactness", "compactness",
+                                                                           "number"), ("superpixel_label", "label", "str")):
+            if key in s and self.mode == "superpixel":  # SLIC's settings and the labelling (runtime/superpixels.py)
+                value = self.typed(s[key], kind, *path, key)
+                if kind == "str" and value not in SUPERPIXEL_LABELS:
+                    self.fail(f"`{key}` must be {_or_list(SUPERPIXEL_LABELS)}", *path, key)
+                lines.append(f"        {word} {value if kind == 'str' else seg_number(value)}")
+                origin.append((*path, key))
         return known
 
     def amount(self, value: Any, *path: Any) -> str:
