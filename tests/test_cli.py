@@ -169,7 +169,7 @@ def test_explain_and_schema():
     assert segal("explain", "SEG999").returncode == 2
     schema = json.loads(segal("schema").stdout)  # the language a user writes (tests/test_lsp.py checks it more)
     sample = next(k for k in schema["blocks"]["experiment"]["keys"] if k["name"] == "sample")
-    assert sample["required"] and [w["text"] for w in sample["words"]] == ["image", "pixel", "region"]
+    assert sample["required"] and [w["text"] for w in sample["words"]] == ["image", "pixel", "region", "superpixel"]
 
 
 def test_run_without_a_valid_file_fails_cleanly():

@@ -179,10 +179,12 @@ class LabelState:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held for the labels themselves (pixel mode: ⌈H·W/8⌉ per image)."""
+        """Bytes held for the labels themselves (pixel mode: ⌈H·W/8⌉ per image; superpixel mode adds the clicks and
+        the compressed class maps)."""
         if self.mode == "image":
             return int(self._flags.nbytes)
-        return int(sum(b.nbytes for b in self._bits) + self._counts.nbytes)
+        extra = 0 if self.clicks is None else self.clicks.nbytes + sum(len(b) for b in self._classes.values())
+        return int(sum(b.nbytes for b in self._bits) + self._counts.nbytes + extra)
 
     # ------------------------------------------------------------------ updates
 

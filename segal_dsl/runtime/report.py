@@ -19,7 +19,8 @@ from .labels import atomic_write_bytes
 from .pipelines import resize_nearest
 
 FIELDS = ("round", "planned", "labelled", "added", "labelled_images", "mIoU", "mAcc", "aAcc",
-          "global_iter", "global_epoch", "superpixels", "superpixels_added")
+          "global_iter", "global_epoch")
+SUPERPIXEL_FIELDS = ("superpixels", "superpixels_added")  # superpixel mode: the cost in clicks
 
 
 def round_entry(r: int, labels, previous: list[dict], global_iter: int, global_epoch: int,
@@ -106,7 +107,8 @@ def write(work_dir: str, rounds: list[dict], labels, mode: str, reference: str |
     atomic_write_bytes(osp.join(work_dir, "report.json"),
                        (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=FIELDS, extrasaction="ignore", lineterminator="\n")
+    fields = FIELDS + (SUPERPIXEL_FIELDS if any("superpixels" in e for e in rounds) else ())
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for e in rounds:
         w.writerow(e)
