@@ -22,6 +22,7 @@ from PIL import Image
 from segal_dsl.runtime.labels import LabelState, LabelStateError
 from segal_dsl.runtime.superpixels import (
     SuperpixelCache,
+    choose,
     dominant_classes,
     label_superpixels,
     pooled_scores,
@@ -76,6 +77,18 @@ def test_top_superpixels_breaks_ties_with_the_seed():
     assert firsts == {1, 2}  # either tied superpixel, depending on the seed
     again = [int(top_superpixels(values, 1, np.random.default_rng(7))[0]) for _ in range(3)]
     assert len(set(again)) == 1
+
+
+def test_choose_takes_each_images_top_quota_or_the_pools_top_total():
+    candidates = {0: (np.array([0, 2, 5]), np.array([0.9, 0.1, 0.5])),
+                  1: (np.array([1, 3]), np.array([0.8, 0.7])),
+                  2: (np.array([4]), np.array([0.05]))}
+    even = choose(candidates, [2, 1, 2], True, seed=0, rnd=1)
+    assert {i: sorted(v.tolist()) for i, v in even.items()} == {0: [0, 5], 1: [1], 2: [4]}  # 2 has only one
+    pool = choose(candidates, [2, 1, 2], False, seed=0, rnd=1)  # top 5 of the pool's 6 scores: all but 0.05
+    assert {i: v.tolist() for i, v in pool.items()} == {0: [0, 2, 5], 1: [1, 3]}
+    pool = choose(candidates, [1, 1, 1], False, seed=0, rnd=1)  # top 3: 0.9, 0.8, 0.7
+    assert {i: v.tolist() for i, v in pool.items()} == {0: [0], 1: [1, 3]}
 
 
 def test_dominant_labels_give_each_superpixel_its_majority_class():
@@ -200,7 +213,15 @@ def _short_seg(tmp_path: Path) -> Path:
     return seg
 
 
-def _check_labels_are_whole_superpixels(work_dir: Path) -> LabelState:
+FULL_POOL = """experiment toy_sp_full {{
+    extends "{example}"
+    sample superpixel {{ initial 1 sp per image; budget 100 superpixels per round; segments 64; label full; evenly false }}
+    schedule iters {{ train 2; query; train 1 }}
+}}
+"""
+
+
+def _check_labels_are_whole_superpixels(work_dir: Path, dominant: bool = True) -> LabelState:
     """Every labelled pixel's superpixel is labelled wholly (void pixels aside), with its majority class."""
     from segal_dsl.runtime.toy.generate import ensure
 
@@ -217,7 +238,9 @@ def _check_labels_are_whole_superpixels(work_dir: Path) -> LabelState:
         eligible = gt != 255
         assert (mask == (np.isin(seg, bought) & eligible)).all()
         cls = state.class_map(i)
-        if bought.size:
+        if not dominant:
+            assert cls is None
+        elif bought.size:
             want = dominant_classes(seg, gt, mask, bought)
             lut = dict(zip(bought.tolist(), want.tolist()))
             assert (cls[mask] == np.vectorize(lut.get)(seg[mask])).all() and (cls[~mask] == -1).all()
@@ -269,3 +292,20 @@ def test_toy_superpixel_resume_reuses_the_cache_and_restores_the_class_maps(tmp_
     a, b = (json.loads((d / "masks" / "labels.json").read_text()) for d in (ref, cut))
     assert a["sha256"] == b["sha256"] and a["superpixels"] == b["superpixels"] and a["records"] == b["records"]
     _check_labels_are_whole_superpixels(cut)
+
+
+@pytest.mark.runtime
+@pytest.mark.slow
+def test_toy_superpixel_full_labels_over_the_pool(tmp_path, monkeypatch):
+    from _runtime_helpers import toy_env
+
+    from segal_dsl.runtime.launch import run_experiment
+
+    toy_env(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    seg = tmp_path / "full.seg"
+    seg.write_text(FULL_POOL.format(example=(EXAMPLES / "toy_superpixel.seg").as_posix()))
+    assert run_experiment(str(seg), work_dir=str(tmp_path / "run")) == 0
+    state = _check_labels_are_whole_superpixels(tmp_path / "run", dominant=False)
+    assert [(r["extra"]["superpixels_planned"], r["extra"]["superpixels"]) for r in state.records] == [(64, 64), (100, 100)]
+    assert state.superpixels() == 164

@@ -2,6 +2,7 @@
 
 import pytest
 
+from segal_dsl.spec import budget
 from segal_dsl.spec.budget import (
     distribute,
     estimate,
@@ -167,3 +168,22 @@ def test_estimate_of_a_share_without_the_pool_is_the_mean():
     assert e.per_image is None and e.per_image_percent == pytest.approx(0.44)
     known = estimate({"value": 2.2, "unit": "%/img", "share": [1, 5]}, "region", 2, (1280, 640))
     assert (known.per_image, known.total) == (3605, 7210)
+
+
+def test_superpixel_budgets_count_superpixels_not_pixels():
+    per_image, total = {"value": 3, "unit": "superpixels/img"}, {"value": 10, "unit": "superpixels"}
+    assert budget.superpixel_quotas(per_image, 4) == [3, 3, 3, 3]
+    assert budget.superpixel_quotas(total, 4) == [3, 3, 2, 2]
+    assert budget.superpixel_quotas(0, 4) == [0, 0, 0, 0]
+    with pytest.raises(ValueError, match="counts superpixels, not pixels"):
+        budget.per_image_quotas(per_image, [(4, 4)])
+    with pytest.raises(ValueError, match="not px per image"):
+        budget.superpixel_quotas({"value": 3, "unit": "px/img"}, 2)
+    assert budget.estimate(per_image, "superpixel", 5, None).as_dict() == \
+        {"unit": "superpixels", "per_image": 3, "per_image_percent": None, "total": 15}
+    assert budget.estimate(total, "superpixel", None, None).total == 10
+    assert budget.estimate(per_image, "superpixel", None, None).per_image == 3
+    assert budget.compile_amount(10, "superpixels") == total
+    assert budget.split_total(10, "superpixels", 3) == [{"value": v, "unit": "superpixels"} for v in (4, 3, 3)]
+    assert budget.join_shares(budget.split_total(10, "superpixels", 3)) == (10, "superpixels")
+    assert budget.unit_of_words("sp", True) == "superpixels/img" and budget.unit_of_words("superpixels", False) == "superpixels"

@@ -178,20 +178,7 @@ class SuperpixelQuery:
         return free if self.void_of is None else free & ~self.void_of(index, shape)
 
     def picks(self, candidates: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict[int, np.ndarray]:
-        """image -> superpixel ids bought: each image's top quota (`evenly`), else the pool's top total."""
-        if self.evenly:
-            out = {}
-            for i, (ids, means) in candidates.items():
-                out[i] = ids[top_superpixels(means, self.quotas[i], rng_for(self.seed, self.rnd, i))]
-            return out
-        order = sorted(candidates)
-        if not order:
-            return {}
-        img = np.concatenate([np.full(candidates[i][0].size, i, np.int64) for i in order])
-        ids = np.concatenate([candidates[i][0] for i in order])
-        means = np.concatenate([candidates[i][1] for i in order])
-        chosen = top_superpixels(means, sum(self.quotas), rng_for(self.seed, self.rnd))
-        return {i: np.sort(ids[chosen][img[chosen] == i]) for i in order if (img[chosen] == i).any()}
+        return choose(candidates, self.quotas, self.evenly, self.seed, self.rnd)
 
     def finish(self, result, gather: Callable[[Any], list]):
         """Gather every rank's candidates, choose, label the own images, gather and apply the labels everywhere."""
@@ -221,6 +208,22 @@ class SuperpixelQuery:
             warnings.warn(f"query {self.rnd}: only {bought} superpixels were left to buy of the {planned} planned; "
                           "took all that was left", stacklevel=2)
         return result
+
+
+def choose(candidates: dict[int, tuple[np.ndarray, np.ndarray]], quotas: list[int], evenly: bool, seed: int,
+           rnd: int) -> dict[int, np.ndarray]:
+    """image -> superpixel ids bought, from each image's (candidate ids, pooled scores): each image's top quota
+    (`evenly`, ties from rng_for(seed, rnd, image)), else the pool's top sum(quotas) (ties from rng_for(seed, rnd))."""
+    if evenly:
+        return {i: ids[top_superpixels(means, quotas[i], rng_for(seed, rnd, i))] for i, (ids, means) in candidates.items()}
+    order = sorted(candidates)
+    if not order:
+        return {}
+    img = np.concatenate([np.full(candidates[i][0].size, i, np.int64) for i in order])
+    ids = np.concatenate([candidates[i][0] for i in order])
+    means = np.concatenate([candidates[i][1] for i in order])
+    chosen = top_superpixels(means, sum(quotas), rng_for(seed, rnd))
+    return {i: np.sort(ids[chosen][img[chosen] == i]) for i in order if (img[chosen] == i).any()}
 
 
 def apply(labels, index: int, clicks: int, flat: np.ndarray, classes: np.ndarray | None) -> int:

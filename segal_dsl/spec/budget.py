@@ -326,8 +326,11 @@ def estimate(spec: BudgetSpec, mode: str, images: int | None, resolution: tuple[
         if n:
             total = sum(superpixel_quotas(spec, n))
             return Estimate("superpixels", _mean(total, n), None, total)
-        per = superpixel_quotas(spec, 1)[0] if is_zero(spec) or UNITS[parse_spec(spec)[1]].per_image else None
-        return Estimate("superpixels", per, None, 0 if is_zero(spec) else None)
+        if is_zero(spec):
+            return Estimate("superpixels", 0, None, 0)
+        value, unit = parse_spec(spec)
+        per_image = UNITS[unit].per_image
+        return Estimate("superpixels", int(value) if per_image else None, None, None if per_image else int(value))
     if sizes:
         total = sum(per_image_quotas(spec, sizes, radius))
         per_image = _mean(total, len(sizes))
