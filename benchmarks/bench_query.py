@@ -1,17 +1,22 @@
-"""Query step on the toy pool: scoring + selection per heuristic and sample mode vs a plain forward pass.
+"""Query step vs a plain forward pass: the real `run_query` (batched loader, scoring and selection on the model's
+device) per heuristic and sample mode, on the toy UNet or a realistic DeepLabV3+ R50 at 512x1024.
 
     SEGAL_TOY_DIR=/tmp/segal-toy-bench .venv/bin/python benchmarks/bench_query.py [--quick]
+    .venv/bin/python benchmarks/bench_query.py --model deeplabv3plus_r50 [--device cuda] [--fp16] [--batch-size 4]
 
-The model is the toy UNet of segal_dsl/runtime/toy/configs/toy_unet.py built with mmseg's
-`build_segmentor`; the images are the 64 toy pool images (64x64). Baseline: mmseg's own test forward
-(`simple_test`, rescale=True) per image, batch 1, as the query runs. Forward and query alternate image
-by image and are timed in process CPU time (one torch thread, which runs in this process), so load from
-other processes on a shared box hits both alike.
+`toy`: the UNet of segal_dsl/runtime/toy/configs/toy_unet.py and the 64 toy pool images (64x64, 5 classes).
+`deeplabv3plus_r50`: mmseg's own `configs/_base_/models/deeplabv3plus_r50-d8.py` (19 classes; `pretrained=None`,
+random weights, nothing downloaded) on random 512x1024 images. Baseline: mmseg's test forward (`simple_test`,
+rescale=True) on the same batches. The query is `segal_dsl.runtime.query.run_query` over a `query_loader` of one
+batch, so forward and query alternate batch by batch (load from other processes hits both alike); the query's
+time includes its own forward. CPU: process CPU time, one torch thread by default; CUDA: wall time after
+`torch.cuda.synchronize()`. `--fp16`: the config's `fp16` key (autocast fp16 on CUDA), for both.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import resource
 import statistics
@@ -20,6 +25,7 @@ import time
 import tracemalloc
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,165 +36,233 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 TARGET = 1.15
+MODELS = ("toy", "deeplabv3plus_r50")
 
 
-def load_model():
+def load_model(name: str, device: str):
     import mmcv
+    import mmseg
     from mmcv.cnn.utils import revert_sync_batchnorm
     from mmseg.models import build_segmentor
 
-    cfg = mmcv.Config.fromfile(str(ROOT / "segal_dsl/runtime/toy/configs/toy_unet.py"))
+    if name == "toy":
+        cfg = mmcv.Config.fromfile(str(ROOT / "segal_dsl/runtime/toy/configs/toy_unet.py"))
+    else:  # mmseg's own model config, as shipped with the package
+        cfg = mmcv.Config.fromfile(os.path.join(os.path.dirname(mmseg.__file__), ".mim", "configs", "_base_",
+                                                "models", "deeplabv3plus_r50-d8.py"))
+        cfg.model.pretrained = None  # random weights: no 'open-mmlab://resnet50_v1c' download
     model = build_segmentor(cfg.model, train_cfg=cfg.get("train_cfg"), test_cfg=cfg.get("test_cfg"))
+    logging.getLogger("mmcv").setLevel(logging.WARNING)  # init_weights logs every parameter
     model.init_weights()
-    return revert_sync_batchnorm(model).eval()
+    model = revert_sync_batchnorm(model).eval()  # SyncBN needs a process group
+    return model.to(device), int(cfg.model.decode_head.num_classes)
 
 
-def load_pool() -> list[tuple[torch.Tensor, list[dict]]]:
-    """The toy pool images, normalised like the test pipeline (mean 127.5, std 64, RGB), batch of one."""
+class Pool(torch.utils.data.Dataset):
+    """Test-pipeline items ({img: [CHW], img_metas: [meta]}) held in memory: the toy pool images normalised as
+    the toy test pipeline does, or seeded random images."""
+
+    def __init__(self, images: list[torch.Tensor]):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, k: int) -> dict:
+        from mmcv.parallel import DataContainer
+
+        img = self.images[k]
+        h, w = img.shape[-2:]
+        meta = dict(ori_shape=(h, w, 3), img_shape=(h, w, 3), pad_shape=(h, w, 3), flip=False,
+                    scale_factor=np.ones(4, np.float32), filename=f"pool_{k}.png")
+        return {"img": [img], "img_metas": [DataContainer(meta, cpu_only=True)]}
+
+
+def load_pool(name: str, n: int) -> Pool:
+    if name != "toy":
+        g = torch.Generator().manual_seed(0)
+        return Pool([torch.randn((3, 512, 1024), generator=g) for _ in range(n)])
     from PIL import Image
 
     from segal_dsl.runtime.toy import generate
 
     root = generate.ensure()
-    out = []
-    for path in sorted((root / "img_dir" / "train").glob(f"*{generate.SUFFIX}")):
+    images = []
+    for path in sorted((root / "img_dir" / "train").glob(f"*{generate.SUFFIX}"))[:n]:
         rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)
-        img = torch.from_numpy(((rgb - 127.5) / 64.0).transpose(2, 0, 1).copy())[None]
-        h, w = rgb.shape[:2]
-        meta = dict(ori_shape=(h, w, 3), img_shape=(h, w, 3), pad_shape=(h, w, 3), flip=False,
-                    scale_factor=np.ones(4, np.float32), filename=str(path))
-        out.append((img, [meta]))
-    return out
+        images.append(torch.from_numpy(((rgb - 127.5) / 64.0).transpose(2, 0, 1).copy()))
+    return Pool(images)
 
 
-def forward(model, pool) -> None:
-    with torch.no_grad():
-        for img, metas in pool:
-            model.simple_test(img, metas, rescale=True)
+def contract_for(heuristic: str, mode: str, classes: int, pool: int):
+    """The compiled config of a one-query run, read through the contract (spec/config.py)."""
+    from segal_dsl.spec.config import read_config
+
+    kind = "pixel" if mode == "global" else mode
+    if kind == "image":
+        settings = dict(initial_pool=0, budget_per_round=max(1, pool // 10))
+    else:
+        settings = dict(initial_label_pixels=0, budget_per_round=dict(value=1.0, unit="%/img"),
+                        sample_evenly=mode != "global", ignore_index=255)
+    cfg = dict(
+        runner=dict(type="ActiveLearningRunner", sample_mode=kind, sample_rounds=1),
+        active_learning=dict(settings={kind: settings}, heuristic=heuristic, reset_each_round=False,
+                             heuristic_cfg=dict(k=1, use_entropy=True, categories=classes) if heuristic == "ripu" else {}),
+        workflow=[(("train", 1), ("query", 1)), (("train", 1),)], mask_dir="masks")
+    return read_config(cfg)
 
 
-class Query:
-    """One query as segal_dsl.runtime.query.run_query does it, image by image: posteriors, scores,
-    selection, label update; `finish` does the pool-wide part (image mode's ranking)."""
+class Clock:
+    """Process CPU time on the CPU; wall time after synchronising on CUDA."""
 
-    def __init__(self, pool, heuristic: str, mode: str, round: int = 1):
-        from segal_dsl.runtime import selection as sel
-        from segal_dsl.runtime.heuristics import get_heuristic, image_scores
+    def __init__(self, device: str):
+        self.cuda = device == "cuda"
+
+    def __call__(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+            return time.perf_counter()
+        return time.process_time()
+
+
+class Bench:
+    """One model on one device: batches of the pool, the forward baseline and one query per batch."""
+
+    def __init__(self, model, pool: Pool, classes: int, batch: int, device: str, fp16: bool):
+        self.model, self.pool, self.classes, self.device, self.fp16 = model, pool, classes, torch.device(device), fp16
+        self.batch = batch
+        self.sizes = [tuple(img.shape[-2:]) for img in pool.images]
+        self.data_cfg = {"workers_per_gpu": 0, "query_dataloader": {"samples_per_gpu": batch}}
+        self.clock = Clock(device)
+
+    def loader(self, indices, contract=None):
+        from segal_dsl.runtime.loaders import batches, query_loader
+
+        return query_loader(self.pool, indices, self.sizes, self.data_cfg, self.device,
+                            batched=contract is None or batches(contract))
+
+    def forward(self, indices) -> None:
+        from mmcv.parallel import scatter
+
+        for data in self.loader(indices):
+            data.pop("pool_index")
+            data = scatter(data, [(self.device.index or 0) if self.device.type == "cuda" else -1])[0]
+            with torch.no_grad(), self.autocast():
+                self.model.simple_test(data["img"][0], data["img_metas"][0], rescale=True)
+
+    def autocast(self):
+        import contextlib
+
+        return torch.autocast("cuda", dtype=torch.float16) if self.fp16 and self.device.type == "cuda" else contextlib.nullcontext()
+
+    def labels(self, mode: str):
         from segal_dsl.runtime.labels import LabelState
 
-        self.sel, self.image_scores = sel, image_scores
-        self.fn, self.heuristic, self.mode, self.round = get_heuristic(heuristic), heuristic, mode, round
-        self.params = dict(k=1, use_entropy=True, categories=5) if heuristic == "ripu" else {}
-        sizes = [tuple(m[0]["ori_shape"][:2]) for _, m in pool]
-        self.labels = LabelState.for_images(len(pool)) if mode == "image" else LabelState.for_pixels(sizes)
-        self.img_scores = np.full(len(pool), -np.inf)
+        n = len(self.pool)
+        return LabelState.for_images(n) if mode == "image" else LabelState.for_pixels(self.sizes)
 
-    @torch.no_grad()
-    def step(self, model, i: int, img, metas) -> None:
-        sel = self.sel
-        probs = model.inference(img, metas, rescale=True)
-        if self.heuristic == "random":
-            g = torch.Generator().manual_seed(int(sel.rng_for(0, self.round, i).integers(2**62)))
-            scores = self.fn(probs, generator=g)
-        else:
-            scores = self.fn(probs, **self.params)
-        if self.mode == "image":
-            self.img_scores[i] = float(self.image_scores(scores)[0])
-            return
-        s = scores[0].numpy()
-        quota = int(s.size * 0.01)
-        lab = self.labels.mask(i)
-        rng = sel.rng_for(0, self.round, i)
-        if self.mode == "region":
-            new = sel.select_regions(s, lab, quota, 1, None, rng)
-        else:
-            new = sel.select_pixels(s, lab, quota, None, rng)
-        self.labels.add(i, new)
+    def query(self, contract, labels, indices) -> int:
+        from segal_dsl.runtime.query import run_query
 
-    def finish(self) -> int:
-        if self.mode == "image":
-            chosen = self.sel.select_images(self.img_scores, self.labels.images(), max(1, len(self.img_scores) // 10))
-            self.labels.add_images(chosen.tolist())
-        return self.labels.total()
+        runner = SimpleNamespace(model=self.model, data=SimpleNamespace(query=None, cfg={"fp16": self.fp16}))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return run_query(runner, 1, self.loader(indices, contract), labels, contract, 0, set()).added
 
+    def interleaved(self, heuristic: str, mode: str, reps: int) -> tuple[float, float]:
+        """Median over `reps` passes of (forward s, query s), alternating batch by batch."""
+        n = len(self.pool)
+        fwd, qry = [], []
+        for _ in range(reps):
+            contract = contract_for(heuristic, mode, self.classes, n)
+            labels = self.labels(contract.mode)
+            f_total = q_total = 0.0
+            for start in range(0, n, self.batch):
+                chunk = list(range(start, min(start + self.batch, n)))
+                t = self.clock()
+                self.forward(chunk)
+                f_total += self.clock() - t
+                t = self.clock()
+                self.query(contract, labels, chunk)
+                q_total += self.clock() - t
+            fwd.append(f_total)
+            qry.append(q_total)
+        return statistics.median(fwd), statistics.median(qry)
 
-def query(model, pool, heuristic: str, mode: str) -> int:
-    q = Query(pool, heuristic, mode)
-    for i, (img, metas) in enumerate(pool):
-        q.step(model, i, img, metas)
-    return q.finish()
-
-
-def interleaved(model, pool, heuristic: str, mode: str, reps: int) -> tuple[float, float]:
-    """Median over `reps` passes of (forward CPU s, query CPU s), the two alternating image by image so
-    that load from other processes hits both alike. CPU time of this process: one torch thread runs in it."""
-    fwd, qry = [], []
-    for _ in range(reps):
-        q = Query(pool, heuristic, mode)
-        f_total = q_total = 0.0
-        with torch.no_grad():
-            for i, (img, metas) in enumerate(pool):
-                t = time.process_time()
-                model.simple_test(img, metas, rescale=True)
-                f_total += time.process_time() - t
-                t = time.process_time()
-                q.step(model, i, img, metas)
-                q_total += time.process_time() - t
-        t = time.process_time()
-        q.finish()
-        q_total += time.process_time() - t
-        fwd.append(f_total)
-        qry.append(q_total)
-    return statistics.median(fwd), statistics.median(qry)
+    def numpy_peak(self, heuristic: str, mode: str) -> int:
+        """Peak bytes allocated through Python/numpy by one query over the pool (torch's allocator is not traced)."""
+        contract = contract_for(heuristic, mode, self.classes, len(self.pool))
+        labels = self.labels(contract.mode)
+        tracemalloc.start()
+        self.query(contract, labels, range(len(self.pool)))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
 
 
-def peak_numpy(fn) -> int:
-    """Peak bytes allocated through Python/numpy while `fn` runs (torch's CPU allocator is not traced)."""
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak
+def configurations(a) -> tuple[list[tuple[str, str]], list[str]]:
+    """(heuristic, mode) pairs to measure, and the heuristics left out: those that score one image at a time
+    (MC-dropout passes, mps, kcenter/badge; loaders.batches) are not the batched query this measures."""
+    from segal_dsl.runtime.heuristics import HEURISTICS, get_heuristic
+
+    names = sorted({fn.__name__: name for name, fn in HEURISTICS.items() if "-" not in name}.values())
+    flags = ("mc_dropout", "needs_model", "image_batch")
+    per_image = [h for h in names if any(getattr(get_heuristic(h), f, False) for f in flags)]
+    names = [h for h in names if h not in per_image]
+    if a.model != "toy" and a.device == "cpu" and not a.all:  # a forward takes seconds per image here
+        return [("entropy", "pixel"), ("margin", "global"), ("ripu", "region")], per_image
+    if a.quick:
+        return [("entropy", m) for m in ("pixel", "region", "global", "image")] + [("ripu", "region")], per_image
+    return [(h, m) for h in names for m in ("pixel", "region", "global", "image")], per_image
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="one repetition, 16 images (CI)")
+    p.add_argument("--quick", action="store_true", help="one repetition, 16 toy images (CI)")
+    p.add_argument("--model", choices=MODELS, default="toy")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--batch-size", type=int, default=None, help="data.query_dataloader.samples_per_gpu "
+                   "(default: 8 for the toy, 2 for deeplabv3plus_r50 on the CPU, 8 on CUDA)")
+    p.add_argument("--pool", type=int, default=None, help="pool images (default: toy 64; deeplabv3plus_r50 2 on "
+                   "the CPU, 32 on CUDA)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions (default: 7 toy, 1 CPU R50, 5 CUDA R50)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads on the CPU")
+    p.add_argument("--fp16", action="store_true", help="the config's `fp16`: autocast fp16 on CUDA")
+    p.add_argument("--all", action="store_true", help="every heuristic and mode (default on CUDA and for the toy)")
     a = p.parse_args()
-    torch.set_num_threads(1)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: torch sees no CUDA device")
+    toy, cuda = a.model == "toy", a.device == "cuda"
+    batch = a.batch_size or (8 if toy or cuda else 2)
+    n = a.pool or (16 if toy and a.quick else 64 if toy else 32 if cuda else 2)
+    reps = a.reps or (1 if a.quick else 7 if toy else 5 if cuda else 1)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    from segal_dsl.runtime.heuristics import HEURISTICS
-
-    model = load_model()
-    pool = load_pool()
-    if a.quick:
-        pool = pool[:16]
-    reps = 1 if a.quick else 7
-    forward(model, pool)  # warm-up
-    heuristics = sorted({fn.__name__: name for name, fn in HEURISTICS.items() if "-" not in name}.values())
-    print(f"pool: {len(pool)} images of 64x64, 5 classes; {reps} repetitions (median); torch threads 1; "
-          "CPU time, forward and query alternating image by image")
+    model, classes = load_model(a.model, a.device)
+    pool = load_pool(a.model, n)
+    bench = Bench(model, pool, classes, batch, a.device, a.fp16)
+    h, w = bench.sizes[0]
+    bench.forward(range(min(batch, n)))  # warm-up (and cuDNN's algorithm choice)
+    timing = "wall time after cuda.synchronize" if cuda else f"CPU time, torch threads {a.threads}"
+    print(f"model {a.model} on {a.device}{' (fp16 autocast)' if a.fp16 and cuda else ''}; pool: {n} images of "
+          f"{h}x{w}, {classes} classes; batch size {batch}; {reps} repetition(s) (median); {timing}; forward "
+          "and query alternating batch by batch")
     print(f"{'heuristic':<18}{'mode':<8}{'forward ms':>11}{'query ms':>10}{'ratio':>8}{'numpy peak KiB':>16}")
     ratios = []
-    fwd_peak = peak_numpy(lambda: forward(model, pool))
-    for heuristic in heuristics:
-        try:
-            query(model, pool[:1], heuristic, "pixel")
-        except (ValueError, TypeError) as e:  # not one posterior per image: mps scores the multitask model's
-            # reconstruction, bald/variation_ratio MC-dropout samples, kcenter features and the labelled set
-            print(f"{heuristic:<18}skipped: {str(e).splitlines()[0]}")
-            continue
-        for mode in ("pixel", "region", "image"):
-            base, q = interleaved(model, pool, heuristic, mode, reps)
-            peak = peak_numpy(lambda h=heuristic, m=mode: query(model, pool, h, m))
-            ratios.append((q / base, heuristic, mode))
-            print(f"{heuristic:<18}{mode:<8}{base * 1e3:>11.1f}{q * 1e3:>10.1f}{q / base:>7.2f}x{peak / 1024:>16.0f}")
+    pairs, per_image = configurations(a)
+    for heuristic, mode in pairs:
+        base, q = bench.interleaved(heuristic, mode, reps)
+        peak = bench.numpy_peak(heuristic, mode)
+        ratios.append((q / base, heuristic, mode))
+        print(f"{heuristic:<18}{mode:<8}{base * 1e3:>11.1f}{q * 1e3:>10.1f}{q / base:>7.2f}x{peak / 1024:>16.0f}",
+              flush=True)
+    print(f"not measured (scored one image at a time, not batched): {', '.join(per_image)}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"numpy-side peak of the plain forward: {fwd_peak / 1024:.0f} KiB; process max RSS {rss:.0f} MiB")
+    print(f"process max RSS {rss:.0f} MiB" + (f"; CUDA peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if cuda else ""))
     worst = max(ratios)
-    print(f"ratio query/forward median over configurations: {statistics.median(r for r, _, _ in ratios):.2f}x "
-          f"(target {TARGET}x)")
-    print(f"ratio query/forward worst ({worst[1]}, {worst[2]}): {worst[0]:.2f}x (target {TARGET}x)")
+    print(f"ratio query/forward median over configurations at batch size {batch}: "
+          f"{statistics.median(r for r, _, _ in ratios):.2f}x (target {TARGET}x)")
+    print(f"ratio query/forward worst ({worst[1]}, {worst[2]}) at batch size {batch}: {worst[0]:.2f}x (target {TARGET}x)")
     return 0
 
 

@@ -6,7 +6,7 @@
 #   1. the toy experiment on CUDA, one process (mmseg's own CUDA path; MMDataParallel)
 #   2. the same run as 1-GPU DDP: torchrun --nproc-per-node 1, nccl, `--launcher pytorch`; its labels
 #      must equal those of 1 (same seed; the query's scoring is deterministic given the weights)
-#   3. benchmarks/bench_query.py on the GPU
+#   3. benchmarks/bench_query.py on the GPU: DeepLabV3+ R50 at 512x1024, batch 8, fp32 and fp16 autocast
 #
 # Exits 2 at once, saying so, when torch sees no CUDA device. Untested on a GPU so far (written on a
 # CPU-only machine): the first run on one is its test.
@@ -54,11 +54,10 @@ fig "toy run, 1-GPU DDP (nccl), seconds" "$t"
 same=$("$PY" -c "import json; a, b = (json.load(open(f'$work/{d}/masks/labels.json'))['sha256'] for d in ('one', 'ddp')); print(a == b)")
 fig "DDP labels equal the single-process labels" "$same"
 
-if "$PY" benchmarks/bench_query.py --help 2>/dev/null | grep -q -- "--device"; then
-  "$PY" benchmarks/bench_query.py --device cuda | tee "$work/bench.txt"
-  fig "bench_query (cuda)" "$(tr '\n' ' ' <"$work/bench.txt")"
-else
-  fig "bench_query (cuda)" "not run: benchmarks/bench_query.py has no --device option yet (issue 12, part 4)"
-fi
+for fp in "" "--fp16"; do  # DeepLabV3+ R50 at 512x1024, random weights and images, batch 8, every batched heuristic
+  "$PY" benchmarks/bench_query.py --model deeplabv3plus_r50 --device cuda --batch-size 8 $fp | tee "$work/bench.txt"
+  fig "bench_query deeplabv3plus_r50 cuda batch 8${fp:+ fp16}" "$(grep '^ratio' "$work/bench.txt" | tr '\n' ' ')"
+  sed 's/^/    /' "$work/bench.txt" >>"$out"
+done
 [[ "$same" == True ]] || { echo "gpu-check: the DDP labels differ from the single-process labels" >&2; exit 1; }
 echo "gpu-check: figures in $out" >&2

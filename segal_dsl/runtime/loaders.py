@@ -17,6 +17,9 @@ from mmcv.runner import get_dist_info
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from segal_dsl.spec import schedule
+from segal_dsl.spec.config import query_loader_settings
+
+from .heuristics import get_heuristic
 
 
 class EpochSeededSampler(Sampler):
@@ -104,3 +107,63 @@ def shard_loader(dataset, indices, loader_cfg: dict) -> DataLoader:
         pin_memory=False,
         persistent_workers=False,
     )
+
+
+def image_sizes(dataset) -> list[tuple[int, int]] | None:
+    """(H, W) of every image file of an mmseg dataset, from the file headers (no pixel is decoded); None for a
+    dataset that lists no image files."""
+    import os.path as osp
+
+    from PIL import Image
+
+    if getattr(dataset, "img_infos", None) is None or getattr(dataset, "img_dir", None) is None:
+        return None
+    out = []
+    for info in dataset.img_infos:
+        with Image.open(osp.join(dataset.img_dir, info["filename"])) as im:
+            out.append((im.height, im.width))
+    return out
+
+
+def size_batches(sizes, batch_size: int) -> list[list[int]]:
+    """Positions 0..len(sizes)-1 in batches of at most `batch_size` with one size each, in order of first
+    appearance (mmseg's `inference` takes one `ori_shape` per batch); a pool of one size batches in order."""
+    open_: dict = {}
+    out: list[list[int]] = []
+    for k, size in enumerate(sizes):
+        batch = open_.setdefault(tuple(size), [])
+        if not batch:
+            out.append(batch)
+        batch.append(k)
+        if len(batch) == batch_size:
+            del open_[tuple(size)]
+    return out
+
+
+def query_loader(dataset, indices, sizes, data_cfg, device, batched: bool = True) -> DataLoader:
+    """In-order loader over this rank's share (indices[rank::world]) of `indices`, batched by equal `sizes[pool
+    index]` (a batch needs one image size and one label size: pass both) under `query_loader_settings` (one image
+    per batch when not `batched`), with workers and, on CUDA, pinned memory."""
+    rank, world = get_dist_info()
+    settings = query_loader_settings(data_cfg)
+    shard = list(indices)[rank::world]
+    spg = settings["samples_per_gpu"] if batched else 1
+    workers = settings["workers_per_gpu"]
+    return DataLoader(
+        IndexedDataset(dataset, shard),
+        batch_sampler=size_batches([sizes[i] for i in shard], spg),
+        num_workers=workers,
+        collate_fn=partial(collate, samples_per_gpu=spg),
+        pin_memory=getattr(device, "type", device) == "cuda" if settings["pin_memory"] is None else settings["pin_memory"],
+        persistent_workers=False,
+        worker_init_fn=_worker_init if workers > 0 else None,
+    )
+
+
+def batches(contract) -> bool:
+    """Whether a query scores the pool in batches: not with the heuristics that need one image's data at a time
+    (MC-dropout passes, `mps`, the batch-aware `kcenter`/`badge`), nor in superpixel mode (query.py scores its
+    images one at a time)."""
+    fn = get_heuristic(contract.heuristic)
+    per_image = any(getattr(fn, flag, False) for flag in ("mc_dropout", "needs_model", "image_batch"))
+    return contract.mode != "superpixel" and not per_image

@@ -2,13 +2,18 @@
 
 Posteriors are the model's `inference(..., rescale=True)` output: logits resized to the image's own
 size, softmax over classes (docs/reference.md §4 took a *spatial* softmax), under the config's `test_cfg`
-(the reference always ran `whole` inference at `scale_size`, §10). Scores stream image by image; only
-new-label bits (or, in global mode, each rank's top candidates) cross ranks. Every rank applies the
-same gathered result, and rank 0 alone writes; no sleeps (docs/reference.md §3c step 6).
+(the reference always ran `whole` inference at `scale_size`, §10). The pool streams in batches of equal-size
+images (`data.query_dataloader`, runtime/loaders.py), under fp16 autocast on CUDA when the config sets `fp16`;
+each batch is scored on the model's device and each image's map is reduced there (runtime/ranking.py), so only
+its candidates reach the host. MC-dropout (`bald`, `variation_ratio`), model-scored (`mps`) and batch-aware
+(`kcenter`, `badge`) heuristics keep one image per batch (loaders.batches). Only new-label bits (or, in global mode,
+each rank's top candidates) cross ranks. Every rank applies the same gathered result, and rank 0 alone writes;
+no sleeps (docs/reference.md §3c step 6).
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +32,7 @@ from segal_dsl.spec.config import Contract
 from . import selection as sel
 from .heuristics import get_heuristic, image_scores
 from .pipelines import resize_nearest
+from .ranking import DeviceRanked
 from .superpixels import SuperpixelQuery
 from .testhooks import kill_point
 
@@ -58,16 +64,32 @@ def _device_of(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def posteriors(model, data: dict, label_shape: tuple[int, int]) -> torch.Tensor:
-    """Class posteriors (1, C, H, W) at the label resolution for one collated test-pipeline item."""
+def posteriors(model, data: dict, label_shape: tuple[int, int] | None) -> torch.Tensor:
+    """Class posteriors (B, C, H, W), float32, at the label resolution (None: the image's) for a collated batch of
+    test-pipeline items of one size (mmseg's `inference` rescales a batch to its first image's `ori_shape`).
+
+    On CUDA the batch runs as one forward. On the CPU each image runs alone: oneDNN's convolutions round
+    differently with the batch size, and an image's posteriors, hence its labels, must not depend on its batch
+    mates (labels equal for every batch size and world size on CPU; tests/test_runtime_query_batched.py)."""
     module = getattr(model, "module", model)
     dev = _device_of(module)
     data = scatter(data, [dev.index if dev.type == "cuda" else -1])[0]
     img, metas = data["img"][0], data["img_metas"][0]
-    probs = module.inference(img, metas, rescale=True)  # softmax over classes at ori_shape
-    if tuple(probs.shape[-2:]) != tuple(label_shape):
+    if dev.type == "cuda":
+        probs = module.inference(img, metas, rescale=True)  # softmax over classes at ori_shape
+    else:
+        probs = torch.cat([module.inference(img[j:j + 1], metas[j:j + 1], rescale=True) for j in range(len(metas))])
+    probs = probs.float()  # autocast: fp16 logits, float32 posteriors
+    if label_shape is not None and tuple(probs.shape[-2:]) != tuple(label_shape):
         probs = F.interpolate(probs, size=label_shape, mode="bilinear", align_corners=False)
     return probs
+
+
+def _autocast(model, fp16: bool):
+    """fp16 autocast for the forward when the config sets `fp16` (mmcv's key, the one training reads) and the
+    model is on CUDA; a no-op on the CPU, where mmcv's fp16 training does not run either."""
+    dev = _device_of(getattr(model, "module", model))
+    return torch.autocast("cuda", dtype=torch.float16) if fp16 and dev.type == "cuda" else contextlib.nullcontext()
 
 
 _DROPOUT = (torch.nn.Dropout, torch.nn.Dropout2d, torch.nn.Dropout3d, torch.nn.AlphaDropout)
@@ -157,6 +179,19 @@ def _scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: i
     return fn(probs, **params)
 
 
+def _batch_scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: int, indices: list[int],
+                  model=None, data: dict | None = None, queries: int = 1) -> torch.Tensor:
+    """(B, H, W) scores of a batch: one call on the batch, `random` from each image's own stream, and the
+    per-image heuristics (loaders.batches) on their batch of one."""
+    fn = get_heuristic(heuristic)
+    if heuristic == "random" or len(indices) == 1:
+        return torch.cat([_scores(probs[j:j + 1], heuristic, params, seed, rnd, index, model, data, queries)
+                          for j, index in enumerate(indices)])
+    if any(getattr(fn, flag, False) for flag in ("mc_dropout", "needs_model")):
+        raise RuntimeError(f"`{heuristic}` scores one image at a time; its query loader must have batches of one")
+    return fn(probs, **params)
+
+
 class _TopCandidates:
     """A rank's running top-`keep` (score, image, pixel) entries, for global selection under DDP."""
 
@@ -166,36 +201,16 @@ class _TopCandidates:
         self.i = np.empty(0, np.int64)
         self.p = np.empty(0, np.int64)
 
-    def add(self, index: int, scores: np.ndarray, labelled: np.ndarray) -> None:
-        flat = scores.astype(np.float64).ravel()
-        unl = np.flatnonzero(~labelled.ravel())
-        cand = unl[sel.top_k(flat[unl], self.keep)]
-        s = np.concatenate([self.s, flat[cand]])
-        i = np.concatenate([self.i, np.full(cand.size, index, np.int64)])
-        p = np.concatenate([self.p, cand.astype(np.int64)])
-        if s.size > self.keep:  # exact: keep more only on ties, which select_global resolves
+    def add(self, index: int, ranked: DeviceRanked) -> None:
+        s, p = ranked.candidates(self.keep)
+        s = np.concatenate([self.s, s])
+        i = np.concatenate([self.i, np.full(p.size, index, np.int64)])
+        p = np.concatenate([self.p, p.astype(np.int64)])
+        if s.size > self.keep:  # exact: keep more only on ties, which select_global_candidates resolves
             cut = np.partition(s, s.size - self.keep)[s.size - self.keep]
             m = s >= cut
             s, i, p = s[m], i[m], p[m]
         self.s, self.i, self.p = s, i, p
-
-
-def _global_items(parts: list[tuple], labels, shapes: dict[int, tuple[int, int]]):
-    """Rebuild per-image sparse score maps (-inf elsewhere) from the gathered candidates.
-
-    Exact: a pixel outside its rank's top-`keep` cannot be in the pool-wide top-`keep`. Pixels no rank sent
-    count as labelled, so a void pixel (kept out of every rank's candidates) is never bought.
-    """
-    s = np.concatenate([p[0] for p in parts])
-    i = np.concatenate([p[1] for p in parts])
-    px = np.concatenate([p[2] for p in parts])
-    for index in sorted(shapes):
-        m = i == index
-        dense = np.full(shapes[index][0] * shapes[index][1], -np.inf)
-        dense[px[m]] = s[m]
-        sent = np.zeros(dense.size, bool)
-        sent[px[m]] = True
-        yield index, dense.reshape(shapes[index]), labels.mask(index) | ~sent.reshape(shapes[index])
 
 
 def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
@@ -243,35 +258,35 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     local_img: dict[int, float] = {}        # image mode: image -> score
     if getattr(get_heuristic(heuristic), "image_batch", False):  # `kcenter`: one pick over every image
         return _query_batch(result, model, loader, labels, planned, get_heuristic(heuristic), progress, seed)
+    fp16 = bool((getattr(getattr(runner, "data", None), "cfg", None) or {}).get("fp16"))
     for data in loader:
-        index = int(data.pop("pool_index")[0])
-        if mode == "image" and labels.count(index):
+        indices = [int(i) for i in data.pop("pool_index")]
+        with torch.no_grad(), _autocast(model, fp16):  # image mode: scored at the image's own size
+            probs = posteriors(model, data, None if mode == "image" else sizes[indices[0]])
+        with torch.no_grad():
+            scores = _batch_scores(probs, heuristic, params, seed, rnd, indices, model, data, contract.schedule.queries)
+        if mode == "image":  # one transfer per batch: the images' mean scores
+            means = torch.cat([image_scores(scores[j:j + 1]) for j in range(len(indices))]).tolist()
+            local_img.update((i, float(v)) for i, v in zip(indices, means) if not labels.count(i))
+        for j, index in enumerate(indices):
+            if mode != "image":
+                lab = labels.mask(index)
+                if void_of is not None:
+                    void = void_of(index, sizes[index])
+                    result.void += int((void & ~lab).sum())
+                    lab = lab | void  # never ranked, never bought
+                if index in viz_indices:
+                    result.viz_scores[index] = scores[j].cpu().numpy()  # float64 stays float64 (`margin`)
+                ranked = DeviceRanked(scores[j], lab)  # the map stays on its device; pickers read prefixes
+                if not evenly:
+                    top.add(index, ranked)
+                else:
+                    zone = sel.dilate(labels.mask(index), suppress) if suppress is not None and keep_suppressed else None
+                    new = _select_one(contract, ranked, quotas[index], sel.rng_for(seed, rnd, index), zone)
+                    local_new[index] = np.flatnonzero(new.ravel()).astype(np.int64)
+            kill_point("query_image")
             if progress:
                 progress()
-            continue
-        with torch.no_grad():
-            probs = posteriors(model, data, sizes[index])
-            scores = _scores(probs, heuristic, params, seed, rnd, index, model, data, contract.schedule.queries)
-        lab = labels.mask(index)
-        if void_of is not None:
-            void = void_of(index, sizes[index])
-            result.void += int((void & ~lab).sum())
-            lab = lab | void  # never ranked, never bought
-        if mode == "image":
-            local_img[index] = float(image_scores(scores)[0])
-        else:
-            s = scores[0].cpu().numpy()  # float64 stays float64 (`margin`)
-            if index in viz_indices:
-                result.viz_scores[index] = s
-            if not evenly:
-                top.add(index, s, lab)
-            else:
-                zone = sel.dilate(labels.mask(index), suppress) if suppress is not None and keep_suppressed else None
-                new = _select_one(contract, s, lab, quotas[index], sel.rng_for(seed, rnd, index), zone)
-                local_new[index] = np.flatnonzero(new.ravel()).astype(np.int64)
-        kill_point("query_image")
-        if progress:
-            progress()
 
     # ---- gather + apply identically on every rank
     if mode == "image":
@@ -286,8 +301,9 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     else:
         parts = all_gather((top.s, top.i, top.p))
         shapes = {i: sizes[i] for i in range(len(sizes))}
-        picked = sel.select_global(_global_items(parts, labels, shapes), result.planned, threshold,
-                                   sel.rng_for(seed, rnd), total_pixels=sum(h * w for h, w in sizes))
+        s, i, p = (np.concatenate([part[k] for part in parts]) for k in range(3))
+        picked = sel.select_global_candidates(s, i, p, shapes, result.planned, threshold, sel.rng_for(seed, rnd),
+                                              total_pixels=sum(h * w for h, w in sizes))
         for i in picked:
             result.per_image[i] = labels.add(i, picked[i])
     result.added = sum(result.per_image.values())
@@ -325,17 +341,17 @@ def _query_superpixels(sp: SuperpixelQuery, result: QueryResult, loader, model, 
     return sp.finish(result, all_gather)
 
 
-def _select_one(contract: Contract, s: np.ndarray, lab: np.ndarray, quota: int, rng, zone) -> np.ndarray:
+def _select_one(contract: Contract, ranked: DeviceRanked, quota: int, rng, zone) -> np.ndarray:
     """One image's new labels under the mode's per-image selection (regions, suppression, threshold, prop)."""
     threshold, suppress = contract.sample_threshold, getattr(contract.settings, "suppress_radius", None)
     if contract.mode == "region":
-        return sel.select_regions(s, lab, quota, contract.radius, threshold, rng)
+        return sel.pick_regions(ranked, quota, contract.radius, threshold, rng)
     if suppress is not None:
-        return sel.select_suppressed(s, lab, quota, suppress, zone, threshold, rng)
+        return sel.pick_suppressed(ranked, quota, suppress, zone, threshold, rng)
     entropy_prop = contract.params.get("prop") if contract.heuristic == "entropy" else None
     if entropy_prop is not None:
-        return sel.select_pixels(s, lab, quota, None, rng, top_prop=entropy_prop)
-    return sel.select_pixels(s, lab, quota, threshold, rng)
+        return sel.pick_pixels(ranked, quota, None, rng, top_prop=entropy_prop)
+    return sel.pick_pixels(ranked, quota, threshold, rng)
 
 
 def _apply_images(result: QueryResult, labels, local_img: dict, planned: int, rng, threshold) -> None:

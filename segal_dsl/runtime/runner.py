@@ -30,7 +30,7 @@ from . import report, superpixels, visualize
 from .console import RunConsole
 from .heuristics import get_heuristic
 from .labels import LabelState, remove_temp_files
-from .loaders import iters_per_epoch, shard_loader, train_loader
+from .loaders import batches, image_sizes, iters_per_epoch, query_loader, shard_loader, train_loader
 from .pipelines import LabelMaskedDataset, image_subset, pool_sizes, with_source
 from .progress import Progress
 from .query import QueryResult, initial_labels, run_query, void_reader
@@ -479,8 +479,13 @@ class ActiveLearningRunner(EpochBasedRunner):
             indices = [i for i in range(len(self.labels)) if not self.labels.count(i)]
         else:
             indices = range(len(self.labels))
-        loader = shard_loader(self.data.query, indices, self.data.cfg.data)
-        self.console.step_start("query", rnd - 1, len(loader))
+        dev = next(getattr(self.model, "module", self.model).parameters()).device
+        if getattr(self, "_query_sizes", None) is None:  # a batch holds one image size and one label size
+            own = image_sizes(self.data.query)
+            self._query_sizes = list(zip(own, self.labels.sizes)) if own else list(self.labels.sizes)
+        loader = query_loader(self.data.query, indices, self._query_sizes, self.data.cfg.data, dev,
+                              batched=batches(self.contract))
+        self.console.step_start("query", rnd - 1, len(loader.dataset))
         return run_query(self, rnd, loader, self.labels, self.contract, self.data.seed,
                          viz.indices if viz is not None else set(), lambda: self.console.advance("query"))
 

@@ -8,12 +8,16 @@ one stream shared across images. A pick then depends only on (seed, round, index
 not on iteration order, sharding or the number of ranks; the reference drew from the global numpy
 RNG, so forked workers replayed one stream and turning visualisation on changed later draws.
 Ties in scores are broken towards the lower (image index, flat pixel index), also order-free.
+
+The per-image pickers (`pick_*`) read scores through `Ranked`: the unlabelled pixels in (score desc,
+position asc) order, a prefix at a time. `select_*` hand them a numpy map (`DenseRanked`); the query hands
+them maps kept on the scores' device (runtime/ranking.py), so only the prefixes a pick reads reach the host.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -141,21 +145,63 @@ def _ranked(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return positions[np.lexsort((positions, -values[positions]))]
 
 
-def _descending(values: np.ndarray, candidates: np.ndarray, first: int) -> Iterator[np.ndarray]:
-    """Yield `candidates` in (value desc, position asc) order in growing chunks.
+class Ranked(Protocol):
+    """One image's scores as the pickers read them (NaN scores rank as -inf: never preferred, still selectable).
 
-    Region selection usually consumes only a few thousand of ~10⁶ candidates: sorting lazily keeps
-    a query close to O(H·W) instead of a full O(H·W log H·W) sort per image.
+    `pool(k)`: the k best unlabelled pixels (score desc, then position asc), as ascending flat positions;
+    `order(k)`: the same k in rank order; both return fewer when fewer are unlabelled. `values`: float64
+    scores at flat positions. A prefix of `order(k')` is `order(k)` for k < k', so pickers may ask in chunks.
     """
-    remaining = candidates
-    chunk = max(first, 1)
-    while remaining.size:
-        take = top_k(values[remaining], chunk)
-        yield _ranked(values, remaining[take])
-        keep = np.ones(remaining.size, dtype=bool)
-        keep[take] = False
-        remaining = remaining[keep]
-        chunk *= 4
+
+    shape: tuple[int, int]
+    labelled: np.ndarray   # flat bool (H·W,)
+    n_unlabelled: int
+
+    def pool(self, k: int) -> np.ndarray: ...
+
+    def order(self, k: int) -> np.ndarray: ...
+
+    def values(self, positions: np.ndarray) -> np.ndarray: ...
+
+
+class DenseRanked:
+    """`Ranked` over a numpy score map (H, W) and its labelled mask, ranked lazily (top_k, then a sort of the
+    prefix asked for): region selection reads a few thousand of ~10⁶ pixels, so a query stays close to O(H·W)
+    instead of a full O(H·W log H·W) sort per image."""
+
+    def __init__(self, scores: Any, labelled: Any) -> None:
+        self._flat, self.labelled, self.shape = _prepare(scores, labelled)
+        self._unl = np.flatnonzero(~self.labelled)
+        self.n_unlabelled = int(self._unl.size)
+        self._order = np.empty(0, dtype=np.int64)
+
+    def pool(self, k: int) -> np.ndarray:
+        return self._unl[top_k(self._flat[self._unl], k)]
+
+    def order(self, k: int) -> np.ndarray:
+        k = min(max(k, 0), self.n_unlabelled)
+        if k > self._order.size:
+            self._order = _ranked(self._flat, self.pool(k))
+        return self._order[:k]
+
+    def values(self, positions: np.ndarray) -> np.ndarray:
+        return self._flat[positions]
+
+
+def _descending(ranked: Ranked, first: int) -> Iterator[np.ndarray]:
+    """Yield the unlabelled pixels in (score desc, position asc) order, in chunks growing 4x from `first`."""
+    done, k = 0, max(first, 1)
+    while done < ranked.n_unlabelled:
+        chunk = ranked.order(k)
+        yield chunk[done:]
+        done, k = chunk.size, k * 4
+
+
+def _best_unpicked(ranked: Ranked, picked: np.ndarray, k: int) -> np.ndarray:
+    """The k best unlabelled pixels not in `picked` (a flat bool mask of unlabelled pixels): all of them lie in
+    the first k + |picked| of the order."""
+    head = ranked.order(k + int(picked.sum()))
+    return head[~picked[head]][:k]
 
 
 # --------------------------------------------------------------------------- pixels
@@ -187,11 +233,16 @@ def select_pixels(
     (the config's `entropy_prop`): int(p·quota) top pixels, the rest uniform among the remaining
     unlabelled ones (the reference's random part could re-pick labelled pixels).
     """
-    flat, lab, shape = _prepare(scores, labelled)
+    return pick_pixels(DenseRanked(scores, labelled), quota, threshold_pct, rng, top_prop=top_prop)
+
+
+def pick_pixels(ranked: Ranked, quota: int, threshold_pct: float | None = None, rng: Rng | None = None, *,
+                top_prop: float | None = None) -> np.ndarray:
+    """`select_pixels` over a `Ranked` image."""
+    lab = ranked.labelled
     t = _check_threshold(threshold_pct)
-    unl = np.flatnonzero(~lab)
-    k = min(_check_quota(quota), unl.size)
-    out = np.zeros(flat.size, dtype=bool)
+    k = min(_check_quota(quota), ranked.n_unlabelled)
+    out = np.zeros(lab.size, dtype=bool)
     if t is not None and top_prop is not None:
         raise ValueError("threshold_pct and top_prop are exclusive ways to add randomness")
     if (t is not None or top_prop is not None) and rng is None:
@@ -200,16 +251,15 @@ def select_pixels(
         if not 0 <= top_prop <= 1:
             raise ValueError(f"top_prop must be in [0, 1], got {top_prop!r}")
         n_top = int(top_prop * k)
-        best = unl[top_k(flat[unl], n_top)]
-        out[best] = True
+        out[ranked.pool(n_top)] = True
         rest = np.flatnonzero(~lab & ~out)
         out[rest[rng.choice(rest.size, size=k - n_top, replace=False)]] = True
     elif t is None:
-        out[unl[top_k(flat[unl], k)]] = True
+        out[ranked.pool(k)] = True
     else:
-        pool = unl[top_k(flat[unl], _pool_size(t, flat.size, k, unl.size))]
+        pool = ranked.pool(_pool_size(t, lab.size, k, ranked.n_unlabelled))
         out[pool[rng.choice(pool.size, size=k, replace=False)]] = True
-    return out.reshape(shape)
+    return out.reshape(ranked.shape)
 
 
 def select_suppressed(
@@ -230,14 +280,19 @@ def select_suppressed(
     #unlabelled) new pixels: when suppression leaves too few candidates, the rest are the best
     unlabelled pixels regardless of it (RIPU then re-picked suppressed pixels; docs/strategies.md).
     """
-    flat, lab, (h, w) = _prepare(scores, labelled)
+    return pick_suppressed(DenseRanked(scores, labelled), quota, radius, suppressed, threshold_pct, rng)
+
+
+def pick_suppressed(ranked: Ranked, quota: int, radius: int, suppressed: Any = None,
+                    threshold_pct: float | None = None, rng: Rng | None = None) -> np.ndarray:
+    """`select_suppressed` over a `Ranked` image."""
+    lab, (h, w) = ranked.labelled, ranked.shape
     r = _check_quota(radius, "radius")
     t = _check_threshold(threshold_pct)
     if t is not None and rng is None:
         raise ValueError("a threshold selection needs rng (see rng_for)")
-    unl = np.flatnonzero(~lab)
-    remaining = min(_check_quota(quota), unl.size)
-    picked = np.zeros(flat.size, dtype=bool)
+    remaining = min(_check_quota(quota), ranked.n_unlabelled)
+    picked = np.zeros(h * w, dtype=bool)
     blocked = lab.reshape(h, w).copy()
     if suppressed is not None:
         sup = _as_numpy(suppressed).astype(bool)
@@ -245,9 +300,9 @@ def select_suppressed(
             raise ValueError(f"suppressed mask {sup.shape} does not match scores {(h, w)}")
         blocked |= sup
     if t is None:
-        first: Iterable[np.ndarray] = _descending(flat, unl, 4 * max(remaining, 1))
+        first: Iterable[np.ndarray] = _descending(ranked, 4 * max(remaining, 1))
     else:
-        pool = unl[top_k(flat[unl], _pool_size(t, flat.size, remaining, unl.size))]
+        pool = ranked.pool(_pool_size(t, h * w, remaining, ranked.n_unlabelled))
         first = [pool[rng.permutation(pool.size)]]
     for chunk in first:
         for c in chunk.tolist():
@@ -260,8 +315,7 @@ def select_suppressed(
             remaining -= 1
             blocked[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1] = True
     if remaining:
-        rest = np.flatnonzero(~lab & ~picked)
-        picked[rest[top_k(flat[rest], remaining)]] = True
+        picked[_best_unpicked(ranked, picked, remaining)] = True
     return picked.reshape(h, w)
 
 
@@ -285,14 +339,19 @@ def select_regions(
     squares that do not touch this query's earlier squares; if the image runs out of such centres,
     later passes allow overlap (never double-counting) and, with a threshold, widen to all centres.
     """
-    flat, lab, (h, w) = _prepare(scores, labelled)
+    return pick_regions(DenseRanked(scores, labelled), quota_px, radius, threshold_pct, rng)
+
+
+def pick_regions(ranked: Ranked, quota_px: int, radius: int = 1, threshold_pct: float | None = None,
+                 rng: Rng | None = None) -> np.ndarray:
+    """`select_regions` over a `Ranked` image."""
+    (h, w) = ranked.shape
     r = _check_quota(radius, "radius")
     t = _check_threshold(threshold_pct)
     if t is not None and rng is None:
         raise ValueError("a threshold selection needs rng (see rng_for)")
-    lab2 = lab.reshape(h, w)
-    unl = np.flatnonzero(~lab)
-    remaining = min(_check_quota(quota_px, "quota_px"), unl.size)
+    lab2 = ranked.labelled.reshape(h, w)
+    remaining = min(_check_quota(quota_px, "quota_px"), ranked.n_unlabelled)
     picked = np.zeros((h, w), dtype=bool)
     # blocked: centres whose square would overlap labelled-this-query pixels (pass 1) or a labelled centre.
     blocked = lab2.copy()
@@ -301,14 +360,14 @@ def select_regions(
 
     def passes() -> Iterator[tuple[Iterable[np.ndarray], bool]]:
         if t is None:
-            yield _descending(flat, unl, 4 * n_regions * side), True
-            yield _descending(flat, unl, 4 * n_regions * side), False
+            yield _descending(ranked, 4 * n_regions * side), True
+            yield _descending(ranked, 4 * n_regions * side), False
             return
-        pool = unl[top_k(flat[unl], _pool_size(t, flat.size, n_regions, unl.size))]
+        pool = ranked.pool(_pool_size(t, h * w, n_regions, ranked.n_unlabelled))
         order = pool[rng.permutation(pool.size)]
         yield [order], True
         yield [order], False
-        yield _descending(flat, unl, 4 * n_regions * side), False
+        yield _descending(ranked, 4 * n_regions * side), False
 
     for chunks, strict in passes():
         for chunk in chunks:
@@ -325,7 +384,7 @@ def select_regions(
                     # Partial last region: its best new pixels, ties -> lower flat index.
                     ys, xs = np.nonzero(new)
                     pos = (ys + y0) * w + (xs + x0)
-                    keep = top_k(flat[pos], remaining)
+                    keep = top_k(ranked.values(pos), remaining)
                     new = np.zeros_like(new)
                     new[ys[keep], xs[keep]] = True
                     n_new = remaining
@@ -404,13 +463,7 @@ def select_global(
     int(t% of total_pixels) (the caller knows the pool sizes) and memory is O(that pool); then a
     uniform pick of `budget` with `rng` (use rng_for(seed, round)).
     """
-    budget = _check_quota(budget, "budget")
-    t = _check_threshold(threshold_pct)
-    keep = budget
-    if t is not None:
-        if rng is None or total_pixels is None:
-            raise ValueError("a global threshold selection needs rng and total_pixels")
-        keep = max(pool_size(t, _check_quota(total_pixels, "total_pixels")), budget)
+    budget, keep = _global_keep(budget, threshold_pct, rng, total_pixels)
     best_s = np.empty(0, dtype=np.float64)
     best_i = np.empty(0, dtype=np.int64)
     best_p = np.empty(0, dtype=np.int64)
@@ -427,7 +480,38 @@ def select_global(
         p = np.concatenate([best_p, cand.astype(np.int64)])
         sel = _top_keys(s, i, p, keep)
         best_s, best_i, best_p = s[sel], i[sel], p[sel]
-    if t is not None and best_s.size > budget:
+    return _global_pick(best_i, best_p, budget, threshold_pct is not None, rng, shapes)
+
+
+def select_global_candidates(
+    score: np.ndarray, image: np.ndarray, pos: np.ndarray, shapes: dict[int, tuple[int, int]], budget: int,
+    threshold_pct: float | None = None, rng: Rng | None = None, *, total_pixels: int | None = None,
+) -> Selection:
+    """`select_global` over candidates already cut per image: (score, image, flat position) of each image's
+    best unlabelled pixels, at least the top `keep` of every image (keep = budget, or the threshold pool) or
+    all of them (ties at a cut may add more). The same labels as `select_global` over the full maps: a
+    pixel outside its image's top-`keep` cannot be in the pool-wide top-`keep`. NaN scores must be -inf."""
+    budget, keep = _global_keep(budget, threshold_pct, rng, total_pixels)
+    score = np.asarray(score, dtype=np.float64)
+    image, pos = np.asarray(image, dtype=np.int64), np.asarray(pos, dtype=np.int64)
+    sel = _top_keys(score, image, pos, keep)
+    return _global_pick(image[sel], pos[sel], budget, threshold_pct is not None, rng, shapes)
+
+
+def _global_keep(budget: int, threshold_pct: float | None, rng: Rng | None, total_pixels: int | None):
+    """(budget, how many pool-wide candidates a global selection keeps)."""
+    budget = _check_quota(budget, "budget")
+    t = _check_threshold(threshold_pct)
+    if t is None:
+        return budget, budget
+    if rng is None or total_pixels is None:
+        raise ValueError("a global threshold selection needs rng and total_pixels")
+    return budget, max(pool_size(t, _check_quota(total_pixels, "total_pixels")), budget)
+
+
+def _global_pick(best_i: np.ndarray, best_p: np.ndarray, budget: int, threshold: bool, rng: Rng | None,
+                 shapes: dict[int, tuple[int, int]]) -> Selection:
+    if threshold and best_i.size > budget:
         # Canonical order first, so the random pick does not depend on the streaming order.
         order = np.lexsort((best_p, best_i))
         pick = order[rng.choice(order.size, size=budget, replace=False)]

@@ -378,7 +378,7 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
     if isinstance(cfg.get("data"), Mapping):  # of mmcv's data dict: the shape of `train`, the batch size
         data = cfg["data"]
         cfg["data"] = {**({"train": _shape(data["train"])} if "train" in data else {}),
-                       **({"samples_per_gpu": data["samples_per_gpu"]} if "samples_per_gpu" in data else {})}
+                       **{k: data[k] for k in ("samples_per_gpu", "workers_per_gpu", "query_dataloader") if k in data}}
     cfg = _plain(cfg)
     runner = cfg.get("runner")
     if not isinstance(runner, dict):
@@ -417,6 +417,7 @@ def read_config(cfg: Mapping[str, Any]) -> Contract:
     _check_shares(settings, sched.queries, ("active_learning", "settings", mode, "budget_per_query"))
     _check_units(cfg, sched.unit)
     _check_source_free(cfg, top.source_free)
+    query_loader_settings(cfg.get("data") if isinstance(cfg.get("data"), dict) else {})
     ci = top.custom_imports
     mt = None
     if kind == "multitask":
@@ -514,6 +515,30 @@ def _check_units(cfg: dict, unit: str) -> None:
     if isinstance(lr, dict) and lr and lr.get("by_epoch", True):
         raise ConfigError(("lr_config", "by_epoch"), "must be False with runner.schedule_unit='iters' "
                           "(mmcv's default is True)")
+
+
+QUERY_LOADER = {"samples_per_gpu": 1, "workers_per_gpu": 0, "pin_memory": None}  # data.query_dataloader's keys
+
+
+def query_loader_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The query loader's settings (runtime/loaders.py): `data.query_dataloader` over the data-level
+    `workers_per_gpu`, as mmseg 0.30 merges `data.val_dataloader` for its validation loader; by default one image
+    per batch (mmseg's default for test-pipeline loaders). `pin_memory` None: on when the model is on CUDA."""
+    own = data.get("query_dataloader") or {}
+    if not isinstance(own, Mapping):
+        raise ConfigError(("data", "query_dataloader"), f"must be a dict of {', '.join(QUERY_LOADER)}")
+    unknown = sorted(set(own) - set(QUERY_LOADER))
+    if unknown:
+        raise ConfigError(("data", "query_dataloader", unknown[0]), f"unknown key; expected one of {', '.join(QUERY_LOADER)}")
+    out = {**QUERY_LOADER, "workers_per_gpu": data.get("workers_per_gpu", 0), **own}
+    for key, low in (("samples_per_gpu", 1), ("workers_per_gpu", 0)):
+        v = out[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            where = ("data", "query_dataloader", key) if key in own else ("data", key)
+            raise ConfigError(where, f"must be an int >= {low}, got {v!r}")
+    if out["pin_memory"] is not None and not isinstance(out["pin_memory"], bool):
+        raise ConfigError(("data", "query_dataloader", "pin_memory"), f"must be true or false, got {out['pin_memory']!r}")
+    return out
 
 
 def _check_source_free(cfg: dict, source_free: bool) -> None:
