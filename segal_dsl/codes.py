@@ -309,6 +309,13 @@ _ALL = [
          "and the budget the plan shows is not spent.",
          'sample superpixel { budget 40 superpixels per image; segments 32 }',
          "Raise `segments`, or lower the budget or the number of queries."),
+    Code("SEG416", "class-balance-conflict", "error", "`class_balanced` with a setting that undoes it.",
+         "Class-balanced selection spreads each image's quota over its predicted classes and buys each class's "
+         "top scores; a pool-wide top-k (`evenly false`), a random pick from a threshold pool, neighbourhood "
+         "suppression or entropy's `prop` would each pick the pixels another way.",
+         'experiment a {\n    sample pixel { budget 1% per image; class_balanced true; threshold top 5% }\n'
+         '    heuristic entropy\n}',
+         "Keep one of them."),
     Code("SEG501", "unrepresentable-value", "error", "A value that cannot be written as a Python literal.",
          "Everything in the compiled config is a literal, so no string from a .seg file can become code.",
          "(internal)", "Report the value; use a string, number, bool or container of them."),

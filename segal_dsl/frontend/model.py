@@ -65,6 +65,8 @@ class Sample(Strict):
                                     "pixel selection)")
     keep_suppressed: bool | None = Field(None, description="`true`: the suppressed squares of earlier queries stay "
                                          "suppressed (RIPU keeps them)")
+    class_balanced: bool | None = Field(None, description="`true`: each image's quota is spread over its predicted "
+                                        "classes, each buying its own top scores (class-balanced, CBAL)")
     segments: Segments | None = Field(None, description="SLIC superpixels asked for per image (scikit-image's "
                                       "n_segments), computed once per image and cached in the work dir")
     compactness: Compactness | None = Field(None, description="SLIC compactness: higher gives squarer superpixels")

@@ -349,7 +349,8 @@ class _ExperimentReader(_Reader):
                 "threshold": self.threshold, "evenly": sc("evenly true"), "ignore_index": sc("ignore_index 255"),
                 "radius": sc("radius 1"), "exclude_void": sc("exclude_void false"), "suppress": sc("suppress 32"),
                 "keep_suppressed": sc("keep_suppressed true"), "segments": sc("segments 2048"),
-                "compactness": sc("compactness 10"), "label": sc("label dominant")}
+                "compactness": sc("compactness 10"), "label": sc("label dominant"),
+                "class_balanced": sc("class_balanced true")}
         per_mode = {name: tuple(sm.settings) for name, sm in SAMPLE_MODES.items()}
         allowed = per_mode.get(mode, tuple(keys))
         if setting.block is not None:
@@ -931,6 +932,7 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
     _check_strings(sections, spans, diags)
     if h is not None and s is not None:
         _check_heuristic_mode(h, s, spans, diags)
+        _check_class_balance(s, h, spans, diags)
         if s.threshold is not None and heuristics.spec_of(h.name).uninformed:
             diags.add("SEG412", f"`threshold` has no effect with `heuristic {h.name}`", spans(("sample", "threshold")),
                       notes=((spans(("heuristic", "name")), f"`{h.name}` chosen here"),),
@@ -986,6 +988,22 @@ def _check_cross_fields(sections: dict, spans: SpanIndex, diags: Diagnostics) ->
     if s.ignore_index is not None and s.ignore_index != 255:
         diags.add("SEG409", f"ignore_index `{s.ignore_index}` differs from mmseg's padding value 255",
                   spans(("sample", "ignore_index")), help="use 255 unless every pipeline pads with this value")
+
+
+def _check_class_balance(s: m.Sample, h: m.Heuristic | None, spans: SpanIndex, diags: Diagnostics) -> None:
+    """SEG416: `class_balanced` picks each image's top pixels per predicted class, which a pool-wide top-k, a
+    random pick from a threshold pool, suppression or entropy's `prop` would undo."""
+    if not s.class_balanced:
+        return
+    clash = [(("sample", k), f"`{k}`") for k in ("threshold", "suppress") if getattr(s, k) is not None]
+    if s.evenly is False:
+        clash.append((("sample", "evenly"), "`evenly false`"))
+    if h is not None and h.params.get("prop") is not None:
+        clash.append((("heuristic", "params", "prop"), "`prop`"))
+    for where, what in clash:
+        diags.add("SEG416", f"`class_balanced` cannot be combined with {what}", spans(("sample", "class_balanced")),
+                  notes=((spans(where), f"{what} set here"),),
+                  help=f"keep one of them: remove {what} or `class_balanced true`")
 
 
 def _check_suppression(s: m.Sample, spans: SpanIndex, diags: Diagnostics) -> None:

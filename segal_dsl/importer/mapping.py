@@ -417,7 +417,8 @@ class Mapper:
             lines.append(f"        ignore_index {seg_number(self.typed(s['ignore_index'], 'int', *path, 'ignore_index'))}")
             origin.append((*path, "ignore_index"))
         for key, word, kind in (("exclude_void", "exclude_void", "bool"), ("suppress_radius", "suppress", "int"),
-                                ("suppress_across_rounds", "keep_suppressed", "bool")):
+                                ("suppress_across_rounds", "keep_suppressed", "bool"),
+                                ("sample_class_balanced", "class_balanced", "bool")):
             if key in s:  # issue 11: void exclusion and RIPU's neighbourhood suppression (docs/strategies.md)
                 value = self.typed(s[key], kind, *path, key)
                 lines.append(f"        {word} {_bool(value) if kind == 'bool' else seg_number(value)}")

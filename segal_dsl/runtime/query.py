@@ -234,6 +234,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
         params["form"] = heuristics_spec.score_form(heuristic, params, mode)
     suppress = getattr(contract.settings, "suppress_radius", None)
     keep_suppressed = getattr(contract.settings, "suppress_across_rounds", False)
+    balanced = getattr(contract.settings, "sample_class_balanced", False)  # quotas over the predicted classes
     void_of = (void_reader(getattr(getattr(runner, "data", None), "query", None), contract.ignore_index)
                if mode != "image" and getattr(contract.settings, "exclude_void", True) else None)
 
@@ -282,7 +283,8 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
                     top.add(index, ranked)
                 else:
                     zone = sel.dilate(labels.mask(index), suppress) if suppress is not None and keep_suppressed else None
-                    new = _select_one(contract, ranked, quotas[index], sel.rng_for(seed, rnd, index), zone)
+                    new = (_select_balanced(probs[j], scores[j], lab, quotas[index]) if balanced else
+                           _select_one(contract, ranked, quotas[index], sel.rng_for(seed, rnd, index), zone))
                     local_new[index] = np.flatnonzero(new.ravel()).astype(np.int64)
             kill_point("query_image")
             if progress:
@@ -352,6 +354,13 @@ def _select_one(contract: Contract, ranked: DeviceRanked, quota: int, rng, zone)
     if entropy_prop is not None:
         return sel.pick_pixels(ranked, quota, None, rng, top_prop=entropy_prop)
     return sel.pick_pixels(ranked, quota, threshold, rng)
+
+
+def _select_balanced(probs: torch.Tensor, scores, lab: np.ndarray, quota: int) -> np.ndarray:
+    """`class_balanced`: one image's quota spread over its predicted classes, argmax of probs (C, H, W)
+    (sel.select_class_balanced)."""
+    s = scores.detach().cpu().numpy() if isinstance(scores, torch.Tensor) else scores
+    return sel.select_class_balanced(s, lab, quota, probs.argmax(dim=0).cpu().numpy())
 
 
 def _apply_images(result: QueryResult, labels, local_img: dict, planned: int, rng, threshold) -> None:

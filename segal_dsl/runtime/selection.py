@@ -621,6 +621,52 @@ def kmeanspp_seeding(embeddings: Any, labelled: Any, budget: int, rng: Rng) -> n
     return cand[np.asarray(picks, dtype=np.int64)]
 
 
+def class_balanced_quotas(counts: Any, quota: int, next_best: Callable[[int, int], float]) -> np.ndarray:
+    """How many of `quota` picks each predicted class gets: as equal as the classes' unlabelled pixels
+    `counts` allow (a class that runs out passes its share on), i.e. the largest level t with
+    Σ_c min(n_c, t) ≤ quota, then one more for the classes with pixels left whose (t+1)-th best score,
+    `next_best(c, t)`, is highest (ties: the lower class). Sums to min(quota, Σ n_c)."""
+    n = _as_numpy(counts).astype(np.int64).ravel()
+    k = min(_check_quota(quota), int(n.sum()))
+    lo, hi = 0, int(n.max(initial=0))
+    while lo < hi:  # the largest t with Σ min(n, t) ≤ k
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if int(np.minimum(n, mid).sum()) <= k else (lo, mid - 1)
+    out = np.minimum(n, lo)
+    rest = k - int(out.sum())
+    if rest:
+        open_ = [c for c in range(n.size) if n[c] > lo]
+        best = sorted(open_, key=lambda c: (-next_best(c, lo), c))[:rest]
+        out[best] += 1
+    return out
+
+
+def select_class_balanced(scores: Any, labelled: Any, quota: int, classes: Any) -> np.ndarray:
+    """New labels for one image, exactly min(quota, #unlabelled), spread over the *predicted* classes
+    (`classes`: the argmax map, (H, W) ints) instead of the image's top scores: each class gets its
+    class_balanced_quotas share of the quota and buys its own top-scored unlabelled pixels (ties: the lower
+    flat index). Among the selections with those per-class counts this one has the largest total score.
+    The balance objective is CBAL's (Bengar et al., WACV 2022; docs/strategies.md)."""
+    flat, lab, shape = _prepare(scores, labelled)
+    cls = _as_numpy(classes).astype(np.int64).ravel()
+    if cls.size != flat.size:
+        raise ValueError(f"classes {np.shape(classes)} do not match scores {shape}")
+    unl = np.flatnonzero(~lab)
+    out = np.zeros(flat.size, dtype=bool)
+    if unl.size == 0 or quota == 0:
+        _check_quota(quota)
+        return out.reshape(shape)
+    present = np.unique(cls[unl])
+    members = {int(c): unl[cls[unl] == c] for c in present}
+    ordered = {c: _ranked(flat, m) for c, m in members.items()}  # each class best-first
+    names = [int(c) for c in present]
+    counts = [members[c].size for c in names]
+    shares = class_balanced_quotas(counts, quota, lambda j, t: float(flat[ordered[names[j]][t]]))
+    for j, c in enumerate(names):
+        out[ordered[c][: shares[j]]] = True
+    return out.reshape(shape)
+
+
 # --------------------------------------------------------------------------- initial labels
 
 

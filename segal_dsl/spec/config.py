@@ -101,6 +101,9 @@ class PointSettings(PixelSettings):
                                            "earlier pick (RIPU PA); None: off")
     suppress_across_rounds: bool = Field(False, description="with suppress_radius: the squares of earlier "
                                          "queries' labels stay suppressed (RIPU keeps them)")
+    sample_class_balanced: bool = Field(False, description="each image's quota spread over its predicted classes "
+                                        "(argmax), each class buying its own top scores (CBAL's balance); needs "
+                                        "sample_evenly, no sample_threshold, suppress_radius or entropy_prop")
 
     @model_validator(mode="after")
     def _suppression_fits(self) -> PointSettings:
@@ -108,6 +111,12 @@ class PointSettings(PixelSettings):
             raise ValueError("suppress_radius picks pixels image by image: it needs sample_evenly=True")
         if self.suppress_across_rounds and self.suppress_radius is None:
             raise ValueError("suppress_across_rounds keeps the squares of suppress_radius, which is not set")
+        if self.sample_class_balanced:
+            other = next((k for k in ("sample_threshold", "suppress_radius", "entropy_prop")
+                          if getattr(self, k, None) is not None), None)
+            if other is not None or not self.sample_evenly:
+                raise ValueError(f"sample_class_balanced picks each image's top pixels per predicted class: it "
+                                 f"cannot be combined with {other or 'sample_evenly=False'}")
         return self
 
 

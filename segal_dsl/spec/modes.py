@@ -31,6 +31,9 @@ _PIXEL_SETTINGS = {"initial": "initial_label_pixels", "budget": "budget_per_roun
                    "evenly": "sample_evenly", "ignore_index": "ignore_index", "exclude_void": "exclude_void"}
 # RIPU's pixel selection (PA): no pick within r of an earlier one; kept across queries or not (docs/strategies.md)
 _SUPPRESS_SETTINGS = {"suppress": "suppress_radius", "keep_suppressed": "suppress_across_rounds"}
+# Class-balanced pixel selection (CBAL's balance objective, Bengar et al. 2022): each image's quota spread over
+# its predicted classes (docs/strategies.md)
+_BALANCE_SETTINGS = {"class_balanced": "sample_class_balanced"}
 # Superpixels (Cai et al. 2021, D2ADA): SLIC's segment count and compactness; `label dominant|full` (docs/strategies.md)
 _SUPERPIXEL_SETTINGS = {"segments": "superpixel_segments", "compactness": "superpixel_compactness",
                         "label": "superpixel_label"}
@@ -38,7 +41,8 @@ SUPERPIXEL_LABELS: tuple[str, ...] = ("dominant", "full")  # the superpixel's ma
 SAMPLE_MODES: dict[str, SampleMode] = {m.name: m for m in (
     SampleMode("image", "images", {"initial": "initial_pool", "budget": "budget_per_round"}, False,
                "whole images are labelled; budgets count images"),
-    SampleMode("pixel", "px", {**_PIXEL_SETTINGS, **_SUPPRESS_SETTINGS}, True, "single pixels are labelled; budgets count pixels"),
+    SampleMode("pixel", "px", {**_PIXEL_SETTINGS, **_SUPPRESS_SETTINGS, **_BALANCE_SETTINGS}, True,
+               "single pixels are labelled; budgets count pixels"),
     SampleMode("region", "px", {**_PIXEL_SETTINGS, "radius": "radius"}, True,
                "square (2r+1)x(2r+1) regions around the chosen pixels are labelled; budgets count pixels"),
     SampleMode("superpixel", "px", {k: v for k, v in _PIXEL_SETTINGS.items() if k != "threshold"} | _SUPERPIXEL_SETTINGS,
