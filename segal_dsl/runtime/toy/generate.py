@@ -5,7 +5,7 @@ Why synthetic: the toy experiment must run on a laptop CPU with no download. Cla
 classifier is not enough) and active learning has something to find.
 
 Two variants (VARIANTS, the one home of their names, classes and splits): `easy`, large shapes of four
-balanced classes; `hard`, where uncertainty should matter: a rare class (~1-2% of the pixels), lines
+classes (3-5% of the pixels each); `hard`, where uncertainty should matter: a rare class (~1-2%), lines
 1-2 px wide, small blobs and void regions (ground truth VOID). A base config picks one with the
 dataset's `variant` setting (configs/toy_hard_unet.py).
 """
