@@ -28,6 +28,10 @@ def test_reference_full_adds_one_point_per_seed_marked_in_its_config():
     for p in result.points:
         assert ("reference='full'" in p.config) == (p in refs)
     assert "seed=4" in refs[1].config
+    plan = refs[0].plan  # the plan says it: every pixel from round 0, nothing bought
+    assert plan.initial.per_image_percent == 100 and [r.budget.total for r in plan.rounds if r.query] == [0]
+    assert all(r.trained_on.per_image_percent == 100 for r in plan.rounds)
+    assert result.points[0].plan.initial.per_image_percent == 1
 
 
 def test_reference_without_other_axes_is_the_experiment_plus_its_reference():

@@ -114,6 +114,8 @@ def plan_of(contract: Contract, pool: Pool = Pool()) -> Plan:
         pool = Pool(pool.images, tuple(contract.scale_size), pool.sizes)
     mode, radius = contract.mode, contract.radius
     initial = budget.estimate(contract.initial_spec, mode, pool.images, pool.resolution, radius, pool.sizes)
+    if contract.reference is not None:  # a sweep's full-supervision point: every label from round 0, none bought
+        initial = _everything(mode, pool, radius)
     sched = contract.schedule
     rounds: list[PlanRound] = []
     held, position, queries = initial, sched.warmup, 0
@@ -123,7 +125,7 @@ def plan_of(contract: Contract, pool: Pool = Pool()) -> Plan:
         if r.query:
             queries += 1
             per_query = budget.estimate(contract.query_budget(queries), mode, pool.images, pool.resolution, radius,
-                                        pool.sizes)
+                                        pool.sizes) if contract.reference is None else Estimate(initial.unit, 0, 0, 0)
             held = held.plus(per_query)
         ipe = _iters_per_epoch(contract, pool, before)
         iters = r.train if sched.unit == "iters" else (r.train * ipe if ipe is not None else None)
@@ -137,6 +139,13 @@ def plan_of(contract: Contract, pool: Pool = Pool()) -> Plan:
                 dict(contract.params), sched.unit, sched.warmup, sched.warmup_only, rounds, initial, pool,
                 contract.reset_each_round, meta.get("sweep"), radius if mode == "region" else None,
                 contract.batch_size, warmup_iters)
+
+
+def _everything(mode: str, pool: Pool, radius: int) -> Estimate:
+    """Every label of the pool: its images, or 100% of every image's pixels (superpixel mode too)."""
+    if mode == "image":
+        return Estimate("images", total=len(pool.sizes) if pool.sizes else pool.images)
+    return budget.estimate({"value": 100, "unit": "%/img"}, "pixel", pool.images, pool.resolution, radius, pool.sizes)
 
 
 def _iters_per_epoch(contract: Contract, pool: Pool, held: Estimate) -> int | None:
