@@ -91,6 +91,14 @@ def test_unequal_budgets_and_no_baseline_are_reported():
     assert versus([], []) == []
 
 
+def test_one_seed_gives_no_verdict():
+    runs = [run("random", 0, RANDOM[0]), run("entropy", 0, [y + 0.05 for y in RANDOM[0]])]
+    e = table(runs)["heuristic=entropy"]
+    assert e["paired"] and e["aulc"]["difference"]["lo"] == e["aulc"]["difference"]["hi"] == 0.05
+    assert e["aulc"]["verdict"] == e["final_mIoU"]["verdict"] == "one seed"
+    assert "| not shown (area one seed only, final mIoU one seed only) |" in versus_markdown(summarise(runs))
+
+
 def test_markdown_table_text():
     runs = [run("random", s, c) for s, c in RANDOM.items()]
     runs += [run("entropy", s, [y + 0.05 for y in c]) for s, c in RANDOM.items()]

@@ -155,6 +155,8 @@ def summarise(runs: list[dict[str, Any]], fraction: float = 0.9, ceiling: float 
 
 
 def _verdict(d: dict) -> str:
+    if d["n"] < 2:
+        return "one seed"   # a zero-width interval: no evidence either way
     return "better" if d["lo"] > 0 else "worse" if d["hi"] < 0 else "unclear"
 
 
@@ -179,7 +181,7 @@ def versus(groups: list[dict[str, Any]], runs: list[dict[str, Any]]) -> list[dic
     sweep values: final mIoU and area under the curve, their means and the 95% interval of the
     difference (strategy - baseline). Paired by seed (stats.paired_difference) when both groups ran the
     same distinct seeds, else each side resampled on its own (stats.bootstrap_difference). `verdict`:
-    better / worse when the interval excludes 0, else unclear; `equal_budget`: the same labels at the
+    better / worse when the interval excludes 0, else unclear (`one seed` when there is no interval); `equal_budget`: the same labels at the
     end, pair by pair (unpaired: in the mean)."""
     by_name = {r["name"]: r for r in runs}
     members = {g["name"]: [by_name[n] for n in g["runs"]] for g in groups}

@@ -126,7 +126,8 @@ def _beats(e: dict) -> str:
     verdicts = {"area": (e["aulc"] or {}).get("verdict"), "final mIoU": (e["final_mIoU"] or {}).get("verdict")}
     if all(v == "better" for v in verdicts.values()):
         return "yes"
-    words = {"better": "better", "worse": "worse", "unclear": "interval includes 0", None: "not measured"}
+    words = {"better": "better", "worse": "worse", "unclear": "interval includes 0", "one seed": "one seed only",
+             None: "not measured"}
     detail = ", ".join(f"{k} {words[v]}" for k, v in verdicts.items())
     return f"no: worse than {e['baseline']} ({detail})" if "worse" in verdicts.values() else f"not shown ({detail})"
 
