@@ -251,18 +251,21 @@ def _check_labels_are_whole_superpixels(work_dir: Path, dominant: bool = True) -
 @pytest.mark.runtime
 @pytest.mark.slow
 def test_toy_superpixel_run_buys_whole_superpixels_and_counts_clicks(tmp_path, monkeypatch):
-    from _runtime_helpers import toy_env
+    from _runtime_helpers import SHORT_ITERS, toy_env
 
-    from segal_dsl.runtime.launch import run_experiment
+    from segal_dsl.runtime.train import train_config
 
     toy_env(tmp_path)
     monkeypatch.setenv("WANDB_MODE", "disabled")
     work = tmp_path / "run"
-    assert run_experiment(str(_short_seg(tmp_path)), work_dir=str(work)) == 0
+    # generated/toy_superpixel.py (make generated) with a few iterations per round and no validation
+    assert train_config(str(ROOT / "generated" / "toy_superpixel.py"), work_dir=str(work), validate=False,
+                        cfg_options={"workflow": SHORT_ITERS, "runner.schedule_unit": "iters"}) == 0
     state = _check_labels_are_whole_superpixels(work)
     recs = state.records
     assert [r["round"] for r in recs] == [0, 1, 2]
     assert [r["extra"]["superpixels_planned"] for r in recs] == [128, 128, 128]  # 2 per image, 64 images
+    assert [r["extra"]["slic_computed"] for r in recs[1:]] == [0, 0]  # both queries read the cache
     assert 0 < recs[1]["extra"]["superpixels"] <= 128 and recs[-1]["superpixels"] == state.superpixels()
     assert all(r["planned"] == r["added"] > 0 for r in recs)
     report = json.loads((work / "report.json").read_text())
@@ -289,6 +292,7 @@ def test_toy_superpixel_resume_reuses_the_cache_and_restores_the_class_maps(tmp_
     resumed = subprocess.run([*cmd, "--work-dir", str(cut), "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert {p.name: p.stat().st_ino for p in (cut / "superpixels").rglob("*.npy")} == cached  # none recomputed
+    assert json.loads((cut / "masks" / "labels.json").read_text())["records"][2]["extra"]["slic_computed"] == 0
     a, b = (json.loads((d / "masks" / "labels.json").read_text()) for d in (ref, cut))
     assert a["sha256"] == b["sha256"] and a["superpixels"] == b["superpixels"] and a["records"] == b["records"]
     _check_labels_are_whole_superpixels(cut)

@@ -201,7 +201,8 @@ class SuperpixelQuery:
                 result.per_image[i] = apply(self.labels, i, clicks, flat, cls)
                 bought += clicks
         result.planned = result.added = sum(result.per_image.values())  # pixels: a superpixel is bought whole
-        result.extra = {"superpixels_planned": planned, "superpixels": bought}
+        # slic_computed: SLIC maps this rank computed in this query (0 once the cache holds the pool)
+        result.extra = {"superpixels_planned": planned, "superpixels": bought, "slic_computed": self.cache.computed}
         result.short = [i for i, q in enumerate(self.quotas) if self.evenly and q and i in candidates
                         and len(candidates[i][0]) < q]
         if bought < planned:
