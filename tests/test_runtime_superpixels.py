@@ -313,3 +313,34 @@ def test_toy_superpixel_full_labels_over_the_pool(tmp_path, monkeypatch):
     state = _check_labels_are_whole_superpixels(tmp_path / "run", dominant=False)
     assert [(r["extra"]["superpixels_planned"], r["extra"]["superpixels"]) for r in state.records] == [(64, 64), (100, 100)]
     assert state.superpixels() == 164
+
+
+@pytest.mark.runtime
+@pytest.mark.slow
+def test_toy_superpixel_two_ranks_agree(tmp_path):
+    """gloo, 2 ranks: each scores its shard, the candidates and new labels are gathered, both hold the same state."""
+    import shutil
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    cmd = ([run] if run else [sys.executable, "-m", "torch.distributed.run"]) + [
+        "--nproc_per_node=2", f"--master_port={port}", "-m", "segal_dsl.runtime.train",
+        str(ROOT / "generated" / "toy_superpixel.py"), "--work-dir", str(tmp_path / "ddp"), "--launcher", "pytorch",
+        "--no-validate", "--cfg-options", "runner.schedule_unit=iters",
+        "workflow=[(('train',2),('query',1)),(('train',2),('query',1)),(('train',1),)]"]
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="disabled", SEGAL_TOY_DIR=str(tmp_path / "toy"),
+               SEGAL_TEST_TRACE_DIR=str(trace), PYTHONPATH=str(ROOT))
+    env.pop("SEGAL_TEST_KILL_AT", None)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digests = [{e["round"]: e["digest"] for e in map(json.loads, (trace / f"rank{r}.jsonl").read_text().splitlines())}
+               for r in (0, 1)]
+    assert sorted(digests[0]) == [0, 1, 2] and digests[0] == digests[1]
+    state = _check_labels_are_whole_superpixels(tmp_path / "ddp")
+    bought = [r["extra"]["superpixels"] for r in state.records]
+    assert bought[0] == 128 and all(0 < b <= 128 for b in bought[1:])  # an image may have fewer than 2 left

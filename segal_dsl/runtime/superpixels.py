@@ -201,8 +201,10 @@ class SuperpixelQuery:
                 result.per_image[i] = apply(self.labels, i, clicks, flat, cls)
                 bought += clicks
         result.planned = result.added = sum(result.per_image.values())  # pixels: a superpixel is bought whole
-        # slic_computed: SLIC maps this rank computed in this query (0 once the cache holds the pool)
-        result.extra = {"superpixels_planned": planned, "superpixels": bought, "slic_computed": self.cache.computed}
+        # slic_computed: SLIC maps the ranks computed in this query (0 once the cache holds the pool); summed, so
+        # every rank records the same (runner._check_ranks_agree compares the records)
+        computed = sum(gather(self.cache.computed))
+        result.extra = {"superpixels_planned": planned, "superpixels": bought, "slic_computed": computed}
         result.short = [i for i, q in enumerate(self.quotas) if self.evenly and q and i in candidates
                         and len(candidates[i][0]) < q]
         if bought < planned:
