@@ -128,3 +128,16 @@ def test_badge_buys_whole_images_on_the_toy(tmp_path, monkeypatch):
     state = LabelState.load(tmp_path / "run" / "masks")
     assert [(r["round"], r["added"]) for r in state.records] == [(0, 16), (1, 8)]
     assert int(state.images().sum()) == 24
+
+
+def test_the_contract_refuses_badge_outside_image_sampling():
+    from segal_dsl.api import compile_source
+    from segal_dsl.spec.config import ConfigError, read_config
+
+    seg = (f'experiment u {{\n    extends "{TOY}"\n    delete visualize\n'
+           "    schedule iters { train 1; query; train 1 }\n}\n")
+    values = compile_source(Source("u.seg", seg), "o/c.py").points[0].effective.values
+    assert read_config(values).mode == "pixel"
+    bad = dict(values, active_learning=dict(values["active_learning"], heuristic="badge", heuristic_cfg={}))
+    with pytest.raises(ConfigError, match="`badge` works in image sampling only, not `pixel`"):
+        read_config(bad)
