@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
+import pickle
 import signal
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -42,7 +43,7 @@ class Submission:
     kind: str                 # run | sweep
     jobs: tuple[JobRecord, ...]
     folder: str               # submitit's folder
-    extra_job_ids: tuple[str, ...] = field(default=())   # the sweep's report job
+    extra_job_ids: tuple[str, ...] = field(default=())   # the sweep's report job; local: the submitting process
 
     def save(self, root: str) -> None:
         write_atomic({Path(root, JOBS_DIR, JOBS_FILE): json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"})
@@ -80,12 +81,19 @@ def queue_states(job_ids: list[str]) -> dict[str, str]:
 
 
 def _local_state(folder: str, job_id: str) -> str:
-    if Path(folder, f"{job_id}_0_result.pkl").is_file():
-        return "FINISHED"
+    """A local job's state in Slurm's words: PENDING before it starts (no id yet), COMPLETED / FAILED by
+    the outcome submitit pickled (("success" | "error", …), plain builtins), RUNNING while its
+    controller process lives, else UNKNOWN (killed before it wrote a result)."""
+    if not job_id:
+        return "PENDING"
+    result = Path(folder, f"{job_id}_0_result.pkl")
+    if result.is_file():
+        with result.open("rb") as f:
+            return "COMPLETED" if pickle.load(f)[0] == "success" else "FAILED"
     try:
         os.kill(int(job_id), 0)
     except (OSError, ValueError):
-        return "GONE"
+        return "UNKNOWN"
     return "RUNNING"
 
 
@@ -116,7 +124,8 @@ def slurm_status(root: str) -> list[dict] | None:
 
 
 def cancel(root: str) -> list[str]:
-    """Stop every job submitted from `root` (scancel, or SIGTERM for the local executor); returns their ids."""
+    """Stop every job submitted from `root` (scancel; for the local executor SIGINT to its controller,
+    which stops its tasks: submitit's tasks ignore SIGTERM); returns their ids."""
     sub = Submission.load(root)
     if sub is None:
         return []
@@ -126,7 +135,7 @@ def cancel(root: str) -> list[str]:
     else:
         for jid in ids:
             try:
-                os.kill(int(jid), signal.SIGTERM)
+                os.kill(int(jid), signal.SIGINT)
             except (OSError, ValueError):
                 pass   # already gone
     return ids

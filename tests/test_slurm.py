@@ -11,10 +11,7 @@ weights, so training resumed exactly too.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,12 +20,12 @@ import pytest
 pytest.importorskip("mmseg")
 pytest.importorskip("submitit")
 
-from _runtime_helpers import label_digest, records, report, toy_env
+from _cluster_helpers import DEADLINE_S, local_cluster, segal, status_rows, wait_rows
+from _runtime_helpers import label_digest, records, report
 
 pytestmark = [pytest.mark.runtime, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 SEG = """experiment toy_slurm {{
     extends "{root}/examples/toy_pixel.seg"
     heuristic random
@@ -36,61 +33,12 @@ SEG = """experiment toy_slurm {{
     delete visualize
 }}
 """
-DEADLINE_S = 600  # a guard against a hung queue, not a measurement
-
-
-def _cluster_unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "the local Slurm cluster needs root (slurmd starts jobs as their user; munged's socket is in /run)"
-    if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
-        return "slurm-wlm is not installed and apt-get is not there to install it (scripts/slurm-local.sh install)"
-    return None
 
 
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory) -> dict:
-    """A running one-host cluster: the environment that reaches it. Started (and stopped) here unless up."""
-    reason = _cluster_unavailable()
-    if reason:
-        pytest.skip(reason)
-    started = subprocess.run([str(SCRIPT), "status"], check=False).returncode != 0
-    if started:
-        inst = subprocess.run([str(SCRIPT), "install"], capture_output=True, text=True, check=False)
-        if inst.returncode != 0:
-            pytest.skip(f"slurm-wlm/munge could not be installed: {inst.stderr.strip()[-300:]}")
-        up = subprocess.run([str(SCRIPT), "up"], capture_output=True, text=True, check=False)
-        assert up.returncode == 0, up.stderr
-    conf = subprocess.run(["bash", "-c", f'source <({SCRIPT} up 2>/dev/null); echo "$SLURM_CONF"'],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    toy_env(tmp_path_factory.getbasetemp())
-    env = dict(os.environ, SLURM_CONF=conf, OMP_NUM_THREADS="1", WANDB_MODE="disabled")
-    env.pop("SEGAL_TEST_KILL_AT", None)
-    yield env
-    if started:
-        subprocess.run([str(SCRIPT), "down"], check=False)
-
-
-def _segal(env: dict, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "segal_dsl.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=DEADLINE_S)
-    assert not check or proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
-def _status(env: dict, root: Path) -> list[dict]:
-    """`segal status --json` in a new process: what a user sees after the submitting shell is gone."""
-    return json.loads(_segal(env, "status", str(root), "--json", cwd=root.parent).stdout)
-
-
-def _wait(env: dict, root: Path, done=lambda rows: all(r["state"] in ("COMPLETED", "FAILED", "CANCELLED",
-                                                                        "TIMEOUT") for r in rows)) -> list[dict]:
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        rows = _status(env, root)
-        if done(rows):
-            return rows
-        time.sleep(1)
-    raise AssertionError(f"jobs of {root} did not finish: {rows}")
+    """A running one-host cluster: the environment that reaches it (tests/_cluster_helpers.py)."""
+    yield from local_cluster(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +46,7 @@ def reference(slurm, tmp_path_factory) -> Path:
     """The same experiment in one process, without Slurm."""
     base = tmp_path_factory.mktemp("slurm-ref")
     (base / "exp.seg").write_text(SEG.format(root=ROOT))
-    _segal(slurm, "run", "exp.seg", "--work-dir", str(base / "wd"), cwd=base)
+    segal(slurm, "run", "exp.seg", "--work-dir", str(base / "wd"), cwd=base)
     return base / "wd"
 
 
@@ -108,13 +56,13 @@ def test_sweep_as_job_array(slurm, reference, tmp_path):
     (tmp_path / "sweep.seg").write_text('experiment toy_sweep {\n    extends "exp.seg"\n'
                                         '    sweep { seed 0, 1, 2 }\n}\n')
     root = tmp_path / "sweep"
-    proc = _segal(slurm, "run", "sweep.seg", "--executor", "slurm", "--work-dir", str(root), "--max-parallel", "2",
-                  "--cpus-per-task", "1", "--time", "20", cwd=tmp_path)
+    proc = segal(slurm, "run", "sweep.seg", "--executor", "slurm", "--work-dir", str(root), "--max-parallel", "2",
+                 "--cpus-per-task", "1", "--time", "20", cwd=tmp_path)
     assert "segal status" in proc.stderr
     jobs = json.loads((root / "slurm" / "jobs.json").read_text())
     array_ids = {j["job_id"].split("_")[0] for j in jobs["jobs"]}
     assert len(jobs["jobs"]) == 3 and len(array_ids) == 1  # one array, three tasks
-    rows = _wait(slurm, root)
+    rows = wait_rows(slurm, root)
     assert [r["state"] for r in rows] == ["COMPLETED"] * 3, rows
     assert [r["round"] for r in rows] == [2, 2, 2] and all(r["miou"] is not None for r in rows)
     index = json.loads((root / "sweep.json").read_text())
@@ -136,9 +84,9 @@ def test_srun_two_ranks_equal_one_process(slurm, reference, tmp_path):
     """`--tasks-per-node 2`: srun starts two ranks (gloo); their labels are those of one process."""
     (tmp_path / "exp.seg").write_text(SEG.format(root=ROOT))
     wd = tmp_path / "wd"
-    _segal(slurm, "run", "exp.seg", "--executor", "slurm", "--work-dir", str(wd), "--tasks-per-node", "2",
-           "--cpus-per-task", "1", "--time", "20", cwd=tmp_path)
-    rows = _wait(slurm, wd)
+    segal(slurm, "run", "exp.seg", "--executor", "slurm", "--work-dir", str(wd), "--tasks-per-node", "2",
+          "--cpus-per-task", "1", "--time", "20", cwd=tmp_path)
+    rows = wait_rows(slurm, wd)
     assert rows[0]["state"] == "COMPLETED", rows
     assert label_digest(wd) == label_digest(reference)
     assert records(wd) == records(reference)
@@ -151,8 +99,8 @@ def test_requeue_mid_run_resumes_exactly(slurm, reference, tmp_path):
     with the labels and per-round mIoU of the uninterrupted run."""
     (tmp_path / "exp.seg").write_text(SEG.format(root=ROOT))
     wd = tmp_path / "wd"
-    _segal(slurm, "run", "exp.seg", "--executor", "slurm", "--work-dir", str(wd), "--cpus-per-task", "1",
-           "--time", "20", cwd=tmp_path)
+    segal(slurm, "run", "exp.seg", "--executor", "slurm", "--work-dir", str(wd), "--cpus-per-task", "1",
+          "--time", "20", cwd=tmp_path)
     job_id = json.loads((wd / "slurm" / "jobs.json").read_text())["jobs"][0]["job_id"]
     manifest = wd / "masks" / "labels.json"
     end = time.monotonic() + DEADLINE_S
@@ -160,7 +108,7 @@ def test_requeue_mid_run_resumes_exactly(slurm, reference, tmp_path):
         time.sleep(0.2)
     assert manifest.is_file(), "the job never committed its initial labels"
     subprocess.run(["scontrol", "requeue", job_id], check=True, env=slurm)
-    rows = _wait(slurm, wd, done=lambda rows: rows[0]["state"] == "COMPLETED" or rows[0]["state"] == "FAILED")
+    rows = wait_rows(slurm, wd, done=lambda rows: rows[0]["state"] == "COMPLETED" or rows[0]["state"] == "FAILED")
     assert rows[0]["state"] == "COMPLETED", rows
     show = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True, env=slurm).stdout
     assert "Restarts=1" in show
@@ -174,8 +122,8 @@ def test_cancel_from_a_new_process(slurm, tmp_path):
     """A job held back by an extra sbatch flag (`--begin`) is cancelled by `segal cancel`."""
     (tmp_path / "exp.seg").write_text(SEG.format(root=ROOT))
     wd = tmp_path / "wd"
-    _segal(slurm, "run", "exp.seg", "--executor", "slurm", "--work-dir", str(wd), "--sbatch=--begin=now+1hour",
-           "--time", "5", cwd=tmp_path)
-    assert _status(slurm, wd)[0]["state"] == "PENDING"
-    _segal(slurm, "cancel", str(wd), cwd=tmp_path)
-    assert _wait(slurm, wd)[0]["state"] == "CANCELLED"
+    segal(slurm, "run", "exp.seg", "--executor", "slurm", "--work-dir", str(wd), "--sbatch=--begin=now+1hour",
+          "--time", "5", cwd=tmp_path)
+    assert status_rows(slurm, wd)[0]["state"] == "PENDING"
+    segal(slurm, "cancel", str(wd), cwd=tmp_path)
+    assert wait_rows(slurm, wd)[0]["state"] == "CANCELLED"

@@ -138,9 +138,11 @@ def _submit(seg_path: str, checked, *, work_dir: str | None, seed: int | None, e
             preflight.error_line(preflight.os_error_line(e, work_dir))
             return 1
         seg, name = osp.abspath(seg_path), checked.points[0].plan.experiment
+    if executor == "local":
+        return slurm.local_run(cfg, seg, out_dir, seed, settings, name)
     sub = slurm.submit_run(executor, cfg, seg, out_dir, seed, settings, name)
     print(slurm.describe(sub, out_dir), file=sys.stderr)
-    return slurm.wait_all(sub) if executor == "local" or wait else 0
+    return slurm.wait_all(sub) if wait else 0
 
 
 def torchrun_command(argv: list[str], *, nnodes: int, node_rank: int, nproc_per_node: int,

@@ -9,9 +9,11 @@ none is lost or bought twice. Job ids and submitit's folder are kept under <work
 
 from __future__ import annotations
 
+import os
 import os.path as osp
 import shlex
 import sys
+import time
 from dataclasses import dataclass
 
 import submitit
@@ -131,6 +133,13 @@ def submit_run(kind: str, cfg: str, seg_path: str | None, work_dir: str, seed: i
     return sub
 
 
+def local_run(cfg: str, seg_path: str | None, work_dir: str, seed: int | None, settings: ClusterSettings,
+              name: str) -> int:
+    """`segal run exp.seg --executor local`: the run as one local job, waited for."""
+    wd = osp.abspath(work_dir)
+    return run_local([(name, ExperimentJob(osp.abspath(cfg), seg_path, wd, seed), wd)], work_dir, "run", settings, name)
+
+
 def submit_sweep(kind: str, seg_path: str, root: str, sweep_name: str, jobs: list, seed: int | None,
                  settings: ClusterSettings) -> Submission:
     """Every point as one task of a job array (at most `max_parallel` at once), then a report job that
@@ -153,32 +162,76 @@ def submit_sweep(kind: str, seg_path: str, root: str, sweep_name: str, jobs: lis
 
 def submit_for_sweep(kind: str, seg_path: str, root: str, sweep_name: str, jobs: list, seed: int | None,
                      settings: ClusterSettings, wait: bool) -> int:
-    """`segal run sweep.seg --executor …` after the point configs are written: submit, tell, maybe wait."""
+    """`segal run sweep.seg --executor …` after the point configs are written: submit, tell, maybe wait
+    (the local executor always waits, then writes the sweep's report itself)."""
+    if kind == "local":
+        calls = [(p.name, ExperimentJob(osp.abspath(cfg), osp.abspath(seg_path), osp.abspath(d), seed), osp.abspath(d))
+                 for p, cfg, d in jobs]
+        code = run_local(calls, root, "sweep", settings, sweep_name)
+        SweepReportJob(osp.abspath(root), sweep_name, jobs)()
+        return code
     sub = submit_sweep(kind, osp.abspath(seg_path), root, sweep_name, jobs, seed, settings)
     print(describe(sub, root), file=sys.stderr)
-    if kind == "local" or wait:
-        code = wait_all(sub)
-        if kind == "local":
-            SweepReportJob(osp.abspath(root), sweep_name, jobs)()
-        return code
+    return wait_all(sub) if wait else 0
+
+
+def run_local(calls: list, root: str, kind: str, settings: ClusterSettings, name: str) -> int:
+    """submitit's local executor: each (name, ExperimentJob, work dir) of `calls` in a subprocess of this
+    shell, at most `settings.max_parallel` at once (all when unset), waited for here. jobs.json is
+    rewritten as each one starts, so `segal status` from another shell sees them (one not started yet
+    has no job id: PENDING there), and it names this process too, which `segal cancel` interrupts with
+    the jobs so that no further one starts. 0 when all succeed, 130 when interrupted."""
+    folder = osp.abspath(osp.join(root, JOBS_DIR))
+    ex = executor("local", folder, settings, name)
+    limit = settings.max_parallel or len(calls)
+    records = [JobRecord(n, "", wd, "", "") for n, _, wd in calls]
+    running: dict = {}
+    code, started = 0, 0
+    try:
+        while started < len(calls) or running:
+            told = started > 0
+            while started < len(calls) and len(running) < limit:
+                n, call, wd = calls[started]
+                running[started] = ex.submit(call)
+                records[started] = _record(n, running[started], wd)
+                sub = Submission("local", kind, tuple(records), folder, (str(os.getpid()),))
+                sub.save(root)
+                started += 1
+            if not told:
+                print(describe(sub, root), file=sys.stderr)
+            for i, job in list(running.items()):
+                if job.done():  # its controller process has exited (after writing the result pickle)
+                    del running[i]
+                    code |= _job_failed(records[i], job)
+            if running:
+                time.sleep(1)
+    except KeyboardInterrupt:
+        for job in running.values():
+            job.cancel()   # SIGINT to the controller, which stops its tasks
+        print(f"interrupted: {len(running)} running job(s) stopped, {len(calls) - started} not started",
+              file=sys.stderr)
+        return 130
+    return code
+
+
+def _job_failed(rec: JobRecord, job) -> int:
+    """1 (and one line naming it) when the job failed, else 0; its traceback is in its log."""
+    try:
+        job.result()
+    except (submitit.core.utils.FailedJobError, submitit.core.utils.UncompletedJobError) as e:
+        print(f"error: {rec.name} (job {rec.job_id}) failed: {str(e).strip().splitlines()[-1]}", file=sys.stderr)
+        return 1
     return 0
 
 
 def wait_all(sub: Submission) -> int:
-    """Wait for every job of a submission: 0 when all succeed (each failure named, one line)."""
-    code = 0
-    for rec in sub.jobs:
-        job = (submitit.local.local.LocalJob if sub.executor == "local" else submitit.SlurmJob)(sub.folder, rec.job_id)
-        try:
-            job.result()
-        except (submitit.core.utils.FailedJobError, submitit.core.utils.UncompletedJobError) as e:  # in its log
-            print(f"error: {rec.name} (job {rec.job_id}) failed: {str(e).strip().splitlines()[-1]}", file=sys.stderr)
-            code = 1
-    return code
+    """Wait for every Slurm job of a submission (`--wait`): 0 when all succeed (each failure named, one line)."""
+    return max((_job_failed(rec, submitit.SlurmJob(sub.folder, rec.job_id)) for rec in sub.jobs), default=0)
 
 
 def describe(sub: Submission, root: str) -> str:
     """What to tell the user after submitting."""
-    ids = ", ".join(j.job_id for j in sub.jobs)
-    return (f"submitted {len(sub.jobs)} job(s) ({sub.executor}): {ids}\n"
+    started = [j.job_id for j in sub.jobs if j.job_id]   # a local job not started yet has no id
+    later = f" ({len(sub.jobs) - len(started)} more as these end)" if len(started) < len(sub.jobs) else ""
+    return (f"submitted {len(started)} job(s) ({sub.executor}): {', '.join(started)}{later}\n"
             f"    state:  segal status {shlex.quote(root)}\n    cancel: segal cancel {shlex.quote(root)}")
