@@ -2,7 +2,7 @@
 # Set up everything segal-dsl needs in ./.venv, idempotently.
 #
 #   scripts/setup.sh            core + runtime stack (torch, mmcv-full, mmsegmentation, wandb) + test tools
-#   scripts/setup.sh --core     only the light front end (lark, pydantic, jinja2, rich) + test tools
+#   scripts/setup.sh --core     only the light front end (lark, jinja2, rich, pygls) + test tools
 #   scripts/setup.sh --check    install nothing; exit 0 if the full set-up is up to date, else 1
 #
 # mmcv-full 1.7.2 ships only as source and must be compiled against the installed torch (~10 min on

@@ -5,7 +5,7 @@ working directory (relative `extends`/`base` paths resolve from them), and the t
 the package's files, so an upgrade or an edited checkout never serves an old answer). It stores every
 file the analysis read (parents, bases) with the hash of its bytes; a changed dependency is a miss.
 A result that depended on a file that could not be read (SEG222, SEG215) is not stored, since that file
-may appear later. The hit path imports neither lark nor pydantic: that is the point of the cache.
+may appear later. The hit path imports neither lark nor the models: that is the point of the cache.
 
 SEGAL_NO_CACHE=1 (or `segal check --no-cache`) turns it off; entries are written atomically.
 """

@@ -6,7 +6,6 @@ Exit codes: 0 clean (warnings allowed unless --strict), 1 errors in the input, 2
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from pathlib import Path
@@ -402,8 +401,7 @@ def cmd_run(args) -> int:
     if not args.file.endswith(".py"):  # the front end, once: its errors come before any runtime question
         from segal_dsl.api import analyse
 
-        with without_pydantic_plugins():
-            checked = analyse(_read(args.file))
+        checked = analyse(_read(args.file))
         if checked.diagnostics:
             _print_diagnostics([checked], "text", sys.stderr)
         if not checked.ok:
@@ -721,22 +719,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-@contextlib.contextmanager
-def without_pydantic_plugins():
-    """pydantic scans every installed distribution's entry points for plugins when it builds its first
-    validator (~8 ms of each start-up in the full venv); the front end's models are internal, so there is
-    nothing for a plugin to observe. The user's setting is restored afterwards (a run's own processes
-    see the environment they were started with)."""
-    if "PYDANTIC_DISABLE_PLUGINS" in os.environ:
-        yield
-        return
-    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
-    try:
-        yield
-    finally:
-        os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv and not argv[0].startswith("-") else None)
@@ -747,8 +729,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.func is cmd_run:
             return cmd_run(args)
-        with without_pydantic_plugins():
-            return args.func(args)
+        return args.func(args)
     except UsageError as err:
         print(f"segal: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -84,7 +84,7 @@ _ALL = [
          "The reference crashed with AttributeError at run time when keys such as `sample_mode` were missing.",
          "experiment a { base \"m.py\" }", "Add the setting named in the message."),
     Code("SEG204", "wrong-type", "error", "A value has the wrong type.",
-         "Types are checked before anything runs, with pydantic in strict mode: no silent coercion.",
+         "Types are checked before anything runs, in strict mode: no silent coercion.",
          'seed "3"', "Write a value of the expected type: `seed 3`."),
     Code("SEG205", "out-of-range", "error", "A number is outside the range the setting accepts.",
          "Zero or negative sizes, intervals and counts crash or silently disable features at run time.",

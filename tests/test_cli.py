@@ -254,18 +254,6 @@ def test_unread_bases_are_said_once_per_run(tmp_path):
     assert len(notes) == 1 and "2 of 2 files" in notes[0] and "missing.py" in notes[0]
 
 
-def test_the_pydantic_plugin_switch_does_not_leak(monkeypatch, capsys):
-    """The CLI turns pydantic's plugin scan off for its own models only: the user's environment is unchanged."""
-    from segal_dsl.cli import main
-
-    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
-    assert main(["check", str(ROOT / "examples" / "toy_pixel.seg")]) == 0
-    assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ
-    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "logfire")
-    assert main(["check", str(ROOT / "examples" / "toy_pixel.seg")]) == 0
-    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "logfire"
-
-
 def test_a_bom_is_accepted_and_a_legacy_py_gets_the_import_hint(tmp_path):
     text = open(os.path.join(ROOT, "examples/design_sketch.seg"), encoding="utf-8").read()
     bom = tmp_path / "bom.seg"

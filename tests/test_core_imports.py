@@ -1,4 +1,5 @@
-"""The core never imports torch, mmcv or mmseg: run the CLI where importing them is impossible."""
+"""The core never imports torch, mmcv or mmseg (nor numpy, wandb, or pydantic, which spec/typed.py stands in
+for): run the CLI where importing them is impossible."""
 
 import os
 import subprocess
@@ -10,12 +11,13 @@ BLOCKER = """
 import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('torch', 'mmcv', 'mmseg', 'torchvision', 'numpy', 'wandb'):
+        if name.split('.')[0] in ('torch', 'mmcv', 'mmseg', 'torchvision', 'numpy', 'wandb', 'pydantic',
+                                  'pydantic_core'):
             raise ImportError(f'{name} is blocked in this test')
 sys.meta_path.insert(0, Block())
 from segal_dsl.cli import main
 code = main(sys.argv[1:])
-heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'mmcv', 'mmseg', 'numpy', 'wandb'))
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'mmcv', 'mmseg', 'numpy', 'wandb', 'pydantic'))
 assert not heavy, heavy
 sys.exit(code)
 """

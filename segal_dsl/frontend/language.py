@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from typing import Any
 
-from pydantic_core import PydanticUndefined
-
 from segal_dsl.frontend import model as m
 from segal_dsl.frontend import nodes as n
 from segal_dsl.frontend.sweep import SAMPLE_AXES, TOP_AXES
@@ -24,6 +22,7 @@ from segal_dsl.spec.config import MODE_SETTINGS, MULTITASK_RUNNER_SETTINGS, RUNN
 from segal_dsl.spec.config import Visualize as ContractVisualize
 from segal_dsl.spec.modes import REFERENCES, RUNNER_KINDS, SAMPLE_MODES
 from segal_dsl.spec.schedule import UNITS as SCHEDULE_UNITS
+from segal_dsl.spec.typed import UNDEFINED
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def units_of(mode: str | None) -> tuple[Word, ...]:
 
 def _shown(value: Any) -> str | None:
     """A default as a `.seg` file writes it; None for no default."""
-    if value is None or value is PydanticUndefined or value == () or value == {}:
+    if value is None or value is UNDEFINED or value == () or value == {}:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -1,4 +1,4 @@
-"""The validated experiment: pydantic v2 models in strict mode (no silent coercion, no unknown keys).
+"""The validated experiment: strict typed models (spec/typed.py, pydantic v2's API): no coercion, no unknown keys.
 
 A field is None when the `.seg` file does not state it: its value then comes from the `base` files or,
 failing them, from the default of the compiled-config contract (`segal_dsl/spec/config.py`), which is the
@@ -9,8 +9,6 @@ A field's description says what the `.seg` statement means (`segal schema`, the 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from segal_dsl.spec import heuristics
 from segal_dsl.spec.budget import UNIT_KEYS
@@ -28,6 +26,7 @@ from segal_dsl.spec.config import (
 )
 from segal_dsl.spec.modes import MODE_NAMES, RUNNER_NAMES
 from segal_dsl.spec.schedule import UNITS as SCHEDULE_UNITS
+from segal_dsl.spec.typed import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):

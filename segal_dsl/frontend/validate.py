@@ -1,7 +1,7 @@
 """Typed AST -> validated `model.Experiment`. Emits SEG2xx (and SEG4xx rules that need no pool).
 
-Each setting's words are read into a plain dict while a `loc -> Span` index is recorded; pydantic then
-checks types and ranges, and each pydantic error is reported at the span of its `loc`.
+Each setting's words are read into a plain dict while a `loc -> Span` index is recorded; the typed models
+(spec/typed.py) then check types and ranges, and each of their errors is reported at the span of its `loc`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
-
 from segal_dsl.diagnostics import Diagnostics, Severity
 from segal_dsl.frontend import model as m
 from segal_dsl.frontend import nodes as n
@@ -28,6 +26,7 @@ from segal_dsl.spec.config import MULTITASK_RUNNER_SETTINGS, RUNNER_SETTINGS, SE
 from segal_dsl.spec.modes import SAMPLE_MODES
 from segal_dsl.spec.schedule import UNIT_WORDS
 from segal_dsl.spec.schedule import UNITS as SCHEDULE_UNITS
+from segal_dsl.spec.typed import ConfigDict, TypeAdapter, ValidationError
 
 
 @dataclass
@@ -368,7 +367,7 @@ class _ExperimentReader(_Reader):
         if setting.block is None:
             self.failed.add("sample")
             return _INVALID
-        if "budget" not in out:  # reported above, or its value was unreadable: pydantic must not repeat it
+        if "budget" not in out:  # reported above, or its value was unreadable: the model must not repeat it
             self.reported_missing.add(("sample", "budget"))
         return {"mode": mode, **out}
 
@@ -708,11 +707,11 @@ _RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_eq
 
 
 def _union_member(part) -> bool:
-    """pydantic names union members in error locations (`int`, `constrained-int`, `tuple[int, int]`)."""
+    """Errors (spec/typed.py, as pydantic) name union members in error locations (`int`, `constrained-int`, `tuple[int, int]`)."""
     return isinstance(part, str) and (part in ("int", "float", "bool", "str") or "[" in part or "constrained" in part)
 
 
-def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics, prefix: tuple = (),
+def _report_errors(err: ValidationError, spans: SpanIndex, diags: Diagnostics, prefix: tuple = (),
                      skip_missing: set = frozenset()) -> None:
     reported: set[tuple] = set()
     for e in err.errors(include_url=False):
@@ -753,7 +752,7 @@ def _report_pydantic(err: ValidationError, spans: SpanIndex, diags: Diagnostics,
 
 
 def user_key(loc: tuple) -> str:
-    """A pydantic location in the words of the file: `heuristic.params.prop` -> "`prop` of `heuristic`",
+    """An error location in the words of the file: `heuristic.params.prop` -> "`prop` of `heuristic`",
     `sample.radius` -> "`radius` in `sample`", `seed` -> "`seed`"."""
     parts = [str(p) for p in loc if not isinstance(p, int) and not _union_member(p) and p != "params"]
     if not parts:
@@ -764,7 +763,7 @@ def user_key(loc: tuple) -> str:
     return f"`{parts[-1]}` {joiner} `{' '.join(parts[:-1])}`"
 
 
-# What to write instead, per pydantic error type: every type and range error says how to fix it.
+# What to write instead, per error type: every type and range error says how to fix it.
 _TYPE_HELP = {
     "int_type": "write a whole number, e.g. `3`", "int_parsing": "write a whole number, e.g. `3`",
     "int_from_float": "write a whole number, e.g. `3`",
@@ -826,14 +825,14 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
             try:
                 sections[key] = SECTIONS[key].model_validate(value)
             except ValidationError as err:
-                _report_pydantic(err, spans, diags, prefix=(key,), skip_missing=reader.reported_missing | reader.misspelt)
+                _report_errors(err, spans, diags, prefix=(key,), skip_missing=reader.reported_missing | reader.misspelt)
         elif key in ("name", "overrides"):
             sections[key] = value
         else:
             try:
                 sections[key] = _field_adapter(key).validate_python(value)
             except ValidationError as err:
-                _report_pydantic(err, spans, diags, prefix=(key,))
+                _report_errors(err, spans, diags, prefix=(key,))
     if "heuristic" in sections:
         _check_heuristic(sections["heuristic"], spans, diags, sections.get("imports") or ())
     _check_cross_fields(sections, spans, diags)
@@ -842,7 +841,7 @@ def validate(exp: n.Experiment, diags: Diagnostics) -> Validated:
         try:
             model = m.Experiment.model_validate(sections)
         except ValidationError as err:  # only "missing" can be left, and that was reported by the reader
-            _report_pydantic(err, spans, diags)
+            _report_errors(err, spans, diags)
     return Validated(model, spans, sections)
 
 
@@ -878,7 +877,7 @@ def _check_heuristic(h: m.Heuristic, spans: SpanIndex, diags: Diagnostics, impor
     try:
         params_model.model_validate(known)
     except ValidationError as err:
-        _report_pydantic(err, spans, diags, prefix=("heuristic", "params"))
+        _report_errors(err, spans, diags, prefix=("heuristic", "params"))
 
 
 def _check_units(sections: dict, spans: SpanIndex, diags: Diagnostics) -> None:

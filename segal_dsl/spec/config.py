@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
-
 from segal_dsl.spec import budget, heuristics, schedule
 from segal_dsl.spec.modes import (
     MODE_NAMES,
@@ -24,6 +22,16 @@ from segal_dsl.spec.modes import (
     SAMPLE_MODES,
     SUPERPIXEL_LABELS,
     runner_kind_of_type,
+)
+from segal_dsl.spec.typed import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
 )
 
 RUNTIME_MODULE = "segal_dsl.runtime"  # the custom import that registers the runners, hooks and datasets
@@ -611,7 +619,7 @@ def _validate(model: type[BaseModel], data: Any, prefix: tuple):
 
 
 def _field_path(loc: tuple) -> tuple:
-    # pydantic adds union member names (`int`, `tuple[...]`) to locations; keep the keys only
+    # validation errors add union member names (`int`, `tuple[...]`) to locations; keep the keys only
     out: list = []
     for p in loc:
         if isinstance(p, str) and ("[" in p or p in ("int", "float", "bool", "str")):

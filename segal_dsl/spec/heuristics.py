@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
-
 from segal_dsl.spec.modes import MODE_NAMES
+from segal_dsl.spec.typed import BaseModel, ConfigDict, Field, create_model
 
 HEURISTIC_CFG = "heuristic_cfg"   # active_learning.heuristic_cfg: the parameters of `ripu` and `mps`
 MODE_SETTINGS = "settings"        # active_learning.settings.<mode>: where `entropy_prop` lives
@@ -147,12 +146,12 @@ def takers(param: str) -> list[str]:
     return [h.name for h in HEURISTICS.values() if h.param(param) is not None]
 
 
-# ---- typed models (pydantic), shared by the front end and the runtime's config contract -----------------
+# ---- typed models (spec/typed.py), shared by the front end and the runtime's config contract -----------------
 _KINDS = {"int": int, "float": float, "bool": bool}
 
 
 def annotation(p: Param) -> Any:
-    """The pydantic type of a parameter: its kind, its range, and None allowed when it has no default."""
+    """The type of a parameter: its kind, its range, and None allowed when it has no default."""
     if p.kind == "size":
         size = Annotated[int, Field(gt=0)]
         base: Any = size | tuple[size, size]
@@ -166,7 +165,7 @@ def annotation(p: Param) -> Any:
 
 @cache
 def params_model(name: str) -> type[BaseModel]:
-    """A strict pydantic model of one heuristic's parameters (unknown names rejected, defaults filled)."""
+    """A strict model of one heuristic's parameters (unknown names rejected, defaults filled)."""
     h = spec_of(name)
     fields = {p.name: (annotation(p), Field(default=p.default, description=p.doc)) for p in h.params}
     # a user heuristic's parameters are passed through as written: only its own module knows them
