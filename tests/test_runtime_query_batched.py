@@ -304,3 +304,47 @@ def test_host_memory_of_a_global_query_is_flat_in_the_pool(toy):
         tracemalloc.stop()
         assert result.added == 100
     assert peaks[32] - peaks[8] < 96 * 1024, peaks
+
+
+@pytest.mark.slow
+def test_a_run_buys_the_same_labels_with_batches_of_three(tmp_path, tmp_path_factory):
+    """The runner's own query loader (runner._query): `data.query_dataloader.samples_per_gpu=3` against the
+    default of one image per batch, two queries of a real toy run."""
+    from _runtime_helpers import label_digest, records, run, toy_env
+
+    toy_env(tmp_path_factory.getbasetemp())
+    assert run("toy_region.py", tmp_path / "one") == 0
+    assert run("toy_region.py", tmp_path / "three", **{"data.query_dataloader.samples_per_gpu": 3}) == 0
+    assert label_digest(tmp_path / "one") == label_digest(tmp_path / "three")
+    assert [r["added"] for r in records(tmp_path / "three")][1:] == [r["planned"] for r in records(tmp_path / "three")][1:]
+
+
+def test_void_masks_read_by_the_loader_buy_the_per_image_labels(toy):
+    """The hard toy pool has void ground truth: the loader's items carry each image's void mask (read in its
+    workers) and the labels equal the per-image path, which reads the ground truth itself."""
+    import mmcv
+    from mmseg.datasets import build_dataset
+
+    from segal_dsl.runtime.labels import LabelState
+    from segal_dsl.runtime.loaders import query_loader
+    from segal_dsl.runtime.query import initial_labels, query_void_reader, run_query
+    from segal_dsl.runtime.toy.dataset import config_path
+
+    hard = build_dataset(mmcv.Config.fromfile(str(Path(config_path()).with_name("toy_hard_unet.py"))).data.query)
+    cfg, contract = _contract("entropy", "pixel", 4)
+    void_of = query_void_reader(hard, contract)
+    sizes = [(64, 64)] * N
+
+    def state():
+        labels = LabelState.for_pixels(sizes)
+        initial_labels(labels, contract, 0, void_of)
+        return labels
+
+    labels = state()
+    loader = query_loader(hard, range(N), sizes, cfg.data, "cpu", void=lambda i: void_of(i, sizes[i]))
+    assert "void" in next(iter(loader))
+    result = run_query(SimpleNamespace(model=toy.model, data=SimpleNamespace(query=hard, cfg=cfg)), 1, loader, labels,
+                       contract, 7, set())
+    want = _per_image(toy, contract, state(), hard)
+    assert result.void > 0 and result.added == result.planned
+    assert all(np.array_equal(labels.mask(i), want.mask(i)) for i in range(N))

@@ -140,17 +140,33 @@ def size_batches(sizes, batch_size: int) -> list[list[int]]:
     return out
 
 
-def query_loader(dataset, indices, sizes, data_cfg, device, batched: bool = True) -> DataLoader:
+class QueryItems(IndexedDataset):
+    """IndexedDataset whose items also carry `void(pool index)` (the image's bool void mask at the label resolution,
+    query.query_void_reader) as `void`, so the loader's workers read the ground truth, not the query's loop."""
+
+    def __init__(self, base, indices, void=None):
+        super().__init__(base, indices)
+        self.void = void
+
+    def __getitem__(self, k: int):
+        item = super().__getitem__(k)
+        if self.void is not None:
+            item["void"] = self.void(self.indices[k])
+        return item
+
+
+def query_loader(dataset, indices, sizes, data_cfg, device, batched: bool = True, void=None) -> DataLoader:
     """In-order loader over this rank's share (indices[rank::world]) of `indices`, batched by equal `sizes[pool
     index]` (a batch needs one image size and one label size: pass both) under `query_loader_settings` (one image
-    per batch when not `batched`), with workers and, on CUDA, pinned memory."""
+    per batch when not `batched`), with workers and, on CUDA, pinned memory. `void`: see QueryItems (batched
+    queries only: run_query's batched loop takes it)."""
     rank, world = get_dist_info()
     settings = query_loader_settings(data_cfg)
     shard = list(indices)[rank::world]
     spg = settings["samples_per_gpu"] if batched else 1
     workers = settings["workers_per_gpu"]
     return DataLoader(
-        IndexedDataset(dataset, shard),
+        QueryItems(dataset, shard, void if batched else None),
         batch_sampler=size_batches([sizes[i] for i in shard], spg),
         num_workers=workers,
         collate_fn=partial(collate, samples_per_gpu=spg),

@@ -163,6 +163,13 @@ def void_reader(dataset, ignore_index: int):
     return void
 
 
+def query_void_reader(dataset, contract: Contract):
+    """The query's `void_reader`, or None: image mode, `exclude_void` off, or a pool without ground truth."""
+    if contract.mode == "image" or not getattr(contract.settings, "exclude_void", True):
+        return None
+    return void_reader(dataset, contract.ignore_index)
+
+
 def _scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: int, index: int,
             model=None, data: dict | None = None, queries: int = 1) -> torch.Tensor:
     fn = get_heuristic(heuristic)
@@ -235,8 +242,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     suppress = getattr(contract.settings, "suppress_radius", None)
     keep_suppressed = getattr(contract.settings, "suppress_across_rounds", False)
     balanced = getattr(contract.settings, "sample_class_balanced", False)  # quotas over the predicted classes
-    void_of = (void_reader(getattr(getattr(runner, "data", None), "query", None), contract.ignore_index)
-               if mode != "image" and getattr(contract.settings, "exclude_void", True) else None)
+    void_of = query_void_reader(getattr(getattr(runner, "data", None), "query", None), contract)
 
     spec = contract.query_budget(rnd)  # this query's share of a `budget X total`, else budget_per_round
     if mode == "superpixel":  # SLIC regions ranked by their mean score (runtime/superpixels.py)
@@ -262,6 +268,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
     fp16 = bool((getattr(getattr(runner, "data", None), "cfg", None) or {}).get("fp16"))
     for data in loader:
         indices = [int(i) for i in data.pop("pool_index")]
+        voids = data.pop("void", None)  # read in the loader's workers (loaders.query_loader), else here
         with torch.no_grad(), _autocast(model, fp16):  # image mode: scored at the image's own size
             probs = posteriors(model, data, None if mode == "image" else sizes[indices[0]])
         with torch.no_grad():
@@ -273,7 +280,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
             if mode != "image":
                 lab = labels.mask(index)
                 if void_of is not None:
-                    void = void_of(index, sizes[index])
+                    void = voids[j].numpy() if voids is not None else void_of(index, sizes[index])
                     result.void += int((void & ~lab).sum())
                     lab = lab | void  # never ranked, never bought
                 if index in viz_indices:

@@ -41,7 +41,7 @@ class DeviceRanked:
         self.labelled = np.ascontiguousarray(labelled, dtype=bool).ravel()
         flat = scores.reshape(-1)
         self._flat = torch.where(torch.isnan(flat), torch.full_like(flat, -torch.inf), flat)
-        unl = torch.from_numpy(~self.labelled).to(flat.device, non_blocking=True)
+        unl = torch.from_numpy(~self.labelled).to(flat.device)
         self._pos = torch.nonzero(unl).squeeze(1)   # unlabelled flat positions, ascending
         self._val = self._flat[self._pos]
         self.n_unlabelled = int(self._pos.numel())

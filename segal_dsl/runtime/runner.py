@@ -33,7 +33,7 @@ from .labels import LabelState, remove_temp_files
 from .loaders import batches, image_sizes, iters_per_epoch, query_loader, shard_loader, train_loader
 from .pipelines import LabelMaskedDataset, image_subset, pool_sizes, with_source
 from .progress import Progress
-from .query import QueryResult, initial_labels, run_query, void_reader
+from .query import QueryResult, initial_labels, query_void_reader, run_query, void_reader
 from .selection import stream_seeds
 from .testhooks import kill_point, trace
 
@@ -483,8 +483,11 @@ class ActiveLearningRunner(EpochBasedRunner):
         if getattr(self, "_query_sizes", None) is None:  # a batch holds one image size and one label size
             own = image_sizes(self.data.query)
             self._query_sizes = list(zip(own, self.labels.sizes)) if own else list(self.labels.sizes)
+        void_of = query_void_reader(self.data.query, self.contract)
+        sizes = self.labels.sizes
         loader = query_loader(self.data.query, indices, self._query_sizes, self.data.cfg.data, dev,
-                              batched=batches(self.contract))
+                              batched=batches(self.contract),
+                              void=None if void_of is None else lambda i: void_of(i, sizes[i]))
         self.console.step_start("query", rnd - 1, len(loader.dataset))
         return run_query(self, rnd, loader, self.labels, self.contract, self.data.seed,
                          viz.indices if viz is not None else set(), lambda: self.console.advance("query"))
