@@ -132,8 +132,10 @@ def cancel(root: str) -> list[str]:
     ids = [j.job_id for j in sub.jobs] + list(sub.extra_job_ids)
     if sub.executor == "slurm":
         subprocess.run(["scancel", *ids], check=False)
-    else:
-        for jid in ids:
+    else:   # only live ones: a pid of a job that ended may be another process's by now
+        states = [_local_state(sub.folder, j.job_id) for j in sub.jobs]
+        live = [j.job_id for j, st in zip(sub.jobs, states) if st == "RUNNING"]
+        for jid in live + (list(sub.extra_job_ids) if {"RUNNING", "PENDING"} & set(states) else []):
             try:
                 os.kill(int(jid), signal.SIGINT)
             except (OSError, ValueError):
