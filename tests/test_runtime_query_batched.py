@@ -205,10 +205,16 @@ def test_device_ranking_equals_numpy_on_ties_nan_and_labels():
             assert np.array_equal(dev.pool(k), dense.pool(k)) and np.array_equal(dev.order(k), dense.order(k))
         pos = np.arange(h * w)
         assert np.array_equal(dev.values(pos), dense.values(pos))
+        for k in (1, h * w // 4):
+            assert all(np.array_equal(a, b) for a, b in zip(dev.candidates(k), dense.candidates(k)))
         q, rng = int(g.integers(0, h * w)), trial
         assert np.array_equal(sel.pick_regions(dev, q, 1, None, None), sel.select_regions(s, lab, q, 1))
         assert np.array_equal(sel.pick_suppressed(dev, q, 1, None, 20, np.random.default_rng(rng)),
                               sel.select_suppressed(s, lab, q, 1, None, 20, np.random.default_rng(rng)))
+        assert np.array_equal(sel.pick_pixels(dev, q, 10, np.random.default_rng(rng)),
+                              sel.select_pixels(s, lab, q, 10, np.random.default_rng(rng)))
+        assert np.array_equal(sel.pick_regions(dev, q, 1, 30, np.random.default_rng(rng)),
+                              sel.select_regions(s, lab, q, 1, 30, np.random.default_rng(rng)))
     v = torch.tensor([1.0, 5.0, 3.0, 5.0, 3.0, 3.0])
     assert exact_top(v, 3).tolist() == sel.top_k(v.numpy(), 3).tolist() == [1, 2, 3]
 

@@ -4,8 +4,8 @@ Posteriors are the model's `inference(..., rescale=True)` output: logits resized
 size, softmax over classes (docs/reference.md §4 took a *spatial* softmax), under the config's `test_cfg`
 (the reference always ran `whole` inference at `scale_size`, §10). The pool streams in batches of equal-size
 images (`data.query_dataloader`, runtime/loaders.py), under fp16 autocast on CUDA when the config sets `fp16`;
-each batch is scored on the model's device and each image's map is reduced there (runtime/ranking.py), so only
-its candidates reach the host. MC-dropout (`bald`, `variation_ratio`), model-scored (`mps`) and batch-aware
+each batch is scored on the model's device and, on CUDA, each image's map is ranked there (runtime/ranking.py), so
+only its candidates reach the host. MC-dropout (`bald`, `variation_ratio`), model-scored (`mps`) and batch-aware
 (`kcenter`, `badge`) heuristics keep one image per batch (loaders.batches). Only new-label bits (or, in global mode,
 each rank's top candidates) cross ranks. Every rank applies the same gathered result, and rank 0 alone writes;
 no sleeps (docs/reference.md §3c step 6).
@@ -186,6 +186,15 @@ def _scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: i
     return fn(probs, **params)
 
 
+def _ranked(scores: torch.Tensor, lab: np.ndarray):
+    """One image's map as the pickers read it (selection.Ranked): on CUDA it stays there and only the prefixes a
+    pick reads come to the host (ranking.DeviceRanked); on the CPU numpy ranks it (selection.DenseRanked: cheaper
+    than torch's per-call overhead on small maps). Both rank exactly alike (tests/test_runtime_query_batched.py)."""
+    if scores.device.type == "cpu":
+        return sel.DenseRanked(scores.numpy(), lab)
+    return DeviceRanked(scores, lab)
+
+
 def _batch_scores(probs: torch.Tensor, heuristic: str, params: dict, seed: int, rnd: int, indices: list[int],
                   model=None, data: dict | None = None, queries: int = 1) -> torch.Tensor:
     """(B, H, W) scores of a batch: one call on the batch, `random` from each image's own stream, and the
@@ -208,7 +217,7 @@ class _TopCandidates:
         self.i = np.empty(0, np.int64)
         self.p = np.empty(0, np.int64)
 
-    def add(self, index: int, ranked: DeviceRanked) -> None:
+    def add(self, index: int, ranked) -> None:
         s, p = ranked.candidates(self.keep)
         s = np.concatenate([self.s, s])
         i = np.concatenate([self.i, np.full(p.size, index, np.int64)])
@@ -285,7 +294,7 @@ def run_query(runner, rnd: int, loader, labels, contract: Contract, seed: int,
                     lab = lab | void  # never ranked, never bought
                 if index in viz_indices:
                     result.viz_scores[index] = scores[j].cpu().numpy()  # float64 stays float64 (`margin`)
-                ranked = DeviceRanked(scores[j], lab)  # the map stays on its device; pickers read prefixes
+                ranked = _ranked(scores[j], lab)
                 if not evenly:
                     top.add(index, ranked)
                 else:
@@ -350,7 +359,7 @@ def _query_superpixels(sp: SuperpixelQuery, result: QueryResult, loader, model, 
     return sp.finish(result, all_gather)
 
 
-def _select_one(contract: Contract, ranked: DeviceRanked, quota: int, rng, zone) -> np.ndarray:
+def _select_one(contract: Contract, ranked, quota: int, rng, zone) -> np.ndarray:
     """One image's new labels under the mode's per-image selection (regions, suppression, threshold, prop)."""
     threshold, suppress = contract.sample_threshold, getattr(contract.settings, "suppress_radius", None)
     if contract.mode == "region":

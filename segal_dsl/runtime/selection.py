@@ -187,6 +187,12 @@ class DenseRanked:
     def values(self, positions: np.ndarray) -> np.ndarray:
         return self._flat[positions]
 
+    def candidates(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(float64 scores, ascending flat positions) of the k best unlabelled pixels: an image's share of a
+        global pick."""
+        p = self.pool(k)
+        return self._flat[p], p
+
 
 def _descending(ranked: Ranked, first: int) -> Iterator[np.ndarray]:
     """Yield the unlabelled pixels in (score desc, position asc) order, in chunks growing 4x from `first`."""
