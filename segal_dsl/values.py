@@ -72,6 +72,11 @@ class Value:
         return (type(self), self.values())
 
 
+def replace(record: Value, **changes: object) -> object:
+    """A copy of a record with some fields changed (what `dataclasses.replace` is for dataclasses)."""
+    return record.replace(**changes)
+
+
 def assign(obj: Value, name: str, value: object) -> None:
     """Set a field while constructing (what a frozen dataclass's generated `__init__` does)."""
     _set(obj, name, value)

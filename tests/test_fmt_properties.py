@@ -2,7 +2,6 @@
 the same comments, in the same order, each on its own line or after code as before and next to the same
 token, parse to the same tree, and format idempotently."""
 
-import dataclasses
 import re
 
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +12,7 @@ from segal_dsl.frontend.build import build
 from segal_dsl.frontend.fmt import comment_texts, format_source
 from segal_dsl.frontend.parse import parse
 from segal_dsl.source import Source, Span
+from segal_dsl.values import Value
 
 C = "\x01"  # where a comment goes; numbered (and given a body) once the program is assembled
 
@@ -114,9 +114,8 @@ def shape(node):
     """The AST without positions."""
     if isinstance(node, tuple):
         return tuple(shape(x) for x in node)
-    if dataclasses.is_dataclass(node):
-        return (type(node).__name__, *(shape(getattr(node, f.name)) for f in dataclasses.fields(node)
-                                       if not isinstance(getattr(node, f.name), Span)))
+    if isinstance(node, Value) and not isinstance(node, Span):  # an AST node (frontend/nodes.py)
+        return (type(node).__name__, *(shape(v) for v in node.values() if not isinstance(v, Span)))
     return node
 
 

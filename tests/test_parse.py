@@ -75,15 +75,14 @@ def test_comments_and_line_continuation_after_commas():
 
 
 def _spans(node):
-    import dataclasses
-
     from segal_dsl.source import Span
+    from segal_dsl.values import Value
 
     if isinstance(node, Span):
         yield node
-    elif dataclasses.is_dataclass(node):
-        for f in dataclasses.fields(node):
-            yield from _spans(getattr(node, f.name))
+    elif isinstance(node, Value):  # an AST node (frontend/nodes.py)
+        for value in node.values():
+            yield from _spans(value)
     elif isinstance(node, (list, tuple)):
         for item in node:
             yield from _spans(item)

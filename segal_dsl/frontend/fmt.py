@@ -17,13 +17,14 @@ Line breaks: those of the file's first line (CRLF stays CRLF), and the text alwa
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend import nodes as n
 from segal_dsl.frontend.build import build
 from segal_dsl.frontend.parse import parse
 from segal_dsl.source import Source, Span
+from segal_dsl.values import Value
 
 WIDTH = 100
 INDENT = "    "
@@ -450,9 +451,9 @@ def _shape(node) -> list:
         if isinstance(x, tuple):
             out.append(("tuple", len(x)))
             stack.extend(reversed(x))
-        elif is_dataclass(x) and not isinstance(x, Span):
+        elif isinstance(x, Value) and not isinstance(x, Span):
             out.append(type(x).__name__)
-            stack.extend(reversed([getattr(x, f.name) for f in fields(x)]))
+            stack.extend(reversed(x.values()))
         elif not isinstance(x, Span):
             out.append(x)
     return out

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import replace
 
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend import nodes as n
 from segal_dsl.pyconfig.load import rebase
 from segal_dsl.source import Source
+from segal_dsl.values import replace
 
 MAX_DEPTH = 16
 

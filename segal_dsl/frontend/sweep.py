@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from segal_dsl.diagnostics import Diagnostics
 from segal_dsl.frontend import nodes as n
 from segal_dsl.source import Span
 from segal_dsl.spec.modes import REFERENCES
+from segal_dsl.values import replace
 
 TOP_AXES = ("heuristic", "seed", "reset_each_round", "load_from", "runner", "source_free", "deterministic")
 SAMPLE_AXES = ("budget", "initial", "threshold", "evenly", "radius", "ignore_index")
