@@ -271,6 +271,13 @@ def test_toy_superpixel_run_buys_whole_superpixels_and_counts_clicks(tmp_path, m
     report = json.loads((work / "report.json").read_text())
     assert [e["superpixels"] for e in report["rounds"]] == [r["superpixels"] for r in recs]
     assert report["rounds"][-1]["labelled"] == state.total()
+    assigned = np.zeros(5, np.int64)  # the classes training sees: the one-click classes, not the ground truth
+    for i in range(len(state)):
+        if state.count(i):
+            assigned += np.bincount(state.class_map(i)[state.mask(i)], minlength=5)[:5]
+    from segal_dsl.runtime.toy.generate import CLASSES
+
+    assert report["rounds"][-1]["labelled_per_class"] == dict(zip(CLASSES, assigned.tolist()))
     header = (work / "report.csv").read_text().splitlines()[0].split(",")
     assert "superpixels" in header and "superpixels_added" in header
 

@@ -60,8 +60,9 @@ def round_entry(r: int, labels, previous: list[dict], global_iter: int, global_e
 
 
 def labelled_per_class(labels, dataset, classes) -> dict[str, int] | None:
-    """Labelled pixels per ground-truth class (image mode: every pixel of a labelled image), or None when
-    the pool has no ground truth to read. Shows whether a strategy finds the rare classes."""
+    """Labelled pixels per ground-truth class (image mode: every pixel of a labelled image; `label dominant`
+    superpixels: the class assigned to them), or None when the pool has no ground truth to read. Shows whether
+    a strategy finds the rare classes."""
     get = getattr(dataset, "get_gt_seg_map_by_idx", None)
     if get is None or getattr(dataset, "ann_dir", None) is None or not classes:
         return None
@@ -73,7 +74,11 @@ def labelled_per_class(labels, dataset, classes) -> dict[str, int] | None:
         gt = np.asarray(get(i))
         if labels.mode != "image":
             mask = labels.mask(i)
-            gt = (gt if gt.shape == mask.shape else resize_nearest(gt, mask.shape))[mask]
+            gt = gt if gt.shape == mask.shape else resize_nearest(gt, mask.shape)
+            assigned = labels.class_map(i)
+            if assigned is not None:  # one-click superpixel labels: the class the pixel trains as
+                gt = np.where(assigned >= 0, assigned, gt)
+            gt = gt[mask]
         gt = gt[gt < n]
         counts += np.bincount(gt.ravel(), minlength=n)[:n]
     return {str(c): int(k) for c, k in zip(classes, counts)}
