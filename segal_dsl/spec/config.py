@@ -548,11 +548,10 @@ def query_loader_settings(data: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(("data", "query_dataloader", unknown[0]), f"unknown key; expected one of {', '.join(QUERY_LOADER)}")
     out = {**QUERY_LOADER, "workers_per_gpu": data.get("workers_per_gpu", 0), **own}
-    for key, low in (("samples_per_gpu", 1), ("workers_per_gpu", 0)):
+    for key, low in (("samples_per_gpu", 1), ("workers_per_gpu", 0)):  # data.workers_per_gpu is mmseg's to check
         v = out[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            where = ("data", "query_dataloader", key) if key in own else ("data", key)
-            raise ConfigError(where, f"must be an int >= {low}, got {v!r}")
+        if key in own and (isinstance(v, bool) or not isinstance(v, int) or v < low):
+            raise ConfigError(("data", "query_dataloader", key), f"must be an int >= {low}, got {v!r}")
     if out["pin_memory"] is not None and not isinstance(out["pin_memory"], bool):
         raise ConfigError(("data", "query_dataloader", "pin_memory"), f"must be true or false, got {out['pin_memory']!r}")
     return out
