@@ -339,6 +339,7 @@ def _query_superpixels(sp: SuperpixelQuery, result: QueryResult, loader, model, 
     labels = sp.labels
     for data in loader:
         indices = [int(i) for i in data.pop("pool_index")]
+        voids = data.pop("void", None)  # read in the loader's workers (loaders.query_loader), else here
         with torch.no_grad():
             probs = posteriors(model, data, labels.sizes[indices[0]])
         for j, index in enumerate(indices):
@@ -346,7 +347,7 @@ def _query_superpixels(sp: SuperpixelQuery, result: QueryResult, loader, model, 
                 scores = _scores(probs[j:j + 1], heuristic, params, seed, rnd, index, model, data, queries)
             lab = labels.mask(index)
             if sp.void_of is not None:
-                void = sp.void_of(index, labels.sizes[index])
+                void = voids[j].numpy() if voids is not None else sp.void_of(index, labels.sizes[index])
                 result.void += int((void & ~lab).sum())
                 lab = lab | void  # never ranked, never bought
             s = scores[0].cpu().numpy()
