@@ -120,36 +120,27 @@ class ActiveLearningRunner(EpochBasedRunner):
         if progress is not None and progress.next_step > 0:
             raise RuntimeError(f"{self._state_dir()} has progress but {mask_dir} has no label state")
         sizes = pool_sizes(self.data.query, self.contract.scale_size)
-        labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
-        if self.sample_mode == "superpixel" and self.contract.reference is None:  # SLIC regions, their clicks
-            # counted (runtime/superpixels.py); the reference labels every pixel with its ground truth below
-            return self._init_superpixels(LabelState.for_superpixels(sizes), mask_dir)
         # A sweep point draws its initial labels with its seed: the strategies of one seed start equal.
         seed = self.contract.initial_seed
+        draw_seed = int(seed if seed is not None else self.data.seed)
         void_of = (void_reader(self.data.query, self.contract.ignore_index)
                    if mode == "pixel" and getattr(self.contract.settings, "exclude_void", True) else None)
-        if self.contract.reference == "full":  # a sweep's full-supervision reference: every label, no query
-            added = planned = full_labels(labels)
+        extra = None
+        if self.sample_mode == "superpixel" and self.contract.reference is None:
+            # random SLIC regions, their clicks counted (runtime/superpixels.py); the reference labels every
+            # pixel with its ground truth below
+            labels = LabelState.for_superpixels(sizes)
+            added, clicks = superpixels.initial_labels(labels, self.contract, draw_seed, void_of, self.work_dir,
+                                                       self.data.query)
+            planned, extra = added, {"superpixels_planned": clicks, "superpixels": clicks}
         else:
-            added = initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed), void_of)
-            planned = self.contract.settings.initial_pool if mode == "image" else added
-        labels.record_round(0, planned=planned, added=added)
-        labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode,
-                       "seeds": stream_seeds(self.data.seed, seed)}
-        self.labels = labels
-        self._check_ranks_agree(0)
-        if self.rank == 0:
-            labels.save(mask_dir)
-        barrier()
-
-    def _init_superpixels(self, labels: LabelState, mask_dir: str) -> None:
-        """Round 0 of superpixel sampling: random superpixels (void pixels never bought), clicks recorded."""
-        seed = self.contract.initial_seed
-        void_of = (void_reader(self.data.query, self.contract.ignore_index)
-                   if getattr(self.contract.settings, "exclude_void", True) else None)
-        added, clicks = superpixels.initial_labels(labels, self.contract, int(seed if seed is not None else self.data.seed),
-                                                   void_of, self.work_dir, self.data.query)
-        labels.record_round(0, planned=added, added=added, extra={"superpixels_planned": clicks, "superpixels": clicks})
+            labels = LabelState.for_images(len(sizes)) if mode == "image" else LabelState.for_pixels(sizes)
+            if self.contract.reference == "full":  # a sweep's full-supervision reference: every label, no query
+                added = planned = full_labels(labels)
+            else:
+                added = initial_labels(labels, self.contract, draw_seed, void_of)
+                planned = self.contract.settings.initial_pool if mode == "image" else added
+        labels.record_round(0, planned=planned, added=added, extra=extra)
         labels.meta = {"seed": self.data.seed, "sample_mode": self.sample_mode,
                        "seeds": stream_seeds(self.data.seed, seed)}
         self.labels = labels
