@@ -136,9 +136,6 @@ class ValidationError(ValueError):
     def errors(self, include_url: bool = False) -> list[dict[str, Any]]:
         return [dict(e) for e in self._errors]
 
-    def error_count(self) -> int:
-        return len(self._errors)
-
     def __str__(self) -> str:
         n = len(self._errors)
         lines = [f"{n} validation error{'s' if n != 1 else ''} for {self.title}"]
